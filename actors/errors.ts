@@ -1,0 +1,15 @@
+/** A task cannot be restored: its persisted machine id or version is not one this build can run. */
+export class TaskRestoreError extends Error {
+  constructor(readonly taskId: string, message: string) {
+    super(`runtime: task ${taskId}: ${message}`);
+    this.name = 'TaskRestoreError';
+  }
+}
+
+/** The runtime is shutting down and takes no new events; the sender should retry later. */
+export class RuntimeStoppingError extends Error {
+  constructor() {
+    super('runtime: shutting down, not accepting events');
+    this.name = 'RuntimeStoppingError';
+  }
+}

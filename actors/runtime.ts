@@ -1,0 +1,284 @@
+import { createActor, type Actor } from 'xstate';
+import { customAlphabet } from 'nanoid';
+import {
+  compileTaskMachine, defaultPipeline, describeState, explainRefusal, stageOf,
+  TASK_MACHINE_ID, TASK_MACHINE_VERSION,
+  type PipelineDefinition, type TaskEvent, type TaskInput, type TaskMachine,
+} from '../machines/index.ts';
+import type { EventSource, HistoryEntry, Store, StoreRecord, TaskRecord } from '../store/index.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { deferred, type Deferred } from './deferred.ts';
+import { RuntimeStoppingError, TaskRestoreError } from './errors.ts';
+import { instantImplementations } from './instant-implementations.ts';
+import { TaskIndex } from './task-index.ts';
+import type {
+  CommittedTransition, CreateTaskInput, Implementations, RuntimeHandle, SendOptions, SendOutcome, TaskEventInput,
+} from './types.ts';
+
+export interface RuntimeOptions {
+  store: Store;
+  clock?: Clock;
+  pipeline?: PipelineDefinition;
+  implementations?: Implementations;
+  bootId?: string;
+  /** Upgrades a persisted snapshot from the version it names to the next one. */
+  migrations?: Record<number, (snapshot: unknown) => unknown>;
+}
+
+/** One task's live part: its actor while it has work in flight, and the mailbox that serializes it. */
+interface Cell {
+  id: string;
+  actor: Actor<TaskMachine> | null;
+  tail: Promise<unknown>;
+  commit: Deferred | null;
+}
+
+const newTaskId = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 10);
+
+/** Runs one XState actor per task; the only writer of tasks (ARCHITECTURE invariant 2). */
+export class Runtime implements RuntimeHandle {
+  readonly clock: Clock;
+  readonly bootId: string;
+  readonly machine: TaskMachine;
+  readonly pipeline: PipelineDefinition;
+  readonly index = new TaskIndex();
+  private readonly store: Store;
+  private readonly cells = new Map<string, Cell>();
+  private readonly creating = new Map<string, Promise<{ taskId: string; created: boolean }>>();
+  private readonly listeners = new Set<(t: CommittedTransition) => void>();
+  private readonly migrations: Record<number, (snapshot: unknown) => unknown>;
+  private stopping = false;
+  private started = false;
+  readonly counters = { accepted: 0, ignored: 0, duplicates: 0, created: 0, commitFailures: 0 };
+
+  constructor(opts: RuntimeOptions) {
+    this.store = opts.store;
+    this.clock = opts.clock ?? systemClock;
+    this.bootId = opts.bootId ?? newTaskId();
+    this.pipeline = opts.pipeline ?? defaultPipeline;
+    this.migrations = opts.migrations ?? {};
+    const impls = (opts.implementations ?? instantImplementations)(this);
+    this.machine = compileTaskMachine(this.pipeline).provide({ actors: impls as never });
+  }
+
+  /** Restores every task: refuses loudly on a record it cannot run, then revives those with work in flight. */
+  start(): void {
+    if (this.started) return;
+    const refused: string[] = [];
+    for (const record of this.store.listTasks()) {
+      try {
+        this.checkVersion(record);
+      } catch (e) {
+        refused.push((e as Error).message);
+      }
+    }
+    if (refused.length > 0) throw new TaskRestoreError(refused.length === 1 ? 'one' : `${refused.length}`, `refusing to start:\n${refused.join('\n')}`);
+    this.started = true;
+    for (const record of this.store.listTasks()) {
+      this.index.update(record);
+      const snap = record.snapshot as { status?: string; children?: Record<string, unknown> };
+      // Tasks waiting only on the outside world stay dormant; those with timers or work in flight run now.
+      if (snap.status === 'active' && Object.keys(snap.children ?? {}).length > 0) this.hydrate(this.cell(record.id));
+    }
+  }
+
+  onCommitted(listener: (t: CommittedTransition) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  meta(taskId: string) {
+    return this.store.getTask(taskId)?.meta;
+  }
+
+  committed(taskId: string): Promise<void> {
+    return this.cells.get(taskId)?.commit?.promise ?? Promise.resolve();
+  }
+
+  /** Creates a task, or returns the one already made for the same tracker issue (SPEC R11). */
+  createTask(input: CreateTaskInput, opts: SendOptions): Promise<{ taskId: string; created: boolean }> {
+    if (this.stopping) return Promise.reject(new RuntimeStoppingError());
+    const issue = input.trackerIssueId;
+    if (issue !== undefined) {
+      const existing = this.store.taskForIssue(issue);
+      if (existing) return Promise.resolve({ taskId: existing, created: false });
+      const inFlight = this.creating.get(issue);
+      if (inFlight) return inFlight.then((r) => ({ ...r, created: false }));
+    }
+    const work = this.create(input, opts);
+    if (issue !== undefined) {
+      this.creating.set(issue, work);
+      void work.finally(() => this.creating.delete(issue)).catch(() => undefined);
+    }
+    return work;
+  }
+
+  private async create(input: CreateTaskInput, opts: SendOptions): Promise<{ taskId: string; created: boolean }> {
+    const id = newTaskId();
+    const at = this.clock.now();
+    const meta = { repo: input.repo, title: input.title, trackerIssueId: input.trackerIssueId, branch: input.branch ?? `conveyor/${id}`, createdAt: at };
+    const taskInput: TaskInput = { id, repo: meta.repo, branch: meta.branch, createdAt: at, limits: this.limits() };
+    const cell = this.cell(id);
+    const commit = (cell.commit = deferred());
+    const actor = createActor(this.machine, { input: taskInput, id });
+    cell.actor = actor;
+    actor.start();
+    const task: TaskRecord = { id, machineId: TASK_MACHINE_ID, version: TASK_MACHINE_VERSION, rev: 1, meta, snapshot: actor.getPersistedSnapshot() };
+    const to = describeState(actor.getSnapshot().value);
+    const entry: HistoryEntry = { at, source: opts.source, event: { type: 'task.created', ...input }, accepted: true, from: '', to };
+    const records: StoreRecord[] = [{ kind: 'task', task, expectedRev: null }, { kind: 'history', taskId: id, entry }];
+    if (opts.deliveryKey) records.push({ kind: 'delivery', key: opts.deliveryKey, at, taskId: id });
+    try {
+      await this.store.commit(records);
+    } catch (e) {
+      commit.reject(e);
+      actor.stop();
+      this.cells.delete(id);
+      throw e;
+    }
+    commit.resolve();
+    cell.commit = null;
+    this.counters.created++;
+    this.index.update(task);
+    this.settle(cell);
+    return { taskId: id, created: true };
+  }
+
+  /** Routes an event to a task's mailbox; resolves once its outcome is durable (SPEC R9). */
+  send(taskId: string, event: TaskEventInput, opts: SendOptions): Promise<SendOutcome> {
+    if (this.stopping) return Promise.reject(new RuntimeStoppingError());
+    if (!this.store.getTask(taskId)) return Promise.resolve({ status: 'not_found', taskId });
+    const cell = this.cell(taskId);
+    const work = cell.tail.then(() => this.process(cell, event, opts));
+    cell.tail = work.catch(() => undefined);
+    return work;
+  }
+
+  private async process(cell: Cell, input: TaskEventInput, opts: SendOptions): Promise<SendOutcome> {
+    const taskId = cell.id;
+    if (opts.deliveryKey && this.store.hasDelivery(opts.deliveryKey)) {
+      this.counters.duplicates++;
+      return { status: 'duplicate', taskId };
+    }
+    const record = this.store.getTask(taskId)!;
+    const at = this.clock.now();
+    const event = { ...input, at } as TaskEvent;
+    const actor = this.hydrate(cell);
+    const before = actor.getSnapshot();
+    const from = describeState(before.value);
+    const extra: StoreRecord[] = opts.deliveryKey ? [{ kind: 'delivery', key: opts.deliveryKey, at, taskId }] : [];
+
+    if (before.status !== 'active' || !before.can(event)) {
+      const reason = explainRefusal(before, event);
+      const entry: HistoryEntry = { at, source: opts.source, event: asRecord(event), accepted: false, reason, from, to: from };
+      await this.store.commit([{ kind: 'history', taskId, entry }, ...extra]);
+      this.counters.ignored++;
+      this.settle(cell);
+      return { status: 'ignored', taskId, reason, state: from };
+    }
+
+    const commit = (cell.commit = deferred());
+    actor.send(event);
+    const after = actor.getSnapshot();
+    const to = describeState(after.value);
+    const task: TaskRecord = { ...record, rev: record.rev + 1, snapshot: actor.getPersistedSnapshot() };
+    const entry: HistoryEntry = { at, source: opts.source, event: asRecord(event), accepted: true, from, to };
+    try {
+      await this.store.commit([{ kind: 'task', task, expectedRev: record.rev }, { kind: 'history', taskId, entry }, ...extra]);
+    } catch (e) {
+      // Nothing was applied: drop the actor that ran ahead; the next event restores the committed snapshot.
+      this.counters.commitFailures++;
+      commit.reject(e);
+      cell.commit = null;
+      cell.actor = null;
+      actor.stop();
+      throw e;
+    }
+    commit.resolve();
+    cell.commit = null;
+    this.counters.accepted++;
+    this.index.update(task);
+    this.settle(cell);
+    for (const listener of this.listeners) listener({ taskId, from, to, event, source: opts.source });
+    return { status: 'accepted', taskId, from, to };
+  }
+
+  /** Starts the task's actor from its committed snapshot if it is not running. */
+  private hydrate(cell: Cell): Actor<TaskMachine> {
+    if (cell.actor) return cell.actor;
+    const record = this.store.getTask(cell.id)!;
+    const snapshot = this.checkVersion(record);
+    // A restored actor takes its context from the snapshot; the machine's input type does not apply.
+    const actor = createActor(this.machine, { snapshot, id: cell.id } as never);
+    const status = actor.getSnapshot().status;
+    if (status === 'error') throw new TaskRestoreError(cell.id, 'its persisted snapshot does not fit the task machine');
+    cell.actor = actor;
+    actor.start();
+    return actor;
+  }
+
+  /** The snapshot of a record, migrated to this build's version, or a loud refusal naming the task. */
+  private checkVersion(record: TaskRecord): unknown {
+    if (record.machineId !== TASK_MACHINE_ID) throw new TaskRestoreError(record.id, `persisted by machine "${record.machineId}", not "${TASK_MACHINE_ID}"`);
+    let snapshot = record.snapshot;
+    for (let v = record.version; v < TASK_MACHINE_VERSION; v++) {
+      const migrate = this.migrations[v];
+      if (!migrate) throw new TaskRestoreError(record.id, `persisted by task machine version ${record.version}; this build runs version ${TASK_MACHINE_VERSION} and has no migration from ${v}`);
+      snapshot = migrate(snapshot);
+    }
+    if (record.version > TASK_MACHINE_VERSION) throw new TaskRestoreError(record.id, `persisted by task machine version ${record.version}, newer than this build's ${TASK_MACHINE_VERSION}`);
+    return snapshot;
+  }
+
+  /** An actor with no timers or work in flight is dropped: its committed snapshot is all there is to it. */
+  private settle(cell: Cell): void {
+    const actor = cell.actor;
+    if (!actor) return;
+    const snap = actor.getSnapshot();
+    if (snap.status !== 'active' || Object.keys(snap.children).length === 0) {
+      cell.actor = null;
+      actor.stop();
+    }
+  }
+
+  private cell(id: string): Cell {
+    let cell = this.cells.get(id);
+    if (!cell) {
+      cell = { id, actor: null, tail: Promise.resolve(), commit: null };
+      this.cells.set(id, cell);
+    }
+    return cell;
+  }
+
+  private limits() {
+    const p = this.pipeline;
+    return { maxRetries: p.maxRetries, maxJobAttempts: p.maxJobAttempts, jobTimeoutMs: p.jobTimeoutMs, baseBackoffMs: p.baseBackoffMs };
+  }
+
+  /** Live actors (tasks with work in flight) and mailboxes with events waiting. */
+  liveCount(): number {
+    let n = 0;
+    for (const c of this.cells.values()) if (c.actor) n++;
+    return n;
+  }
+
+  /** Stops taking events, lets every mailbox drain, stops the actors. The store is the caller's to close. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await Promise.all([...this.cells.values()].map((c) => c.tail));
+    for (const cell of this.cells.values()) {
+      cell.actor?.stop();
+      cell.actor = null;
+    }
+  }
+
+  stageOf(taskId: string): string | undefined {
+    const record = this.store.getTask(taskId);
+    return record ? stageOf((record.snapshot as { value: never }).value) : undefined;
+  }
+}
+
+export type { EventSource };
+
+const asRecord = (event: TaskEvent) => event as unknown as HistoryEntry['event'];

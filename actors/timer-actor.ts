@@ -1,0 +1,17 @@
+import { fromCallback } from 'xstate';
+import type { TimerInput } from '../machines/index.ts';
+import type { RuntimeHandle } from './types.ts';
+
+/**
+ * Fires `timer.fired` at an absolute deadline kept in the task's context. XState's `after` is lost on
+ * restore; this actor is re-invoked by the restored state and fires at the same moment.
+ */
+export function timerActor(rt: RuntimeHandle) {
+  return fromCallback<{ type: string }, TimerInput>(({ input }) => {
+    const { deadline, taskId } = input;
+    if (deadline === null) return undefined;
+    const fire = () => void rt.send(taskId, { type: 'timer.fired', deadline }, { source: 'timer' }).catch(() => undefined);
+    const handle = rt.clock.setTimeout(fire, Math.max(0, deadline - rt.clock.now()));
+    return () => rt.clock.clearTimeout(handle);
+  });
+}

@@ -1,0 +1,52 @@
+import type { AnyActorLogic } from 'xstate';
+import type { TaskEvent } from '../machines/index.ts';
+import type { EventSource, TaskMeta } from '../store/index.ts';
+import type { Clock } from './clock.ts';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A task event before the runtime stamps its time. */
+export type TaskEventInput = DistributiveOmit<TaskEvent, 'at'>;
+
+export interface SendOptions {
+  source: EventSource;
+  /** A webhook delivery id or replay key: a second event with the same key changes nothing. */
+  deliveryKey?: string;
+}
+
+export type SendOutcome =
+  | { status: 'accepted'; taskId: string; from: string; to: string }
+  | { status: 'ignored'; taskId: string; reason: string; state: string }
+  | { status: 'duplicate'; taskId: string }
+  | { status: 'not_found'; taskId: string };
+
+export interface CreateTaskInput {
+  repo: string;
+  title: string;
+  trackerIssueId?: string;
+  branch?: string;
+}
+
+/** What an invoked actor's implementation may use of the runtime. */
+export interface RuntimeHandle {
+  readonly clock: Clock;
+  readonly bootId: string;
+  send(taskId: string, event: TaskEventInput, opts: SendOptions): Promise<SendOutcome>;
+  /** Resolves once the task's latest transition is durable; rejects if that commit failed. */
+  committed(taskId: string): Promise<void>;
+  meta(taskId: string): TaskMeta | undefined;
+}
+
+export type ActorName = 'prepareStage' | 'runAgent' | 'timer' | 'mergePullRequest' | 'deployStaging' | 'deployProduction';
+
+/** Builds the invoked actors' implementations; given to machine.provide(). */
+export type Implementations = (rt: RuntimeHandle) => Partial<Record<ActorName, AnyActorLogic>>;
+
+/** A transition that is now durable: what notifications, streams and indexes listen to. */
+export interface CommittedTransition {
+  taskId: string;
+  from: string;
+  to: string;
+  event: TaskEvent;
+  source: EventSource;
+}

@@ -1,0 +1,92 @@
+import type { CiState, Verdict } from './events.ts';
+
+export interface JobState {
+  id: string;
+  attempt: number;
+  pid?: number;
+  startedAt?: number;
+}
+
+export interface Failure {
+  stage: string;
+  reason: string;
+  at: number;
+}
+
+export interface DeployFact {
+  state: 'success' | 'failure';
+  url?: string;
+  at: number;
+}
+
+/** Limits a task was created with; kept in context so a restored task keeps the rules it started under. */
+export interface TaskLimits {
+  maxRetries: number;
+  maxJobAttempts: number;
+  jobTimeoutMs: number;
+  baseBackoffMs: number;
+}
+
+/** Everything a task has gathered. Lifecycle lives in the state value, not here. */
+export interface TaskContext {
+  id: string;
+  repo: string;
+  branch: string;
+  createdAt: number;
+  limits: TaskLimits;
+  /** Bumped when a stage restarts from a clean slate; part of every effect's idempotency key. */
+  epoch: number;
+  /** Bumped on every stage entry, so an effect of a later visit is a new effect. */
+  stageVisit: number;
+  stageEnteredAt: number;
+  head: { sha: string; pr: number | null; url?: string } | null;
+  /** Latest CI status per context, for the head sha only. */
+  ci: Record<string, { state: CiState; url?: string; description?: string }>;
+  approval: 'approved' | 'rejected' | null;
+  verdict: { sha: string; verdict: Verdict; comments?: string } | null;
+  tests: { sha: string; passed: boolean; summary?: string } | null;
+  deploys: { staging: DeployFact | null; production: DeployFact | null };
+  merged: { sha: string; mergeSha?: string } | null;
+  /** Developer retries (rollbacks that count); survives any flapping of statuses. */
+  retries: number;
+  jobSeq: number;
+  job: JobState | null;
+  effectAttempt: number;
+  /** Absolute deadline of the timer the current state runs, or null. */
+  deadline: number | null;
+  lastFailure: Failure | null;
+  escalation: { stage: string; reason: string } | null;
+  hold: { reason: string } | null;
+}
+
+export interface TaskInput {
+  id: string;
+  repo: string;
+  branch: string;
+  createdAt: number;
+  limits: TaskLimits;
+}
+
+export function initialContext(input: TaskInput): TaskContext {
+  return {
+    ...input,
+    epoch: 0,
+    stageVisit: 1,
+    stageEnteredAt: input.createdAt,
+    head: null,
+    ci: {},
+    approval: null,
+    verdict: null,
+    tests: null,
+    deploys: { staging: null, production: null },
+    merged: null,
+    retries: 0,
+    jobSeq: 0,
+    job: null,
+    effectAttempt: 1,
+    deadline: null,
+    lastFailure: null,
+    escalation: null,
+    hold: null,
+  };
+}

@@ -1,0 +1,6 @@
+export * from './pipeline.ts';
+export * from './events.ts';
+export * from './context.ts';
+export * from './gates.ts';
+export * from './describe.ts';
+export * from './task-machine.ts';

@@ -1,0 +1,105 @@
+import { assign } from 'xstate';
+import type { TaskContext } from './context.ts';
+import type { TaskEvent } from './events.ts';
+import type { GateName } from './pipeline.ts';
+import { clearGateFacts, gateRedReason } from './gates.ts';
+
+type Ctx = { context: TaskContext; event: TaskEvent };
+type Assigner<P> = (args: Ctx, params: P) => Partial<TaskContext>;
+
+/** assign() pinned to the task machine's types, so setup() accepts these as its named actions. */
+function update<P extends Record<string, unknown> | undefined = undefined>(fn: Assigner<P>) {
+  return assign<TaskContext, TaskEvent, P, TaskEvent, never>(fn as never);
+}
+
+const backoffMs = (ctx: TaskContext, attempt: number) => ctx.limits.baseBackoffMs * 2 ** Math.max(0, attempt - 2);
+
+/** The named actions of the task machine; all pure assignments over context. */
+export const taskActions = {
+  enterStage: update(({ context, event }: Ctx, params: { gate: GateName }) => ({
+    ...clearGateFacts(params.gate, context),
+    stageVisit: context.stageVisit + 1,
+    stageEnteredAt: event.at,
+    effectAttempt: 1,
+    job: null,
+    deadline: null,
+  })),
+  recordHead: update(({ context, event }: Ctx) => {
+    if (event.type === 'pr.opened') return { head: { sha: event.sha, pr: event.number, url: event.url }, ci: sameSha(context, event.sha) ? context.ci : {} };
+    if (event.type === 'pr.synchronized') return { head: { sha: event.sha, pr: context.head?.pr ?? null, url: context.head?.url }, ci: sameSha(context, event.sha) ? context.ci : {} };
+    return {};
+  }),
+  recordCi: update(({ context, event }: Ctx) => {
+    if (event.type !== 'ci.status') return {};
+    const head = context.head ?? { sha: event.sha, pr: null };
+    return { head, ci: { ...context.ci, [event.context]: { state: event.state, url: event.url, description: event.description } } };
+  }),
+  recordApproval: update(({ event }: Ctx) => ({ approval: event.type === 'analysis.approved' ? ('approved' as const) : ('rejected' as const) })),
+  recordVerdict: update(({ event }: Ctx) =>
+    event.type === 'review.verdict' ? { verdict: { sha: event.sha, verdict: event.verdict, comments: event.comments } } : {},
+  ),
+  recordTests: update(({ event }: Ctx) => (event.type === 'test.result' ? { tests: { sha: event.sha, passed: event.passed, summary: event.summary } } : {})),
+  recordDeploy: update(({ context, event }: Ctx) =>
+    event.type === 'deploy.status'
+      ? { deploys: { ...context.deploys, [event.environment]: { state: event.state, url: event.url, at: event.at } } }
+      : {},
+  ),
+  recordMerged: update(({ event }: Ctx) => (event.type === 'pr.merged' ? { merged: { sha: event.sha, mergeSha: event.mergeSha } } : {})),
+  /** A new job for the current attempt; a resumed or retried stage never reuses a job id. */
+  queueJob: update(({ context }: Ctx) => ({
+    jobSeq: context.jobSeq + 1,
+    job: { id: `${context.id}.j${context.jobSeq + 1}`, attempt: context.job?.attempt ?? 1 },
+    deadline: null,
+  })),
+  jobStarted: update(({ context, event }: Ctx) => {
+    if (event.type !== 'job.started' || !context.job) return {};
+    return { job: { ...context.job, pid: event.pid, startedAt: event.at }, deadline: event.at + context.limits.jobTimeoutMs };
+  }),
+  /** Counts a failed attempt and arms the backoff timer before the next one. */
+  jobFailed: update(({ context, event }: Ctx, params: { stage: string }) => {
+    const attempt = (context.job?.attempt ?? 1) + 1;
+    return {
+      job: context.job ? { id: context.job.id, attempt } : null,
+      deadline: event.at + backoffMs(context, attempt),
+      lastFailure: { stage: params.stage, reason: failureReason(event), at: event.at },
+    };
+  }),
+  effectFailed: update(({ context, event }: Ctx, params: { stage: string }) => ({
+    effectAttempt: context.effectAttempt + 1,
+    deadline: event.at + backoffMs(context, context.effectAttempt + 1),
+    lastFailure: { stage: params.stage, reason: failureReason(event), at: event.at },
+  })),
+  clearDeadline: update(() => ({ deadline: null })),
+  countRetry: update(({ context, event }: Ctx, params: { stage: string; gate: GateName }) => ({
+    retries: context.retries + 1,
+    lastFailure: { stage: params.stage, reason: gateRedReason(params.gate, context), at: event.at },
+  })),
+  /** Parks the task for a human; the reason is the gate's or the last failure's. */
+  escalate: update(({ context, event }: Ctx, params: { stage: string; gate?: GateName; reason?: string }) => {
+    const reason = params.gate ? gateRedReason(params.gate, context) : `${params.reason ?? 'escalated'}: ${failureReason(event)}`;
+    return { escalation: { stage: params.stage, reason }, lastFailure: { stage: params.stage, reason, at: event.at }, deadline: null };
+  }),
+  /** An operator's retry starts the stage over with a fresh budget. */
+  clearEscalation: update(() => ({ escalation: null, retries: 0, job: null })),
+  recordHold: update(({ event }: Ctx) => ({ hold: { reason: event.type === 'task.hold' ? event.reason : 'on hold' } })),
+  clearHold: update(() => ({ hold: null })),
+};
+
+function sameSha(ctx: TaskContext, sha: string): boolean {
+  return ctx.head?.sha === sha;
+}
+
+function failureReason(event: TaskEvent): string {
+  switch (event.type) {
+    case 'job.exited':
+      return event.reason ?? `agent exited with code ${event.code}`;
+    case 'timer.fired':
+      return 'job ran past its timeout';
+    case 'effect.failed':
+      return `${event.effect} failed: ${event.error}`;
+    case 'stage.prepare_failed':
+      return `preparing the stage failed: ${event.reason}`;
+    default:
+      return event.type;
+  }
+}

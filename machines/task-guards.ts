@@ -1,0 +1,25 @@
+import type { TaskContext } from './context.ts';
+import type { Environment, TaskEvent } from './events.ts';
+import type { EffectName, GateName } from './pipeline.ts';
+import { evaluateGate } from './gates.ts';
+
+type Ctx = { context: TaskContext; event: TaskEvent };
+
+/** The named guards of the task machine. */
+export const taskGuards = {
+  /** A CI status counts for the head sha; with no head known yet, its sha becomes the head. */
+  ciForHead: ({ context, event }: Ctx) => event.type === 'ci.status' && (!context.head || context.head.sha === event.sha),
+  onHead: ({ context, event }: Ctx) => 'sha' in event && context.head?.sha === event.sha,
+  gateGreen: ({ context }: Ctx, params: { gate: GateName }) => evaluateGate(params.gate, context) === 'green',
+  gateRed: ({ context }: Ctx, params: { gate: GateName }) => evaluateGate(params.gate, context) === 'red',
+  retriesLeft: ({ context }: Ctx) => context.retries + 1 < context.limits.maxRetries,
+  attemptsLeft: ({ context }: Ctx) => (context.job?.attempt ?? 1) < context.limits.maxJobAttempts,
+  effectAttemptsLeft: ({ context, event }: Ctx) =>
+    event.type === 'effect.failed' && event.retriable && context.effectAttempt < context.limits.maxJobAttempts,
+  currentJob: ({ context, event }: Ctx) => 'jobId' in event && event.jobId === context.job?.id,
+  exitedCleanly: ({ event }: Ctx) => event.type === 'job.exited' && event.code === 0,
+  currentDeadline: ({ context, event }: Ctx) => event.type === 'timer.fired' && event.deadline === context.deadline,
+  isEffect: ({ event }: Ctx, params: { effect: EffectName }) => 'effect' in event && event.effect === params.effect,
+  deployTo: ({ event }: Ctx, params: { environment: Environment }) => event.type === 'deploy.status' && event.environment === params.environment,
+  escalatedFrom: ({ context }: Ctx, params: { stage: string }) => context.escalation?.stage === params.stage,
+};

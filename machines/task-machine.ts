@@ -1,0 +1,261 @@
+import { and, fromCallback, setup } from 'xstate';
+import type { TaskContext, TaskInput } from './context.ts';
+import type { TaskEvent } from './events.ts';
+import type { EffectName, GateName, PipelineDefinition, StageDefinition } from './pipeline.ts';
+import { initialContext } from './context.ts';
+import { defaultPipeline } from './pipeline.ts';
+import { taskActions } from './task-actions.ts';
+import { taskGuards } from './task-guards.ts';
+
+export const TASK_MACHINE_ID = 'task';
+/** Bump with every change to the chart's shape; persisted snapshots carry it. */
+export const TASK_MACHINE_VERSION = 1;
+
+/** Inputs of the invoked actors; implementations come from actors/ through machine.provide(). */
+export interface PrepareInput { taskId: string; stage: string; branch: string; repo: string; epoch: number }
+export interface AgentInput { taskId: string; stage: string; agent: string; repo: string; branch: string; job: TaskContext['job']; epoch: number; lastFailure: TaskContext['lastFailure'] }
+export interface TimerInput { taskId: string; deadline: number | null }
+export interface EffectInput { taskId: string; effect: EffectName; key: string; repo: string; branch: string; head: TaskContext['head'] }
+
+/** Does nothing; the runtime provides the real implementation. Keeps the chart loadable on its own. */
+const placeholder = fromCallback(() => undefined);
+
+const taskSetup = setup({
+  types: {
+    context: {} as TaskContext,
+    events: {} as TaskEvent,
+    input: {} as TaskInput,
+  },
+  actors: {
+    prepareStage: placeholder,
+    runAgent: placeholder,
+    timer: placeholder,
+    mergePullRequest: placeholder,
+    deployStaging: placeholder,
+    deployProduction: placeholder,
+  },
+  guards: taskGuards,
+  actions: taskActions,
+});
+
+type AnyConfig = Record<string, unknown>;
+
+const timerInvoke = (id: string) => ({
+  id,
+  src: 'timer',
+  input: ({ context }: { context: TaskContext }): TimerInput => ({ taskId: context.id, deadline: context.deadline }),
+});
+
+/** The transition(s) a red gate takes, from the stage's onRed. */
+function onRedTransitions(stage: StageDefinition, gate: GateName, stages: Map<string, StageDefinition>, guard: unknown): AnyConfig[] {
+  const escalate = { target: '#task.escalated', actions: [{ type: 'escalate', params: { stage: stage.id, gate } }] };
+  if (stage.onRed === 'escalate') return [{ guard, ...escalate }];
+  const to = stages.get(stage.onRed.rollbackTo)!;
+  const rollback = { target: `#task.active.${to.id}`, reenter: true, actions: [{ type: 'enterStage', params: { gate: to.gate } }] };
+  if (!stage.onRed.countsRetry) return [{ guard, ...rollback }];
+  const count = { type: 'countRetry', params: { stage: stage.id, gate } };
+  return [
+    { guard: and([guard as never, 'retriesLeft']), ...rollback, actions: [count, ...rollback.actions] },
+    { guard, ...escalate, actions: [count, ...escalate.actions] },
+  ];
+}
+
+function effectState(stage: StageDefinition, effect: EffectName, next: string, stages: Map<string, StageDefinition>): AnyConfig {
+  const isEffect = { type: 'isEffect', params: { effect } };
+  const failed = { stage: stage.id, reason: `${effect} failed` };
+  return {
+    tags: ['effect'],
+    initial: 'running',
+    states: {
+      running: {
+        invoke: {
+          id: effect,
+          src: effect,
+          input: ({ context }: { context: TaskContext }): EffectInput => ({
+            taskId: context.id,
+            effect,
+            key: `${context.id}:${effect}:e${context.epoch}:v${context.stageVisit}:a${context.effectAttempt}`,
+            repo: context.repo,
+            branch: context.branch,
+            head: context.head,
+          }),
+        },
+        on: {
+          'effect.done': { guard: isEffect, target: `#task.active.${stage.id}.${next}`, actions: 'clearDeadline' },
+          'effect.failed': [
+            { guard: and([isEffect as never, 'effectAttemptsLeft']), target: 'backoff', actions: { type: 'effectFailed', params: { stage: stage.id } } },
+            // A non-retriable failure (a merge conflict, say) is the stage's red outcome.
+            ...(stage.onRed === 'escalate'
+              ? [{ guard: isEffect, target: '#task.escalated', actions: { type: 'escalate', params: failed } }]
+              : onRedEffect(stage, isEffect, stages, failed)),
+          ],
+        },
+      },
+      backoff: {
+        tags: ['backoff'],
+        invoke: timerInvoke('effectBackoff'),
+        on: { 'timer.fired': { guard: 'currentDeadline', target: 'running', actions: 'clearDeadline' } },
+      },
+    },
+  };
+}
+
+function onRedEffect(stage: StageDefinition, isEffect: AnyConfig, stages: Map<string, StageDefinition>, failed: { stage: string; reason: string }): AnyConfig[] {
+  if (stage.onRed === 'escalate') return [];
+  const to = stages.get(stage.onRed.rollbackTo)!;
+  const rollback = { target: `#task.active.${to.id}`, reenter: true };
+  const enter = { type: 'enterStage', params: { gate: to.gate } };
+  const count = { type: 'countRetry', params: { stage: stage.id, gate: stage.gate } };
+  if (!stage.onRed.countsRetry) return [{ guard: isEffect, ...rollback, actions: [enter] }];
+  return [
+    { guard: and([isEffect as never, 'retriesLeft']), ...rollback, actions: [count, enter] },
+    { guard: isEffect, target: '#task.escalated', actions: [count, { type: 'escalate', params: failed }] },
+  ];
+}
+
+function stageState(stage: StageDefinition, index: number, pipeline: PipelineDefinition, stages: Map<string, StageDefinition>): AnyConfig {
+  const nextStage = pipeline.stages[index + 1];
+  const leave = nextStage
+    ? { target: `#task.active.${nextStage.id}`, actions: [{ type: 'enterStage', params: { gate: nextStage.gate } }] }
+    : { target: '#task.done' };
+  const gate = { type: 'gateGreen', params: { gate: stage.gate } };
+  const red = { type: 'gateRed', params: { gate: stage.gate } };
+  const states: AnyConfig = {};
+  stage.effects.forEach((effect, i) => {
+    states[effect] = effectState(stage, effect, stage.effects[i + 1] ?? 'preparing', stages);
+  });
+  const jobFailed = { type: 'jobFailed', params: { stage: stage.id } };
+  const escalate = (reason: string) => ({ type: 'escalate', params: { stage: stage.id, reason } });
+  Object.assign(states, {
+    preparing: {
+      tags: ['preparing'],
+      invoke: {
+        id: 'prepare',
+        src: 'prepareStage',
+        input: ({ context }: { context: TaskContext }): PrepareInput => ({ taskId: context.id, stage: stage.id, branch: context.branch, repo: context.repo, epoch: context.epoch }),
+      },
+      on: {
+        'stage.prepared': 'working',
+        'stage.prepare_failed': { target: '#task.escalated', actions: escalate('preparing failed') },
+      },
+    },
+    working: {
+      tags: ['working'],
+      entry: 'queueJob',
+      invoke: {
+        id: 'job',
+        src: 'runAgent',
+        input: ({ context }: { context: TaskContext }): AgentInput => ({
+          taskId: context.id, stage: stage.id, agent: stage.agent, repo: context.repo, branch: context.branch,
+          job: context.job, epoch: context.epoch, lastFailure: context.lastFailure,
+        }),
+      },
+      initial: 'queued',
+      states: {
+        queued: { tags: ['queued'] },
+        running: {
+          tags: ['running'],
+          invoke: timerInvoke('jobTimer'),
+          on: {
+            'timer.fired': [
+              { guard: and(['currentDeadline', 'attemptsLeft']), target: '#task.active.' + stage.id + '.retrying', actions: jobFailed },
+              { guard: 'currentDeadline', target: '#task.escalated', actions: escalate('job attempts exhausted') },
+            ],
+          },
+        },
+      },
+      on: {
+        'job.started': { guard: 'currentJob', target: '.running', actions: 'jobStarted' },
+        'job.exited': [
+          { guard: and(['currentJob', 'exitedCleanly']), target: 'gating', actions: 'clearDeadline' },
+          { guard: and(['currentJob', 'attemptsLeft']), target: 'retrying', actions: jobFailed },
+          { guard: 'currentJob', target: '#task.escalated', actions: escalate('job attempts exhausted') },
+        ],
+      },
+    },
+    retrying: {
+      tags: ['backoff'],
+      invoke: timerInvoke('backoffTimer'),
+      on: { 'timer.fired': { guard: 'currentDeadline', target: 'working', actions: 'clearDeadline' } },
+    },
+    gating: {
+      tags: stage.humanGate ? ['gating', 'human-gate'] : ['gating'],
+      always: [{ guard: gate, ...leave }, ...onRedTransitions(stage, stage.gate, stages, red)],
+    },
+  });
+  return { initial: stage.effects[0] ?? 'preparing', on: factHandlers(stage.gate), states };
+}
+
+/** Facts a stage's own gate reads are accepted only there (and on hold); elsewhere they are refused. */
+function factHandlers(gate: GateName): AnyConfig {
+  switch (gate) {
+    case 'approval':
+      return { 'analysis.approved': { actions: 'recordApproval' }, 'analysis.rejected': { actions: 'recordApproval' } };
+    case 'reviewApproved':
+      return { 'review.verdict': { guard: 'onHead', actions: 'recordVerdict' } };
+    case 'testsPassed':
+      return { 'test.result': { guard: 'onHead', actions: 'recordTests' } };
+    case 'stagingHealthy':
+      return { 'deploy.status': { guard: { type: 'deployTo', params: { environment: 'staging' } }, actions: 'recordDeploy' } };
+    case 'productionHealthy':
+      return { 'deploy.status': { guard: { type: 'deployTo', params: { environment: 'production' } }, actions: 'recordDeploy' } };
+    case 'ciGreen':
+      return {};
+  }
+}
+
+/** Compiles a pipeline definition into the task statechart (SPEC R1): one source for definition, runtime and chart. */
+export function compileTaskMachine(pipeline: PipelineDefinition = defaultPipeline) {
+  const stages = new Map(pipeline.stages.map((s) => [s.id, s]));
+  const stageStates: AnyConfig = {};
+  pipeline.stages.forEach((s, i) => {
+    stageStates[s.id] = stageState(s, i, pipeline, stages);
+  });
+  const first = pipeline.stages[0]!;
+  const config = {
+    id: TASK_MACHINE_ID,
+    context: ({ input }: { input: TaskInput }) => initialContext(input),
+    initial: 'active',
+    on: {
+      'task.cancel': '.cancelled',
+      'ci.status': { guard: 'ciForHead', actions: 'recordCi' },
+      'pr.opened': { actions: 'recordHead' },
+      'pr.synchronized': { actions: 'recordHead' },
+      'pr.merged': { guard: 'onHead', actions: 'recordMerged' },
+    },
+    states: {
+      active: {
+        initial: first.id,
+        on: { 'task.hold': { target: '#task.onHold', actions: 'recordHold' } },
+        states: { ...stageStates, hist: { type: 'history', history: 'deep' } },
+      },
+      onHold: {
+        tags: ['on-hold'],
+        on: {
+          'task.resume': { target: '#task.active.hist', actions: 'clearHold' },
+          'task.hold': { actions: 'recordHold' },
+          'analysis.approved': { actions: 'recordApproval' },
+          'analysis.rejected': { actions: 'recordApproval' },
+          'review.verdict': { guard: 'onHead', actions: 'recordVerdict' },
+          'test.result': { guard: 'onHead', actions: 'recordTests' },
+          'deploy.status': { actions: 'recordDeploy' },
+        },
+      },
+      escalated: {
+        tags: ['escalated'],
+        on: {
+          'task.retry': pipeline.stages.map((s) => ({
+            guard: { type: 'escalatedFrom', params: { stage: s.id } },
+            target: `#task.active.${s.id}`,
+            actions: ['clearEscalation', { type: 'enterStage', params: { gate: s.gate } }],
+          })),
+        },
+      },
+      done: { type: 'final', tags: ['terminal'] },
+      cancelled: { type: 'final', tags: ['terminal'] },
+    },
+  };
+  return taskSetup.createMachine(config as never);
+}
+
+export type TaskMachine = ReturnType<typeof compileTaskMachine>;

@@ -1,0 +1,85 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { Conveyor, TaskEventInput } from '../../actors/index.ts';
+import { HttpError } from '../http-error.ts';
+import { jsonBody } from '../json-body.ts';
+
+const createTask = z.strictObject({
+  repo: z.string().min(1).max(200),
+  title: z.string().min(1).max(500),
+  trackerIssueId: z.string().min(1).max(200).optional(),
+  branch: z.string().regex(/^[A-Za-z0-9._/-]+$/, 'must be a git branch name').max(200).optional(),
+});
+
+const operatorEvent = z.strictObject({
+  type: z.enum(['hold', 'resume', 'cancel', 'retry', 'approve', 'reject']),
+  reason: z.string().max(2000).optional(),
+  by: z.string().max(200).optional(),
+});
+
+function toTaskEvent(e: z.infer<typeof operatorEvent>): TaskEventInput {
+  const reason = e.reason ?? `operator ${e.type}`;
+  switch (e.type) {
+    case 'hold':
+      return { type: 'task.hold', reason };
+    case 'resume':
+      return { type: 'task.resume' };
+    case 'cancel':
+      return { type: 'task.cancel', reason };
+    case 'retry':
+      return { type: 'task.retry' };
+    case 'approve':
+      return { type: 'analysis.approved', by: e.by };
+    case 'reject':
+      return { type: 'analysis.rejected', by: e.by, reason: e.reason };
+    default: {
+      const never: never = e.type;
+      throw new Error(`server: unknown operator event ${String(never)}`);
+    }
+  }
+}
+
+/** /api/tasks: create, list, inspect and steer tasks. */
+export function tasksApi(conveyor: Conveyor) {
+  const app = new Hono();
+  const mustExist = (id: string) => {
+    const view = conveyor.task(id);
+    if (!view) throw new HttpError('not_found', `task ${id} does not exist`, 'id');
+    return view;
+  };
+
+  app.get('/', (c) => {
+    const stage = c.req.query('stage');
+    const repo = c.req.query('repo');
+    return c.json({ tasks: conveyor.tasks({ stage, repo }) });
+  });
+
+  app.post('/', async (c) => {
+    const body = await jsonBody(c, createTask);
+    const { taskId, created } = await conveyor.createTask(body, { source: 'operator' });
+    return c.json({ created, task: conveyor.task(taskId) }, created ? 201 : 200);
+  });
+
+  app.get('/:id', (c) => c.json({ task: mustExist(c.req.param('id')) }));
+
+  app.get('/:id/history', (c) => {
+    mustExist(c.req.param('id'));
+    return c.json({ history: conveyor.history(c.req.param('id')) });
+  });
+
+  app.get('/:id/snapshot', (c) => {
+    mustExist(c.req.param('id'));
+    return c.json(conveyor.record(c.req.param('id')));
+  });
+
+  app.post('/:id/events', async (c) => {
+    const id = c.req.param('id');
+    mustExist(id);
+    const body = await jsonBody(c, operatorEvent);
+    const outcome = await conveyor.send(id, toTaskEvent(body), { source: 'operator' });
+    if (outcome.status === 'ignored') throw new HttpError('conflict', outcome.reason, 'type', { outcome });
+    return c.json({ outcome, task: conveyor.task(id) });
+  });
+
+  return app;
+}

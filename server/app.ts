@@ -1,0 +1,65 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Conveyor } from '../actors/index.ts';
+import { RuntimeStoppingError } from '../actors/index.ts';
+import { TASK_MACHINE_VERSION } from '../machines/index.ts';
+import { machinesApi } from './api/machines.ts';
+import { tasksApi } from './api/tasks.ts';
+import { bearerAuth } from './auth.ts';
+import { HttpError, errorResponse } from './http-error.ts';
+import { forgeWebhook, trackerWebhook, type TrackerRouting } from './webhooks/index.ts';
+
+export interface AppDeps {
+  conveyor: Conveyor;
+  apiToken: string;
+  trackerSecret: string;
+  forgeSecret: string;
+  tracker: TrackerRouting;
+  /** Largest accepted request body, in bytes. */
+  maxBodyBytes?: number;
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+/** The whole HTTP surface; only server/main.ts binds it to a port. */
+export function createApp(deps: AppDeps) {
+  const { conveyor } = deps;
+  const now = deps.now ?? (() => conveyor.runtime.clock.now());
+  const app = new Hono();
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.maxBodyBytes ?? 1024 * 1024,
+      onError: () => {
+        throw new HttpError('payload_too_large', `request body is larger than ${deps.maxBodyBytes ?? 1024 * 1024} bytes`);
+      },
+    }),
+  );
+
+  app.get('/health', (c) => c.json({ ok: true }));
+  app.route('/webhooks/tracker', trackerWebhook(conveyor, deps.trackerSecret, deps.tracker));
+  app.route('/webhooks/forge', forgeWebhook(conveyor, deps.forgeSecret, now));
+
+  const api = new Hono();
+  api.use('*', bearerAuth(deps.apiToken));
+  api.route('/tasks', tasksApi(conveyor));
+  api.get('/status', (c) => c.json(conveyor.status()));
+  api.route('/machines', machinesApi({ task: { machine: conveyor.runtime.machine, version: TASK_MACHINE_VERSION } }));
+  app.route('/api', api);
+
+  app.notFound((c) => errorResponse(c, new HttpError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
+  app.onError((err, c) => {
+    if (err instanceof HttpError) return errorResponse(c, err);
+    if (err instanceof RuntimeStoppingError) return errorResponse(c, new HttpError('unavailable', err.message));
+    // Nothing was acknowledged: a storage failure answers 503 so the sender retries (SPEC R9).
+    if (isStorageError(err)) return errorResponse(c, new HttpError('unavailable', `not stored, retry later: ${err.message}`));
+    deps.log?.(`server: ${c.req.method} ${c.req.path} failed: ${err.stack ?? err.message}`);
+    return errorResponse(c, new HttpError('internal', 'internal error; nothing was applied'));
+  });
+  return app;
+}
+
+function isStorageError(err: Error): boolean {
+  return err.name === 'StoreWriteError' || err.name === 'StaleWriteError' || err.message.startsWith('store:');
+}

@@ -1,0 +1,186 @@
+import { z } from 'zod';
+import { definedOnly, invalidPayload, readJson, unknownEvent } from './facts.ts';
+import type { CiState, ForgeFact, ParseFailure, ParseResult } from './facts.ts';
+
+// Schemas name only the fields conveyor reads; zod drops the rest, so forge additions never break intake.
+const text = z.string().min(1, 'expected a non-empty string');
+const optionalText = z.string().nullish();
+const repository = z.object({ full_name: text });
+const head = z.object({ ref: text, sha: text });
+const prNumber = z.number().int().positive();
+
+const actionOnly = z.object({ action: text });
+const envelope = z.object({ type: text, data: z.looseObject({}) });
+
+const commitStatus = z.object({
+  sha: text,
+  // Gitea adds 'warning', which conveyor treats as a failed check.
+  state: z.enum(['pending', 'success', 'failure', 'error', 'warning']),
+  context: z.string(),
+  target_url: optionalText,
+  description: optionalText,
+  repository,
+  branches: z.array(z.object({ name: text })).optional(),
+});
+
+const checkRun = z.object({
+  check_run: z.object({
+    head_sha: text,
+    name: z.string(),
+    conclusion: text,
+    html_url: optionalText,
+    check_suite: z.object({ head_branch: optionalText }).nullish(),
+  }),
+  repository,
+});
+
+const pullRequest = z.object({
+  number: prNumber,
+  pull_request: z.object({ head, html_url: optionalText }),
+  repository,
+});
+
+const pullRequestClosed = z.object({
+  number: prNumber,
+  pull_request: z.object({ head, merged: z.boolean(), merge_commit_sha: optionalText }),
+  repository,
+});
+
+const githubReview = z.object({
+  review: z.object({
+    state: text,
+    body: optionalText,
+    commit_id: optionalText,
+    user: z.object({ login: z.string() }).nullish(),
+  }),
+  pull_request: z.object({ number: prNumber, head }),
+  repository,
+});
+
+const giteaReview = z.object({
+  number: prNumber,
+  pull_request: z.object({ head }),
+  review: z.object({ content: optionalText }).nullish(),
+  sender: z.object({ login: z.string() }).nullish(),
+  repository,
+});
+
+const CHECK_SUCCESS = new Set(['success', 'neutral', 'skipped']);
+const CHECK_FAILURE = new Set(['failure', 'timed_out', 'cancelled', 'action_required', 'stale']);
+
+// Gitea's X-Gitea-Event says pull_request_approved; its X-Gitea-Event-Type says pull_request_review_approved.
+const ALIASES = new Map([
+  ['pull_request_review_approved', 'pull_request_approved'],
+  ['pull_request_review_rejected', 'pull_request_rejected'],
+]);
+
+// Events a forge sends when its hook subscribes to everything; answering 422 would only fill its failure log.
+const IGNORED = new Set([
+  'ping', 'push', 'create', 'delete', 'issues', 'issue_comment', 'pull_request_comment',
+  'pull_request_review_comment', 'check_suite', 'workflow_run', 'workflow_job',
+]);
+
+type Parsed<T> = { ok: true; data: T } | ParseFailure;
+
+function validate<T>(schema: z.ZodType<T>, value: unknown, event: string, prefix: string): Parsed<T> {
+  const result = schema.safeParse(value);
+  return result.success ? { ok: true, data: result.data } : invalidPayload(`forge ${event}`, result.error, prefix);
+}
+
+const present = (value: string | null | undefined): string | undefined =>
+  value === null || value === undefined || value === '' ? undefined : value;
+
+const fact = (f: ForgeFact): ParseResult<ForgeFact> => ({ ok: true, fact: definedOnly(f) });
+const noop = (reason: string): ParseResult<ForgeFact> => fact({ kind: 'noop', reason });
+
+function status(body: unknown, prefix: string): ParseResult<ForgeFact> {
+  const p = validate(commitStatus, body, 'status', prefix);
+  if (!p.ok) return p;
+  const d = p.data;
+  const state: CiState = d.state === 'warning' ? 'failure' : d.state;
+  return fact({
+    kind: 'ci.status', repo: d.repository.full_name, sha: d.sha, state, context: d.context,
+    url: present(d.target_url), description: present(d.description), branches: (d.branches ?? []).map((b) => b.name),
+  });
+}
+
+function checkRunEvent(action: string, body: unknown, prefix: string): ParseResult<ForgeFact> {
+  if (action !== 'completed') return noop(`check_run ${action}: not completed yet`);
+  const p = validate(checkRun, body, 'check_run', prefix);
+  if (!p.ok) return p;
+  const run = p.data.check_run;
+  const conclusion = run.conclusion.toLowerCase();
+  // A conclusion GitHub may add later is neither green nor a known red; 'error' keeps it from counting as a pass.
+  const state: CiState = CHECK_SUCCESS.has(conclusion) ? 'success' : CHECK_FAILURE.has(conclusion) ? 'failure' : 'error';
+  const branch = present(run.check_suite?.head_branch);
+  return fact({
+    kind: 'ci.status', repo: p.data.repository.full_name, sha: run.head_sha, state, context: run.name,
+    url: present(run.html_url), branches: branch === undefined ? [] : [branch],
+  });
+}
+
+function pullRequestEvent(action: string, body: unknown, prefix: string): ParseResult<ForgeFact> {
+  if (action === 'closed') {
+    const p = validate(pullRequestClosed, body, 'pull_request', prefix);
+    if (!p.ok) return p;
+    const { number, pull_request: pr, repository: repo } = p.data;
+    const mergeSha = pr.merged ? present(pr.merge_commit_sha) : undefined;
+    return fact({ kind: 'pr.closed', repo: repo.full_name, number, branch: pr.head.ref, sha: pr.head.sha, merged: pr.merged, mergeSha });
+  }
+  const kind = action === 'opened' || action === 'reopened' ? 'pr.opened'
+    : action === 'synchronize' || action === 'synchronized' ? 'pr.synchronized' : undefined;
+  if (kind === undefined) return noop(`pull_request ${action}: nothing for conveyor to do`);
+  const p = validate(pullRequest, body, 'pull_request', prefix);
+  if (!p.ok) return p;
+  const { number, pull_request: pr, repository: repo } = p.data;
+  return fact({ kind, repo: repo.full_name, number, branch: pr.head.ref, sha: pr.head.sha, url: present(pr.html_url) });
+}
+
+function githubReviewEvent(action: string, body: unknown, prefix: string): ParseResult<ForgeFact> {
+  if (action !== 'submitted') return noop(`pull_request_review ${action}: only submitted reviews carry a verdict`);
+  const p = validate(githubReview, body, 'pull_request_review', prefix);
+  if (!p.ok) return p;
+  const { review, pull_request: pr, repository: repo } = p.data;
+  const state = review.state.toLowerCase();
+  if (state !== 'approved' && state !== 'changes_requested') return noop(`pull_request_review ${state}: not a verdict`);
+  return fact({
+    kind: 'review.verdict', repo: repo.full_name, number: pr.number, branch: pr.head.ref,
+    sha: present(review.commit_id) ?? pr.head.sha, verdict: state, comments: present(review.body), reviewer: present(review.user?.login),
+  });
+}
+
+function giteaReviewEvent(event: string, body: unknown, prefix: string): ParseResult<ForgeFact> {
+  const p = validate(giteaReview, body, event, prefix);
+  if (!p.ok) return p;
+  const { number, pull_request: pr, review, sender, repository: repo } = p.data;
+  return fact({
+    kind: 'review.verdict', repo: repo.full_name, number, branch: pr.head.ref, sha: pr.head.sha,
+    verdict: event === 'pull_request_approved' ? 'approved' : 'changes_requested',
+    comments: present(review?.content), reviewer: present(sender?.login),
+  });
+}
+
+function dispatch(event: string, body: unknown, prefix: string): ParseResult<ForgeFact> {
+  if (IGNORED.has(event)) return noop(`${event}: not an event conveyor acts on`);
+  if (event === 'status') return status(body, prefix);
+  if (event === 'pull_request_approved' || event === 'pull_request_rejected') return giteaReviewEvent(event, body, prefix);
+  if (event !== 'check_run' && event !== 'pull_request' && event !== 'pull_request_review') return unknownEvent('forge', event);
+  const a = validate(actionOnly, body, event, prefix);
+  if (!a.ok) return a;
+  if (event === 'check_run') return checkRunEvent(a.data.action, body, prefix);
+  if (event === 'pull_request') return pullRequestEvent(a.data.action, body, prefix);
+  return githubReviewEvent(a.data.action, body, prefix);
+}
+
+/** Parses a forge delivery (Gitea, GitHub, or a Standard Webhooks envelope when no event header came) into one fact; never throws. */
+export function parseForgeEvent(eventName: string | undefined, rawBody: string): ParseResult<ForgeFact> {
+  const json = readJson(rawBody);
+  if (!json.ok) return json;
+  const named = eventName?.trim().toLowerCase();
+  if (named !== undefined && named !== '') return dispatch(ALIASES.get(named) ?? named, json.value, '');
+  // Standard Webhooks carries the event name in the body and the native payload under data.
+  const e = validate(envelope, json.value, 'standard webhook', '');
+  if (!e.ok) return e;
+  const type = e.data.type.trim().toLowerCase();
+  return dispatch(ALIASES.get(type) ?? type, e.data.data, 'data');
+}

@@ -1,0 +1,74 @@
+import { Hono } from 'hono';
+import type { Conveyor, TaskEventInput } from '../../actors/index.ts';
+import { HttpError } from '../http-error.ts';
+import { forgeDeliveryKey } from './delivery-key.ts';
+import type { ForgeFact } from './facts.ts';
+import { parseForgeEvent } from './forge-payload.ts';
+import { acknowledge, headersOf, parseError } from './respond.ts';
+import { headerValue, verifyForgeRequest } from './signatures.ts';
+
+type Routable = Exclude<ForgeFact, { kind: 'noop' }>;
+
+function toTaskEvent(fact: Routable): TaskEventInput {
+  switch (fact.kind) {
+    case 'ci.status':
+      return { type: 'ci.status', sha: fact.sha, state: fact.state, context: fact.context, url: fact.url, description: fact.description };
+    case 'pr.opened':
+      return { type: 'pr.opened', number: fact.number, sha: fact.sha, url: fact.url };
+    case 'pr.synchronized':
+      return { type: 'pr.synchronized', sha: fact.sha };
+    case 'pr.closed':
+      return fact.merged ? { type: 'pr.merged', sha: fact.sha, mergeSha: fact.mergeSha } : { type: 'pr.closed' };
+    case 'review.verdict':
+      return { type: 'review.verdict', sha: fact.sha, verdict: fact.verdict, comments: fact.comments };
+    default: {
+      const never: never = fact;
+      throw new Error(`server: unroutable forge fact ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/**
+ * The task a forge fact is about: by branch; a CI status by its sha, then its branches, then the single
+ * task in development for the repository (SPEC R10). Ambiguity is an answer too, never a guess.
+ */
+function route(conveyor: Conveyor, fact: Routable): { taskId: string } | { reason: string } {
+  if (fact.kind !== 'ci.status') {
+    const taskId = conveyor.taskForBranch(fact.repo, fact.branch);
+    return taskId ? { taskId } : { reason: `no task owns branch ${fact.branch} of ${fact.repo}` };
+  }
+  const bySha = conveyor.taskForHeadSha(fact.sha);
+  if (bySha) return { taskId: bySha };
+  const byBranch = [...new Set(fact.branches.map((b) => conveyor.taskForBranch(fact.repo, b)).filter((t): t is string => !!t))];
+  if (byBranch.length === 1) return { taskId: byBranch[0]! };
+  if (byBranch.length > 1) return { reason: `sha ${fact.sha} is on branches of ${byBranch.length} tasks` };
+  const developing = conveyor.tasks({ repo: fact.repo, stage: 'development' });
+  if (developing.length === 1) return { taskId: developing[0]!.id };
+  return { reason: `sha ${fact.sha} names no known branch and ${developing.length} tasks of ${fact.repo} are in development` };
+}
+
+/** POST /webhooks/forge: Gitea, GitHub and Standard Webhooks deliveries. */
+export function forgeWebhook(conveyor: Conveyor, secret: string, now: () => number) {
+  const app = new Hono();
+  app.post('/', async (c) => {
+    const raw = await c.req.text();
+    const headers = headersOf(c);
+    const verified = verifyForgeRequest(secret, raw, headers, now());
+    if (!verified.ok) throw new HttpError('unauthorized', `forge webhook refused: ${verified.reason}`);
+    const eventName = headerValue(headers, 'x-gitea-event') ?? headerValue(headers, 'x-github-event');
+    const parsed = parseForgeEvent(eventName, raw);
+    if (!parsed.ok) throw parseError(parsed);
+    const fact = parsed.fact;
+    if (fact.kind === 'noop') return acknowledge(c, { status: 'noop', reason: fact.reason });
+    const deliveryKey = forgeDeliveryKey(headers);
+    if (deliveryKey && conveyor.hasDelivery(deliveryKey)) return acknowledge(c, { status: 'duplicate', taskId: '' });
+    const target = route(conveyor, fact);
+    if ('reason' in target) {
+      await conveyor.recordUnrouted(deliveryKey, fact, target.reason);
+      return acknowledge(c, { status: 'unrouted', reason: target.reason });
+    }
+    const outcome = await conveyor.send(target.taskId, toTaskEvent(fact), { source: 'webhook', deliveryKey });
+    return acknowledge(c, outcome);
+  });
+  return app;
+}

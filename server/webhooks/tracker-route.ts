@@ -1,0 +1,85 @@
+import { Hono } from 'hono';
+import type { Conveyor, SendOutcome, TaskEventInput } from '../../actors/index.ts';
+import { HttpError } from '../http-error.ts';
+import { trackerDeliveryKey } from './delivery-key.ts';
+import type { TrackerFact, TrackerMeaning } from './facts.ts';
+import { acknowledge, headersOf, parseError } from './respond.ts';
+import { verifyHexHmac } from './signatures.ts';
+import { parseTrackerEvent, type TrackerStateMap } from './tracker-payload.ts';
+
+export interface TrackerRouting {
+  states: TrackerStateMap;
+  /** tracker project id → repository name */
+  projectRepos: Record<string, string>;
+  /** repository for issues whose project names none */
+  defaultRepo?: string;
+}
+
+type IssueFact = Exclude<TrackerFact, { kind: 'noop' }>;
+
+function domainEvent(meaning: TrackerMeaning, fact: IssueFact): TaskEventInput | null {
+  switch (meaning) {
+    case 'approved':
+      return { type: 'analysis.approved', by: 'tracker' };
+    case 'rejected':
+      return { type: 'analysis.rejected', by: 'tracker' };
+    case 'blocked':
+      return { type: 'task.hold', reason: 'tracker: Blocked' };
+    case 'needs_input':
+      return { type: 'task.hold', reason: 'tracker: Needs Input' };
+    case 'cancelled':
+      return { type: 'task.cancel', reason: `tracker: issue ${fact.issueId} cancelled` };
+    // Back to In Progress lifts a hold the tracker put on.
+    case 'start':
+      return { type: 'task.resume' };
+    case 'done':
+    case 'other':
+      return null;
+    default: {
+      const never: never = meaning;
+      throw new Error(`server: unknown tracker meaning ${String(never)}`);
+    }
+  }
+}
+
+/** POST /webhooks/tracker: Plane-style issue webhooks, signed with X-Plane-Signature. */
+export function trackerWebhook(conveyor: Conveyor, secret: string, routing: TrackerRouting) {
+  const app = new Hono();
+  app.post('/', async (c) => {
+    const raw = await c.req.text();
+    const headers = headersOf(c);
+    if (!verifyHexHmac(secret, raw, headers['x-plane-signature'])) {
+      throw new HttpError('unauthorized', 'tracker webhook refused: X-Plane-Signature is missing or does not match');
+    }
+    const parsed = parseTrackerEvent(headers['x-plane-event'], raw, routing.states);
+    if (!parsed.ok) throw parseError(parsed);
+    const fact = parsed.fact;
+    if (fact.kind === 'noop') return acknowledge(c, { status: 'noop', reason: fact.reason });
+    // Plane makes a new delivery id for every retry, so the key is the change itself (SPEC R8).
+    const deliveryKey = trackerDeliveryKey(fact);
+    if (deliveryKey && conveyor.hasDelivery(deliveryKey)) return acknowledge(c, { status: 'duplicate', taskId: conveyor.taskForIssue(fact.issueId) ?? '' });
+
+    const existing = conveyor.taskForIssue(fact.issueId);
+    if (!existing && fact.meaning === 'start') {
+      const repo = fact.repo ?? (fact.projectId ? routing.projectRepos[fact.projectId] : undefined) ?? routing.defaultRepo;
+      if (!repo) {
+        await conveyor.recordUnrouted(deliveryKey, fact, `issue ${fact.issueId}: its project names no repository`);
+        return acknowledge(c, { status: 'unrouted', reason: `issue ${fact.issueId}: its project names no repository` });
+      }
+      const { taskId, created } = await conveyor.createTask(
+        { repo, title: fact.title, trackerIssueId: fact.issueId, branch: fact.branch },
+        { source: 'webhook', deliveryKey },
+      );
+      return c.json({ outcome: { status: created ? 'created' : 'duplicate', taskId } }, created ? 201 : 200);
+    }
+    const event = domainEvent(fact.meaning, fact);
+    if (!existing || !event) {
+      const reason = !existing ? `no task for tracker issue ${fact.issueId}` : `tracker state ${fact.stateId} (${fact.meaning}) moves nothing`;
+      await conveyor.recordUnrouted(deliveryKey, fact, reason);
+      return acknowledge(c, { status: 'unrouted', reason });
+    }
+    const outcome: SendOutcome = await conveyor.send(existing, event, { source: 'webhook', deliveryKey });
+    return acknowledge(c, outcome);
+  });
+  return app;
+}

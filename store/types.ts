@@ -1,0 +1,81 @@
+/** Where an event came from; recorded with every history entry. */
+export type EventSource = 'webhook' | 'reconciler' | 'reaper' | 'operator' | 'timer' | 'job' | 'effect' | 'runtime' | 'decision';
+
+/** What a task is about, fixed at creation. */
+export interface TaskMeta {
+  repo: string;
+  title: string;
+  trackerIssueId?: string;
+  branch: string;
+  createdAt: number;
+}
+
+/** The persisted form of one task actor: versioned so a restore can refuse what it does not understand. */
+export interface TaskRecord {
+  id: string;
+  machineId: string;
+  version: number;
+  /** Bumped on every write; the fence that a write must name. */
+  rev: number;
+  meta: TaskMeta;
+  snapshot: unknown;
+}
+
+/** One line of a task's history: an accepted or ignored event and what it led to. */
+export interface HistoryEntry {
+  at: number;
+  source: EventSource;
+  event: { type: string; [key: string]: unknown };
+  accepted: boolean;
+  reason?: string;
+  from: string;
+  to: string;
+}
+
+/** Keyed documents other subsystems keep (decisions, jobs, effects, alerts, ...). */
+export type Collection = 'decisions' | 'jobs' | 'effects' | 'alerts' | 'meta';
+
+export type StoreRecord =
+  /** Create (expectedRev null) or replace a task; refused when expectedRev is not the stored rev. */
+  | { kind: 'task'; task: TaskRecord; expectedRev: number | null }
+  | { kind: 'history'; taskId: string; entry: HistoryEntry }
+  /** A webhook delivery (or replay key) seen; later deliveries with the same key change nothing. */
+  | { kind: 'delivery'; key: string; at: number; taskId?: string }
+  | { kind: 'put'; collection: Collection; id: string; value: unknown }
+  | { kind: 'delete'; collection: Collection; id: string };
+
+/** The whole document the store keeps in memory and checkpoints. */
+export interface StoreDoc {
+  tasks: Record<string, TaskRecord>;
+  history: Record<string, HistoryEntry[]>;
+  deliveries: Record<string, { at: number; taskId?: string }>;
+  /** tracker issue id → task id */
+  issues: Record<string, string>;
+  collections: Record<Collection, Record<string, unknown>>;
+}
+
+/** Persistence behind one interface: the embedded store now, a Postgres store later. */
+export interface Store {
+  /** Loads the checkpoint and replays the journal; throws StoreCorruptError naming file and offset. */
+  load(): Promise<void>;
+  /**
+   * Durably commits records as one unit: all of them or none. Calls that arrive while a write is in
+   * flight are grouped into the next write (one write, one fsync). Resolves with the batch sequence
+   * number once on disk; the in-memory view changes only then. Rejects with StaleWriteError (nothing
+   * applied) when a task record's expectedRev is not current, and with StoreWriteError when the disk
+   * write fails (nothing applied).
+   */
+  commit(records: StoreRecord[]): Promise<number>;
+  getTask(id: string): TaskRecord | undefined;
+  listTasks(): Iterable<TaskRecord>;
+  taskCount(): number;
+  getHistory(taskId: string): readonly HistoryEntry[];
+  hasDelivery(key: string): boolean;
+  taskForIssue(trackerIssueId: string): string | undefined;
+  get<T>(collection: Collection, id: string): T | undefined;
+  list<T>(collection: Collection): T[];
+  /** Figures for GET /api/status. */
+  stats(): { seq: number; journalRecords: number; checkpoints: number; lastCheckpointAt: number | null };
+  /** Writes a final checkpoint and releases files; commits after close reject. */
+  close(): Promise<void>;
+}
