@@ -1,0 +1,52 @@
+/** Everything an executor needs to run one attempt of one stage's agent. */
+export interface JobSpec {
+  jobId: string;
+  taskId: string;
+  stage: string;
+  agent: string;
+  repo: string;
+  branch: string;
+  attempt: number;
+  /** The task's git worktree; the agent runs there. */
+  cwd: string;
+  /** Extra environment; the CONVEYOR_* names are set by the executor and win over these. */
+  env?: Record<string, string>;
+  timeoutMs: number;
+  /** Base URL of conveyor's API, where the agent reports its structured result. */
+  apiBase: string;
+  /** Valid only for this job and only while it runs. */
+  token: string;
+  /** Created or truncated at start; holds the agent's stdout and stderr, bounded. */
+  logPath: string;
+}
+
+/** How a job ended, as far as the executor can tell; never a verdict on the work itself. */
+export type JobExit =
+  | { kind: 'exited'; code: number | null; signal: string | null; finishedAt: number }
+  /** conveyor killed the whole process group after timeoutMs. */
+  | { kind: 'timed_out'; finishedAt: number }
+  | { kind: 'spawn_failed'; error: string; finishedAt: number }
+  /** After re-attach the process vanished and its exit code is unknowable. */
+  | { kind: 'lost'; finishedAt: number };
+
+/** A started job: its identity for the job record, and a promise of its end that never rejects. */
+export interface RunningJob {
+  pid: number | null;
+  startedAt: number;
+  exit: Promise<JobExit>;
+  /** Ends the job (the whole process group for a command); a no-op once it has ended. */
+  kill(reason: string): void;
+}
+
+/** Runs agents as jobs. */
+export interface Executor {
+  start(spec: JobSpec): RunningJob;
+}
+
+/** The source of timestamps recorded on jobs. */
+export interface Clock {
+  now(): number;
+}
+
+/** Wall-clock time. */
+export const systemClock: Clock = { now: () => Date.now() };
