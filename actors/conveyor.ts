@@ -3,9 +3,12 @@ import { Runtime, type RuntimeOptions } from './runtime.ts';
 import type { HistoryEntry, Store, TaskRecord } from '../store/index.ts';
 import type { CreateTaskInput, SendOptions, SendOutcome, TaskEventInput } from './types.ts';
 import { TASK_MACHINE_ID, TASK_MACHINE_VERSION } from '../machines/index.ts';
+import type { DeclareOutcome, JobRecord, Workbench } from './work/index.ts';
 
 export interface ConveyorOptions extends RuntimeOptions {
   store: Store;
+  /** Agents, worktrees, the scheduler and dependencies; without it every stage's work is instant. */
+  workbench?: Workbench;
 }
 
 /** The one interface server/ uses: the runtime for writes, read models for inspection. */
@@ -14,9 +17,12 @@ export class Conveyor {
   private readonly store: Store;
   private readonly startedAt: number;
 
+  readonly workbench: Workbench | null;
+
   constructor(opts: ConveyorOptions) {
     this.store = opts.store;
-    this.runtime = new Runtime(opts);
+    this.workbench = opts.workbench ?? null;
+    this.runtime = new Runtime({ ...opts, implementations: opts.implementations ?? this.workbench?.implementations });
     this.startedAt = this.runtime.clock.now();
   }
 
@@ -24,10 +30,38 @@ export class Conveyor {
   async start(): Promise<void> {
     await this.store.load();
     this.runtime.start();
+    this.workbench?.attach(this.runtime);
   }
 
-  createTask(input: CreateTaskInput, opts: SendOptions) {
-    return this.runtime.createTask(input, opts);
+  /** Creates a task (atomic per tracker issue) and declares its dependencies, if any. */
+  async createTask(input: CreateTaskInput & { dependsOn?: string[] }, opts: SendOptions) {
+    const { dependsOn, ...rest } = input;
+    const result = await this.runtime.createTask(rest, opts);
+    const dependencies = result.created && dependsOn?.length ? await this.declareDependencies(result.taskId, dependsOn) : null;
+    return { ...result, dependencies };
+  }
+
+  /** Declares that a task waits for others (SPEC R14); a cycle is refused and holds every task in it. */
+  async declareDependencies(taskId: string, dependsOn: string[]): Promise<DeclareOutcome> {
+    if (!this.workbench?.dependencies) return { ok: true, waitingOn: [], unknown: dependsOn };
+    return this.workbench.dependencies.declare(taskId, dependsOn);
+  }
+
+  waitingOn(taskId: string): string[] {
+    return this.workbench?.dependencies?.waitingOn(taskId) ?? [];
+  }
+
+  job(id: string): JobRecord | undefined {
+    return this.store.get<JobRecord>('jobs', id);
+  }
+
+  jobsOf(taskId: string): JobRecord[] {
+    return this.store.list<JobRecord>('jobs').filter((j) => j.taskId === taskId);
+  }
+
+  /** Whether a job token is the live token of that job (valid only while the job runs). */
+  verifyJobToken(jobId: string, token: string): boolean {
+    return this.workbench?.tokens.verify(jobId, token) ?? false;
   }
 
   send(taskId: string, event: TaskEventInput, opts: SendOptions): Promise<SendOutcome> {
@@ -98,6 +132,7 @@ export class Conveyor {
       tasks: { total: this.store.taskCount(), byStage, live: this.runtime.liveCount() },
       events: { ...this.runtime.counters },
       store: this.store.stats(),
+      scheduler: this.workbench?.scheduler.stats() ?? null,
     };
   }
 

@@ -3,9 +3,9 @@ import { customAlphabet } from 'nanoid';
 import {
   compileTaskMachine, defaultPipeline, describeState, explainRefusal, stageOf,
   TASK_MACHINE_ID, TASK_MACHINE_VERSION,
-  type PipelineDefinition, type TaskEvent, type TaskInput, type TaskMachine,
+  type PipelineDefinition, type TaskContext, type TaskEvent, type TaskInput, type TaskMachine,
 } from '../machines/index.ts';
-import type { EventSource, HistoryEntry, Store, StoreRecord, TaskRecord } from '../store/index.ts';
+import type { Collection, EventSource, HistoryEntry, Store, StoreRecord, TaskRecord } from '../store/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { deferred, type Deferred } from './deferred.ts';
 import { RuntimeStoppingError, TaskRestoreError } from './errors.ts';
@@ -89,6 +89,34 @@ export class Runtime implements RuntimeHandle {
 
   meta(taskId: string) {
     return this.store.getTask(taskId)?.meta;
+  }
+
+  async write(records: StoreRecord[]): Promise<void> {
+    await this.store.commit(records);
+  }
+
+  read<T>(collection: Collection, id: string): T | undefined {
+    return this.store.get<T>(collection, id);
+  }
+
+  list<T>(collection: Collection): T[] {
+    return this.store.list<T>(collection);
+  }
+
+  async annotate(taskId: string, entry: Omit<HistoryEntry, 'at' | 'from' | 'to'>): Promise<void> {
+    const state = this.describe(taskId);
+    await this.store.commit([{ kind: 'history', taskId, entry: { ...entry, at: this.clock.now(), from: state, to: state } }]);
+  }
+
+  /** The task's current state as one path ("review.gating"). */
+  describe(taskId: string): string {
+    const record = this.store.getTask(taskId);
+    return record ? describeState((record.snapshot as { value: never }).value) : '';
+  }
+
+  /** The committed snapshot's context, without starting the actor. */
+  contextOf(taskId: string): TaskContext | undefined {
+    return (this.store.getTask(taskId)?.snapshot as { context?: TaskContext } | undefined)?.context;
   }
 
   committed(taskId: string): Promise<void> {

@@ -1,6 +1,6 @@
 import type { AnyActorLogic } from 'xstate';
 import type { TaskEvent } from '../machines/index.ts';
-import type { EventSource, TaskMeta } from '../store/index.ts';
+import type { Collection, EventSource, HistoryEntry, StoreRecord, TaskMeta } from '../store/index.ts';
 import type { Clock } from './clock.ts';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -35,6 +35,11 @@ export interface RuntimeHandle {
   /** Resolves once the task's latest transition is durable; rejects if that commit failed. */
   committed(taskId: string): Promise<void>;
   meta(taskId: string): TaskMeta | undefined;
+  /** Durably writes records that are not a task's state (job records, alerts); resolves when on disk. */
+  write(records: StoreRecord[]): Promise<void>;
+  read<T>(collection: Collection, id: string): T | undefined;
+  /** Adds a line to a task's history without an event (a warning, a note); durable when it resolves. */
+  annotate(taskId: string, entry: Omit<HistoryEntry, 'at' | 'from' | 'to'>): Promise<void>;
 }
 
 export type ActorName = 'prepareStage' | 'runAgent' | 'timer' | 'mergePullRequest' | 'deployStaging' | 'deployProduction';

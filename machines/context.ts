@@ -11,6 +11,10 @@ export interface Failure {
   stage: string;
   reason: string;
   at: number;
+  /** The job whose run failed, when a job did; its log tail goes to the next run. */
+  jobId?: string;
+  /** The head the failure was seen on. */
+  sha?: string;
 }
 
 export interface DeployFact {
@@ -57,6 +61,8 @@ export interface TaskContext {
   lastFailure: Failure | null;
   escalation: { stage: string; reason: string } | null;
   hold: { reason: string } | null;
+  /** Tasks this one waited on that have reached done. */
+  dependenciesDone: string[];
 }
 
 export interface TaskInput {
@@ -88,5 +94,6 @@ export function initialContext(input: TaskInput): TaskContext {
     lastFailure: null,
     escalation: null,
     hold: null,
+    dependenciesDone: [],
   };
 }

@@ -22,6 +22,7 @@ export type FactEvent = Stamped &
     | { type: 'review.verdict'; sha: string; verdict: Verdict; comments?: string }
     | { type: 'test.result'; sha: string; passed: boolean; summary?: string }
     | { type: 'deploy.status'; environment: Environment; state: 'success' | 'failure'; url?: string }
+    | { type: 'dependency.done'; taskId: string }
   );
 
 /** What an operator (API, console, tracker Blocked/Cancelled) asks of a task. */

@@ -61,7 +61,7 @@ export const taskActions = {
     return {
       job: context.job ? { id: context.job.id, attempt } : null,
       deadline: event.at + backoffMs(context, attempt),
-      lastFailure: { stage: params.stage, reason: failureReason(event), at: event.at },
+      lastFailure: { stage: params.stage, reason: failureReason(event), at: event.at, jobId: context.job?.id, sha: context.head?.sha },
     };
   }),
   effectFailed: update(({ context, event }: Ctx, params: { stage: string }) => ({
@@ -72,7 +72,7 @@ export const taskActions = {
   clearDeadline: update(() => ({ deadline: null })),
   countRetry: update(({ context, event }: Ctx, params: { stage: string; gate: GateName }) => ({
     retries: context.retries + 1,
-    lastFailure: { stage: params.stage, reason: gateRedReason(params.gate, context), at: event.at },
+    lastFailure: { stage: params.stage, reason: gateRedReason(params.gate, context), at: event.at, sha: context.head?.sha },
   })),
   /** Parks the task for a human; the reason is the gate's or the last failure's. */
   escalate: update(({ context, event }: Ctx, params: { stage: string; gate?: GateName; reason?: string }) => {
@@ -83,6 +83,11 @@ export const taskActions = {
   clearEscalation: update(() => ({ escalation: null, retries: 0, job: null })),
   recordHold: update(({ event }: Ctx) => ({ hold: { reason: event.type === 'task.hold' ? event.reason : 'on hold' } })),
   clearHold: update(() => ({ hold: null })),
+  recordDependencyDone: update(({ context, event }: Ctx) =>
+    event.type === 'dependency.done' && !context.dependenciesDone.includes(event.taskId)
+      ? { dependenciesDone: [...context.dependenciesDone, event.taskId] }
+      : {},
+  ),
 };
 
 function sameSha(ctx: TaskContext, sha: string): boolean {

@@ -222,6 +222,7 @@ export function compileTaskMachine(pipeline: PipelineDefinition = defaultPipelin
       'pr.opened': { actions: 'recordHead' },
       'pr.synchronized': { actions: 'recordHead' },
       'pr.merged': { guard: 'onHead', actions: 'recordMerged' },
+      'dependency.done': { actions: 'recordDependencyDone' },
     },
     states: {
       active: {

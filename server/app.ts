@@ -4,6 +4,7 @@ import type { Conveyor } from '../actors/index.ts';
 import { RuntimeStoppingError } from '../actors/index.ts';
 import { TASK_MACHINE_VERSION } from '../machines/index.ts';
 import { machinesApi } from './api/machines.ts';
+import { jobsApi } from './api/jobs.ts';
 import { tasksApi } from './api/tasks.ts';
 import { bearerAuth } from './auth.ts';
 import { HttpError, errorResponse } from './http-error.ts';
@@ -42,8 +43,9 @@ export function createApp(deps: AppDeps) {
   app.route('/webhooks/forge', forgeWebhook(conveyor, deps.forgeSecret, now));
 
   const api = new Hono();
-  api.use('*', bearerAuth(deps.apiToken));
+  api.use('*', bearerAuth(deps.apiToken, (jobId, token) => conveyor.verifyJobToken(jobId, token)));
   api.route('/tasks', tasksApi(conveyor));
+  api.route('/jobs', jobsApi(conveyor));
   api.get('/status', (c) => c.json(conveyor.status()));
   api.route('/machines', machinesApi({ task: { machine: conveyor.runtime.machine, version: TASK_MACHINE_VERSION } }));
   app.route('/api', api);

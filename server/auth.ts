@@ -13,12 +13,19 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(left, right);
 }
 
-/** Bearer-token guard for /api. */
-export function bearerAuth(token: string) {
+const reportPath = /^\/api\/jobs\/([^/]+)\/report$/;
+
+/**
+ * Bearer-token guard for /api: the operator's token everywhere; on an agent's report route, also the
+ * token of that very job while it runs.
+ */
+export function bearerAuth(token: string, jobToken?: (jobId: string, token: string) => boolean) {
   return createMiddleware(async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
-    if (!given || !safeEqual(given, token)) throw new HttpError('unauthorized', 'a valid bearer token is required');
+    const jobId = c.req.method === 'POST' ? reportPath.exec(c.req.path)?.[1] : undefined;
+    const ok = given !== '' && (safeEqual(given, token) || (jobId !== undefined && jobToken?.(jobId, given) === true));
+    if (!ok) throw new HttpError('unauthorized', 'a valid bearer token is required');
     await next();
   });
 }

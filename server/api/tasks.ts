@@ -9,7 +9,10 @@ const createTask = z.strictObject({
   title: z.string().min(1).max(500),
   trackerIssueId: z.string().min(1).max(200).optional(),
   branch: z.string().regex(/^[A-Za-z0-9._/-]+$/, 'must be a git branch name').max(200).optional(),
+  dependsOn: z.array(z.string().min(1).max(100)).max(100).optional(),
 });
+
+const dependencies = z.strictObject({ dependsOn: z.array(z.string().min(1).max(100)).max(100) });
 
 const operatorEvent = z.strictObject({
   type: z.enum(['hold', 'resume', 'cancel', 'retry', 'approve', 'reject']),
@@ -56,11 +59,23 @@ export function tasksApi(conveyor: Conveyor) {
 
   app.post('/', async (c) => {
     const body = await jsonBody(c, createTask);
-    const { taskId, created } = await conveyor.createTask(body, { source: 'operator' });
-    return c.json({ created, task: conveyor.task(taskId) }, created ? 201 : 200);
+    const { taskId, created, dependencies: deps } = await conveyor.createTask(body, { source: 'operator' });
+    return c.json({ created, task: conveyor.task(taskId), ...(deps && deps.ok ? { unknownDependencies: deps.unknown } : {}) }, created ? 201 : 200);
   });
 
-  app.get('/:id', (c) => c.json({ task: mustExist(c.req.param('id')) }));
+  app.get('/:id', (c) => {
+    const id = c.req.param('id');
+    return c.json({ task: mustExist(id), jobs: conveyor.jobsOf(id), waitingOn: conveyor.waitingOn(id) });
+  });
+
+  app.post('/:id/dependencies', async (c) => {
+    const id = c.req.param('id');
+    mustExist(id);
+    const body = await jsonBody(c, dependencies);
+    const result = await conveyor.declareDependencies(id, body.dependsOn);
+    if (!result.ok) throw new HttpError('conflict', `dependency cycle: ${result.cycle.join(' → ')}; every task in it is on hold`, 'dependsOn', { cycle: result.cycle });
+    return c.json({ waitingOn: result.waitingOn, unknown: result.unknown });
+  });
 
   app.get('/:id/history', (c) => {
     mustExist(c.req.param('id'));

@@ -1,0 +1,163 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fromCallback } from 'xstate';
+import type { AgentInput } from '../../machines/index.ts';
+import { isAlive, readLogTail, reattach, type Executor, type JobExit, type RunningJob } from '../executors/index.ts';
+import type { Scheduler, SlotRequest } from '../scheduler.ts';
+import type { RuntimeHandle } from '../types.ts';
+import { finishedStatuses, type JobRecord } from './job-record.ts';
+import type { JobTokens } from './job-tokens.ts';
+
+export interface AgentWorkOptions {
+  rt: RuntimeHandle;
+  scheduler: Scheduler;
+  /** Slot grants are routed back to the job that asked. */
+  launches: Map<string, () => void>;
+  tokens: JobTokens;
+  /** The executor of an agent; null runs nothing and succeeds (no agent configured). */
+  executorFor(agent: string): Executor | null;
+  timeoutFor(agent: string): number;
+  envFor(agent: string): Record<string, string>;
+  workdirFor(taskId: string): string;
+  logPathFor(jobId: string): string;
+  apiBase(): string;
+}
+
+function exitToEvent(exit: JobExit): { code: number | null; reason?: string; status: JobRecord['status'] } {
+  switch (exit.kind) {
+    case 'exited':
+      return { code: exit.code, status: 'exited', reason: exit.signal ? `agent killed by ${exit.signal}` : undefined };
+    case 'timed_out':
+      return { code: null, status: 'timed_out', reason: 'agent ran past its timeout and was killed' };
+    case 'spawn_failed':
+      return { code: null, status: 'failed_to_start', reason: `agent could not start: ${exit.error}` };
+    case 'lost':
+      return { code: null, status: 'lost', reason: 'agent process vanished; its exit code is unknown' };
+    default: {
+      const never: never = exit;
+      throw new Error(`work: unknown exit ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/**
+ * The runAgent actor: asks the scheduler for a slot, runs the stage's agent, records every step of
+ * the job durably, and reports job.started / job.exited to the task. Stopping it (the task left the
+ * stage: hold, cancel, timeout) withdraws the request or kills the agent's process group.
+ */
+export function runAgentActor(o: AgentWorkOptions) {
+  const { rt } = o;
+  return fromCallback<{ type: string }, AgentInput>(({ input }) => {
+    const job = input.job;
+    if (!job) return undefined;
+    let stopped = false;
+    let running: RunningJob | null = null;
+    const put = (record: JobRecord) => rt.write([{ kind: 'put', collection: 'jobs', id: record.id, value: record }]);
+    const request: SlotRequest = { jobId: job.id, taskId: input.taskId, repo: input.repo, requestedAt: rt.clock.now() };
+    const base: JobRecord = {
+      id: job.id, taskId: input.taskId, stage: input.stage, agent: input.agent, repo: input.repo, attempt: job.attempt,
+      status: 'queued', requestedAt: request.requestedAt, bootId: rt.bootId, logPath: o.logPathFor(job.id),
+    };
+    let record = base;
+
+    const finish = async (exit: JobExit) => {
+      o.scheduler.release(job.id);
+      o.tokens.revoke(job.id);
+      const { code, reason, status } = exitToEvent(exit);
+      record = { ...record, status: stopped ? 'killed' : status, finishedAt: exit.finishedAt, exitCode: code, signal: exit.kind === 'exited' ? exit.signal : null, reason };
+      await put(record);
+      if (!stopped) await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code, reason }, { source: 'job' });
+    };
+
+    const watch = (r: RunningJob) => {
+      running = r;
+      void r.exit.then(finish).catch(() => undefined);
+    };
+
+    const launch = async () => {
+      o.launches.delete(job.id);
+      if (stopped) return o.scheduler.release(job.id);
+      const executor = o.executorFor(input.agent);
+      if (!executor) {
+        // No agent configured for this stage: nothing to run, the stage waits on its gate's facts.
+        record = { ...record, status: 'exited', startedAt: rt.clock.now(), finishedAt: rt.clock.now(), exitCode: 0 };
+        await put(record);
+        o.scheduler.release(job.id);
+        await rt.send(input.taskId, { type: 'job.started', jobId: job.id }, { source: 'job' });
+        await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code: 0 }, { source: 'job' });
+        return;
+      }
+      const { token, hash } = o.tokens.mint(job.id);
+      const reasonFile = await writeReason(input, record.logPath, o.logPathFor);
+      // The job is on record as starting before any process exists (commit before the world changes).
+      record = { ...record, status: 'starting', tokenHash: hash };
+      await put(record);
+      if (stopped) return finish({ kind: 'exited', code: null, signal: null, finishedAt: rt.clock.now() });
+      const started = executor.start({
+        jobId: job.id, taskId: input.taskId, stage: input.stage, agent: input.agent, repo: input.repo, branch: input.branch,
+        attempt: job.attempt, cwd: o.workdirFor(input.taskId), timeoutMs: o.timeoutFor(input.agent), apiBase: o.apiBase(),
+        token, logPath: record.logPath, env: { ...o.envFor(input.agent), ...(reasonFile ? { CONVEYOR_REASON_FILE: reasonFile } : {}) },
+      });
+      record = { ...record, status: 'running', pid: started.pid, startedAt: started.startedAt };
+      await put(record);
+      watch(started);
+      await rt.send(input.taskId, { type: 'job.started', jobId: job.id, pid: started.pid ?? undefined }, { source: 'job' });
+    };
+
+    const resume = async (prior: JobRecord) => {
+      // Restored after a restart: a finished job reports its recorded exit; a live process is re-attached.
+      record = prior;
+      if (finishedStatuses.has(prior.status)) {
+        if (prior.status !== 'killed') await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code: prior.exitCode ?? null, reason: prior.reason }, { source: 'job' });
+        return;
+      }
+      if (prior.status === 'running' && prior.pid && isAlive(prior.pid, prior.startedAt)) {
+        o.scheduler.adopt(request);
+        if (prior.tokenHash) o.tokens.adopt(job.id, prior.tokenHash);
+        record = { ...prior, bootId: rt.bootId };
+        await put(record);
+        return watch(reattach(prior.pid, prior.startedAt ?? rt.clock.now()));
+      }
+      if (prior.status === 'running' || prior.status === 'orphaned') {
+        // Gone without a recorded exit: the reaper's (and the stage deadline's) business.
+        if (prior.status !== 'orphaned') await put({ ...prior, status: 'orphaned', reason: 'process gone after restart, exit not recorded' });
+        return;
+      }
+      // queued or starting: no process ran (or none that we can know of); ask for a slot again.
+      record = { ...base, requestedAt: prior.requestedAt };
+      queue();
+    };
+
+    const queue = () => {
+      o.launches.set(job.id, () => void launch().catch(() => undefined));
+      o.scheduler.request(request);
+    };
+
+    void (async () => {
+      await rt.committed(input.taskId);
+      if (stopped) return;
+      const prior = rt.read<JobRecord>('jobs', job.id);
+      if (prior) return resume(prior);
+      await put(record);
+      if (!stopped) queue();
+    })().catch(() => undefined);
+
+    return () => {
+      stopped = true;
+      o.launches.delete(job.id);
+      if (o.scheduler.cancel(job.id)) return;
+      (running as RunningJob | null)?.kill('the task left the stage');
+    };
+  });
+}
+
+/** Hands a retry or rollback its reason (SPEC R35): what failed, with the previous log's tail. */
+async function writeReason(input: AgentInput, logPath: string, logPathFor: (jobId: string) => string): Promise<string | null> {
+  if (!input.lastFailure) return null;
+  const file = `${logPath}.reason.json`;
+  const failedJob = input.lastFailure.jobId;
+  const previousLog = failedJob ? await readLogTail(logPathFor(failedJob), 4096) : null;
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, JSON.stringify({ ...input.lastFailure, stage: input.stage, attempt: input.job?.attempt, previousLog: previousLog?.kind === 'ok' ? previousLog.text : null }, null, 2));
+  return file;
+}

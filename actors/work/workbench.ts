@@ -1,0 +1,92 @@
+import { join } from 'node:path';
+import type { Executor } from '../executors/index.ts';
+import { Worktrees, type RepoSpec } from '../git/index.ts';
+import { instantImplementations } from '../instant-implementations.ts';
+import type { Runtime } from '../runtime.ts';
+import { Scheduler } from '../scheduler.ts';
+import { timerActor } from '../timer-actor.ts';
+import type { Implementations } from '../types.ts';
+import { Dependencies } from './dependencies.ts';
+import { JobTokens } from './job-tokens.ts';
+import { prepareStageActor } from './prepare-stage.ts';
+import { runAgentActor } from './run-agent.ts';
+
+export interface AgentSetup {
+  executor: Executor;
+  timeoutMs?: number;
+  env?: Record<string, string>;
+}
+
+export interface WorkbenchOptions {
+  dataDir: string;
+  repos?: RepoSpec[];
+  agents?: Record<string, AgentSetup>;
+  limits?: { globalJobs: number; perRepoJobs: number | Record<string, number> };
+  defaultTimeoutMs?: number;
+  /** Where agents reach conveyor's API; known once the server listens. */
+  apiBase?: () => string;
+}
+
+/**
+ * Where agents work: the scheduler's slots, the tasks' git worktrees, job tokens and dependencies.
+ * Supplies the runtime with the prepareStage and runAgent actors and follows committed transitions.
+ */
+export class Workbench {
+  readonly scheduler: Scheduler;
+  readonly tokens = new JobTokens();
+  readonly worktrees: Worktrees;
+  dependencies: Dependencies | null = null;
+  private readonly launches = new Map<string, () => void>();
+  private readonly repos: Map<string, RepoSpec>;
+
+  constructor(private readonly opts: WorkbenchOptions) {
+    this.repos = new Map((opts.repos ?? []).map((r) => [r.name, r]));
+    this.worktrees = new Worktrees({ dataDir: opts.dataDir });
+    this.scheduler = new Scheduler({
+      globalLimit: opts.limits?.globalJobs ?? 4,
+      perRepoLimit: opts.limits?.perRepoJobs ?? 2,
+      isRunnable: (taskId) => this.dependencies?.isRunnable(taskId) ?? true,
+      onGrant: (req) => this.launches.get(req.jobId)?.(),
+    });
+  }
+
+  workdirFor(taskId: string): string {
+    return join(this.opts.dataDir, 'worktrees', taskId);
+  }
+
+  logPathFor(jobId: string): string {
+    return join(this.opts.dataDir, 'logs', `${jobId}.log`);
+  }
+
+  readonly implementations: Implementations = (rt) => ({
+    ...instantImplementations(rt),
+    timer: timerActor(rt),
+    prepareStage: prepareStageActor({ rt, worktrees: this.worktrees, repoFor: (n) => this.repos.get(n), workdirFor: (id) => this.workdirFor(id) }),
+    runAgent: runAgentActor({
+      rt,
+      scheduler: this.scheduler,
+      launches: this.launches,
+      tokens: this.tokens,
+      executorFor: (agent) => this.opts.agents?.[agent]?.executor ?? null,
+      timeoutFor: (agent) => this.opts.agents?.[agent]?.timeoutMs ?? this.opts.defaultTimeoutMs ?? 30 * 60_000,
+      envFor: (agent) => this.opts.agents?.[agent]?.env ?? {},
+      workdirFor: (id) => this.workdirFor(id),
+      logPathFor: (id) => this.logPathFor(id),
+      apiBase: () => this.opts.apiBase?.() ?? '',
+    }),
+  });
+
+  /** Follows the runtime: releases dependents of done tasks, removes worktrees of finished ones. */
+  attach(runtime: Runtime): void {
+    const deps = new Dependencies(runtime, this.scheduler);
+    deps.load();
+    this.dependencies = deps;
+    runtime.onCommitted((t) => {
+      deps.onCommitted(t);
+      if (t.to !== 'done' && t.to !== 'cancelled') return;
+      const repo = this.repos.get(runtime.meta(t.taskId)?.repo ?? '');
+      // Kept on escalation for inspection; removed once the task is finished either way.
+      if (repo) void this.worktrees.removeWorktree(repo, t.taskId).catch(() => undefined);
+    });
+  }
+}
