@@ -1,0 +1,183 @@
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import { defaultPipeline } from '../../machines/index.ts';
+
+const NAME = /^[a-zA-Z0-9._-]+$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// The executor sets the CONVEYOR_* names of a job and they win, so configuring one would be silently ignored.
+const AGENT_ENV_NAME = /^(?!CONVEYOR_)[A-Za-z_][A-Za-z0-9_]*$/;
+const SCP_REMOTE = /^[\w.-]+@[\w.-]+:[^/].*$/;
+const REMOTE_PROTOCOLS = new Set(['https:', 'http:', 'ssh:', 'git:', 'file:']);
+
+const name = z.string().regex(NAME, 'a name of letters, digits, ".", "_" or "-"');
+const envName = z.string().regex(ENV_NAME, 'an environment variable name (letters, digits and "_", not starting with a digit)');
+const httpUrl = z.url({ protocol: /^https?$/ });
+const count = z.int().min(1);
+const timeoutMs = z.int().min(1000);
+
+function isRemote(value: string): boolean {
+  if (isAbsolute(value) || SCP_REMOTE.test(value)) return true;
+  try {
+    return REMOTE_PROTOCOLS.has(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+const forgeSchema = z.strictObject({
+  kind: z.enum(['gitea', 'github']),
+  apiBase: httpUrl,
+  owner: z.string().min(1),
+  repo: z.string().min(1),
+  tokenEnv: envName.default('FORGE_TOKEN'),
+});
+
+const repositorySchema = z.strictObject({
+  name,
+  remote: z.string().refine(isRemote, 'a URL (https://, ssh://, git://, file:// or user@host:path) or an absolute path'),
+  targetBranch: z.string().min(1).default('main'),
+  forge: forgeSchema.optional(),
+});
+
+const agentSchema = z.strictObject({
+  command: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  timeoutMs: timeoutMs.optional(),
+  env: z
+    .record(z.string().regex(AGENT_ENV_NAME, 'an environment variable name not starting with CONVEYOR_ (conveyor sets those)'), z.string())
+    .default({}),
+});
+
+const limitsSchema = z.strictObject({
+  globalJobs: count.default(4),
+  perRepoJobs: z.union([count, z.record(z.string().min(1), count)]).default(2),
+  maxRetries: count.default(3),
+  maxJobAttempts: count.default(3),
+  baseBackoffMs: count.default(5_000),
+  maxLogBytes: count.default(1_048_576),
+});
+
+const stageOverrideSchema = z.strictObject({ agent: name.optional(), timeoutMs: timeoutMs.optional() });
+
+const trackerStateSchema = z.strictObject({
+  group: z.enum(['backlog', 'unstarted', 'started', 'completed', 'cancelled']),
+  meaning: z.enum(['start', 'approved', 'rejected', 'blocked', 'needs_input', 'done', 'cancelled', 'other']),
+  name: z.string().min(1).optional(),
+});
+
+const trackerSchema = z.strictObject({
+  states: z.record(z.string().min(1), trackerStateSchema).optional(),
+  projectRepos: z.record(z.string().min(1), name).default({}),
+  defaultRepo: name.optional(),
+  apiBase: httpUrl.optional(),
+  workspace: z.string().min(1).optional(),
+  tokenEnv: envName.default('PLANE_TOKEN'),
+});
+
+const secretsSchema = z.strictObject({
+  apiToken: envName.default('CONVEYOR_API_TOKEN'),
+  trackerSecret: envName.default('CONVEYOR_TRACKER_SECRET'),
+  forgeSecret: envName.default('CONVEYOR_FORGE_SECRET'),
+});
+
+/** A relation between fields that does not hold: where, what was expected, and what was there. */
+export interface CrossFieldIssue {
+  path: (string | number)[];
+  expected: string;
+  got: string;
+}
+
+type Obj = Record<string, unknown>;
+const obj = (value: unknown): Obj | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Obj) : undefined;
+const quoted = (value: unknown): string => JSON.stringify(value) ?? String(value);
+
+/**
+ * Checks that relate one field to another. It reads its input defensively, so it also runs on a configuration
+ * whose shape is wrong elsewhere, and all problems are reported together.
+ */
+export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
+  const issues: CrossFieldIssue[] = [];
+  const config = obj(input) ?? {};
+  const repos = Array.isArray(config.repositories) ? config.repositories.map((r) => obj(r)?.name) : [];
+  const firstIndex = new Map<unknown, number>();
+  repos.forEach((repoName, i) => {
+    const first = firstIndex.get(repoName);
+    if (typeof repoName === 'string' && first !== undefined) {
+      issues.push({ path: ['repositories', i, 'name'], expected: `a name not already used by repositories.${first}`, got: quoted(repoName) });
+    }
+    if (first === undefined) firstIndex.set(repoName, i);
+  });
+  // References are checked only when every repository has a name; otherwise they would be blamed for another mistake.
+  if (repos.length > 0 && repos.every((r) => typeof r === 'string')) {
+    const known = `a configured repository name (one of: ${[...new Set(repos)].join(', ')})`;
+    const tracker = obj(config.tracker) ?? {};
+    if (typeof tracker.defaultRepo === 'string' && !repos.includes(tracker.defaultRepo)) {
+      issues.push({ path: ['tracker', 'defaultRepo'], expected: known, got: quoted(tracker.defaultRepo) });
+    }
+    for (const [project, repo] of Object.entries(obj(tracker.projectRepos) ?? {})) {
+      if (typeof repo === 'string' && !repos.includes(repo)) issues.push({ path: ['tracker', 'projectRepos', project], expected: known, got: quoted(repo) });
+    }
+    for (const repo of Object.keys(obj(obj(config.limits)?.perRepoJobs) ?? {})) {
+      if (repo !== '*' && !repos.includes(repo)) issues.push({ path: ['limits', 'perRepoJobs', repo], expected: `"*" or ${known}`, got: `key ${quoted(repo)}` });
+    }
+  }
+  const tracker = obj(config.tracker);
+  if (tracker?.apiBase !== undefined && tracker.workspace === undefined) {
+    issues.push({ path: ['tracker', 'workspace'], expected: 'a workspace slug, needed when tracker.apiBase is set', got: 'nothing' });
+  }
+  const overrides = obj(obj(config.pipeline)?.stages) ?? {};
+  const stageIds = defaultPipeline.stages.map((s) => s.id);
+  for (const id of Object.keys(overrides)) {
+    if (!stageIds.includes(id)) issues.push({ path: ['pipeline', 'stages', id], expected: `a stage id of the pipeline (one of: ${stageIds.join(', ')})`, got: `stage ${quoted(id)}` });
+  }
+  const agents = obj(config.agents) ?? {};
+  if (Object.keys(agents).length === 0) return issues;
+  const missing = new Map<string, string[]>();
+  for (const stage of defaultPipeline.stages) {
+    const override = obj(overrides[stage.id])?.agent;
+    if (typeof override === 'string') {
+      if (!Object.hasOwn(agents, override)) {
+        issues.push({ path: ['pipeline', 'stages', stage.id, 'agent'], expected: `an agent configured under agents, to run stage ${stage.id}`, got: quoted(override) });
+      }
+    } else if (!Object.hasOwn(agents, stage.agent)) {
+      missing.set(stage.agent, [...(missing.get(stage.agent) ?? []), stage.id]);
+    }
+  }
+  for (const [agent, stages] of missing) {
+    const which = stages.length === 1 ? `stage ${stages[0]} needs it` : `stages ${stages.join(', ')} need it`;
+    issues.push({ path: ['agents', agent], expected: `a configured agent "${agent}" (${which})`, got: 'nothing' });
+  }
+  return issues;
+}
+
+/** The shape of conveyor.config.json alone, without the checks that relate one field to another. */
+export const configShapeSchema = z.strictObject({
+  repositories: z.array(repositorySchema).min(1),
+  agents: z.record(name, agentSchema).default({}),
+  limits: limitsSchema.prefault({}),
+  pipeline: z.strictObject({ stages: z.record(z.string(), stageOverrideSchema).default({}) }).prefault({}),
+  tracker: trackerSchema.optional(),
+  secrets: secretsSchema.prefault({}),
+  notifications: z.strictObject({ webhookUrl: httpUrl.optional() }).optional(),
+});
+
+/** Issues added by the cross-field check carry this marker, so a caller can tell whether the check ran. */
+export const CROSS_FIELD = 'conveyor.cross-field';
+
+/** conveyor.config.json: its shape, defaults, and the checks that relate fields (names referenced exist, stages are known). */
+export const configSchema = configShapeSchema.superRefine((config, ctx) => {
+  for (const issue of crossFieldIssues(config)) {
+    ctx.addIssue({ code: 'custom', path: issue.path, message: issue.expected, input: undefined, params: { [CROSS_FIELD]: issue.got } });
+  }
+});
+
+/** A valid configuration with defaults applied. */
+export type ConveyorConfig = z.infer<typeof configSchema>;
+/** One entry of `repositories`. */
+export type RepositoryConfig = ConveyorConfig['repositories'][number];
+/** One entry of `agents`. */
+export type AgentConfig = ConveyorConfig['agents'][string];
+/** The `limits` block with defaults applied. */
+export type LimitsConfig = ConveyorConfig['limits'];
+/** The `tracker` block with defaults applied. */
+export type TrackerConfig = NonNullable<ConveyorConfig['tracker']>;

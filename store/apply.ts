@@ -1,0 +1,100 @@
+import type { Collection, StoreDoc, StoreRecord } from './types.ts';
+
+/** Every collection a document holds, in a fixed order. */
+export const COLLECTIONS: readonly Collection[] = ['decisions', 'jobs', 'effects', 'alerts', 'meta'];
+
+/** A document with nothing in it. */
+export function emptyDoc(): StoreDoc {
+  const collections = dict<Record<string, unknown>>();
+  for (const name of COLLECTIONS) collections[name] = dict();
+  return {
+    tasks: dict(),
+    history: dict(),
+    deliveries: dict(),
+    issues: dict(),
+    collections: collections as StoreDoc['collections'],
+  };
+}
+
+/**
+ * Applies one record to the document in place; deterministic and free of I/O, so replaying the journal
+ * rebuilds exactly the document the live store held. Fences are checked before a record gets here.
+ */
+export function applyRecord(doc: StoreDoc, record: StoreRecord): StoreDoc {
+  switch (record.kind) {
+    case 'task': {
+      const { task } = record;
+      doc.tasks[task.id] = task;
+      if (task.meta.trackerIssueId !== undefined) doc.issues[task.meta.trackerIssueId] = task.id;
+      break;
+    }
+    case 'history': {
+      const entries = doc.history[record.taskId];
+      if (entries === undefined) doc.history[record.taskId] = [record.entry];
+      else entries.push(record.entry);
+      break;
+    }
+    case 'delivery': {
+      // The first sighting wins: a redelivery must not move the dedupe timestamp or the task it named.
+      if (!Object.hasOwn(doc.deliveries, record.key)) {
+        doc.deliveries[record.key] = record.taskId === undefined ? { at: record.at } : { at: record.at, taskId: record.taskId };
+      }
+      break;
+    }
+    case 'put':
+      doc.collections[record.collection][record.id] = record.value;
+      break;
+    case 'delete':
+      delete doc.collections[record.collection][record.id];
+      break;
+    default: {
+      const unknown: never = record;
+      throw new Error(`store: unknown record kind ${JSON.stringify((unknown as { kind?: unknown }).kind)}`);
+    }
+  }
+  return doc;
+}
+
+/** Why a value read back from disk is not a record applyRecord can take, or undefined when it is. */
+export function recordProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'is not an object';
+  const r = value as Record<string, unknown>;
+  const isString = (v: unknown): v is string => typeof v === 'string';
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+  switch (r.kind) {
+    case 'task': {
+      const task = r.task;
+      if (!isObject(task) || !isString(task.id) || !Number.isSafeInteger(task.rev) || !isObject(task.meta)) {
+        return 'has no valid task';
+      }
+      return r.expectedRev === null || Number.isSafeInteger(r.expectedRev) ? undefined : 'has no valid expectedRev';
+    }
+    case 'history':
+      return isString(r.taskId) && isObject(r.entry) ? undefined : 'has no taskId or entry';
+    case 'delivery':
+      return isString(r.key) && typeof r.at === 'number' ? undefined : 'has no key or time';
+    case 'put':
+    case 'delete':
+      return COLLECTIONS.includes(r.collection as Collection) && isString(r.id) ? undefined : 'names no known collection and id';
+    default:
+      return `has unknown kind ${JSON.stringify(r.kind)}`;
+  }
+}
+
+/**
+ * Gives the document's maps no prototype, so keys that arrive from outside (delivery ids, issue ids)
+ * such as `__proto__` or `constructor` are plain keys; JSON.parse builds ordinary objects.
+ */
+export function detachPrototypes(doc: StoreDoc): StoreDoc {
+  Object.setPrototypeOf(doc.tasks, null);
+  Object.setPrototypeOf(doc.history, null);
+  Object.setPrototypeOf(doc.deliveries, null);
+  Object.setPrototypeOf(doc.issues, null);
+  Object.setPrototypeOf(doc.collections, null);
+  for (const name of COLLECTIONS) Object.setPrototypeOf(doc.collections[name], null);
+  return doc;
+}
+
+function dict<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}

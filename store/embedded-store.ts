@@ -1,0 +1,274 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { applyRecord, emptyDoc, recordProblem } from './apply.ts';
+import { CheckpointWriter, fsyncPath, readCheckpoint } from './checkpoint.ts';
+import { StoreClosedError, StoreError, StoreReadError } from './errors.ts';
+import type { StoreWriteError } from './errors.ts';
+import { JournalWriter, readJournal } from './journal.ts';
+import { RevFence } from './rev-fence.ts';
+import type { Collection, HistoryEntry, Store, StoreDoc, StoreRecord, TaskRecord } from './types.ts';
+
+/** Where the embedded store keeps its files and how often it checkpoints. */
+export interface EmbeddedStoreOptions {
+  dir: string;
+  /** Checkpoint once the journal holds this many records; default 5000. */
+  checkpointEvery?: number;
+  /** Checkpoint when the last one is this old and the journal is not empty; default 60000. */
+  checkpointIntervalMs?: number;
+  clock?: { now(): number };
+}
+
+interface Call {
+  records: StoreRecord[];
+  /** The records as JSON without the enclosing brackets, ready to join into a batch line. */
+  json: string;
+  resolve(seq: number): void;
+  reject(error: unknown): void;
+}
+
+type State = 'unloaded' | 'loading' | 'open' | 'failed' | 'closing' | 'closed';
+
+const NO_HISTORY: readonly HistoryEntry[] = Object.freeze([]);
+
+/** The single-process store: a journal of commit batches plus lowdb checkpoints, the document in memory. */
+export class EmbeddedStore implements Store {
+  readonly #dir: string;
+  readonly #journalFile: string;
+  readonly #every: number;
+  readonly #intervalMs: number;
+  readonly #clock: { now(): number };
+  readonly #checkpointer: CheckpointWriter;
+  readonly #fence = new RevFence((id) => this.#doc.tasks[id]?.rev ?? null);
+  #state: State = 'unloaded';
+  #loading: Promise<void> | null = null;
+  #closing: Promise<void> | null = null;
+  #doc: StoreDoc = emptyDoc();
+  #taskCount = 0;
+  #seq = 0;
+  #journal: JournalWriter | null = null;
+  #journalRecords = 0;
+  #checkpoints = 0;
+  #lastCheckpointAt: number | null = null;
+  #due = { records: 0, at: 0 };
+  #queue: Call[] = [];
+  #draining: Promise<void> | null = null;
+  /** Set when applying a written batch threw: the memory no longer matches the journal. */
+  #defect = false;
+
+  constructor(options: EmbeddedStoreOptions) {
+    this.#dir = options.dir;
+    this.#journalFile = join(options.dir, 'journal.jsonl');
+    this.#every = options.checkpointEvery ?? 5000;
+    this.#intervalMs = options.checkpointIntervalMs ?? 60_000;
+    this.#clock = options.clock ?? Date;
+    this.#checkpointer = new CheckpointWriter(options.dir, join(options.dir, 'checkpoint.json'));
+  }
+
+  load(): Promise<void> {
+    if (this.#state !== 'unloaded') return Promise.reject(new Error(`store: load() called when ${this.#state}`));
+    this.#state = 'loading';
+    this.#loading = this.#load().then(
+      () => {
+        this.#state = 'open';
+      },
+      (error: unknown) => {
+        // From here on nothing is written, so the files that failed to load stay as they are.
+        this.#state = 'failed';
+        this.#doc = emptyDoc();
+        throw error instanceof StoreError ? error : new StoreReadError(this.#dir, error);
+      },
+    );
+    return this.#loading;
+  }
+
+  async #load(): Promise<void> {
+    const created = await mkdir(this.#dir, { recursive: true });
+    if (created !== undefined) await fsyncPath(dirname(created));
+    const checkpoint = await readCheckpoint(join(this.#dir, 'checkpoint.json'));
+    if (!checkpoint.ok) throw checkpoint.error;
+    const doc = checkpoint.checkpoint?.doc ?? emptyDoc();
+    let seq = checkpoint.checkpoint?.seq ?? 0;
+    const journal = await readJournal(this.#journalFile, seq);
+    if (!journal.ok) throw journal.error;
+    let records = 0;
+    for (const batch of journal.batches) {
+      for (const record of batch.records) applyRecord(doc, record);
+      records += batch.records.length;
+      seq = batch.seq;
+    }
+    this.#journal = await JournalWriter.open(this.#journalFile, journal);
+    this.#doc = doc;
+    this.#seq = seq;
+    this.#taskCount = Object.keys(doc.tasks).length;
+    this.#journalRecords = records;
+    this.#due = { records: this.#every, at: this.#clock.now() + this.#intervalMs };
+  }
+
+  /** Durably commits records as one unit; see Store.commit. A task record's rev must be expectedRev + 1 (1 on create). */
+  commit(records: StoreRecord[]): Promise<number> {
+    if (this.#state !== 'open') return Promise.reject(this.#notOpen());
+    let json: string;
+    let copies: StoreRecord[];
+    try {
+      json = JSON.stringify(records);
+      // The memory holds what a replay would read back, and callers may keep mutating their objects.
+      copies = JSON.parse(json) as StoreRecord[];
+      if (!Array.isArray(copies)) throw new Error('not a list');
+    } catch (error) {
+      return Promise.reject(new TypeError(`store: records cannot be written as JSON: ${String(error)}`, { cause: error }));
+    }
+    for (const [i, record] of copies.entries()) {
+      const problem = recordProblem(record);
+      if (problem !== undefined) return Promise.reject(new TypeError(`store: records[${i}] ${problem}`));
+    }
+    const reserved = this.#fence.reserve(copies);
+    if (!reserved.ok) return Promise.reject(reserved.error);
+    return new Promise<number>((resolve, reject) => {
+      this.#queue.push({ records: copies, json: json.slice(1, -1), resolve, reject });
+      this.#draining ??= this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      // Calls made in the same tick as the first one join its batch.
+      await Promise.resolve();
+      while (this.#queue.length > 0) {
+        // Between writes, so no append races the journal restart.
+        if (await this.#write(this.#queue.splice(0))) await this.#checkpoint(this.#clock.now());
+      }
+    } catch (error) {
+      // Only a defect gets here; the memory may no longer match the journal, so stop taking writes.
+      this.#defect = true;
+      this.#state = 'failed';
+      for (const call of this.#queue.splice(0)) call.reject(error);
+    } finally {
+      this.#draining = null;
+    }
+  }
+
+  /** Writes one batch and settles its callers; says whether a checkpoint is due, decided before they hear back. */
+  async #write(batch: Call[]): Promise<boolean> {
+    const parts = batch.map((call) => call.json).filter((json) => json !== '');
+    if (parts.length === 0 || this.#journal === null) {
+      for (const call of batch) call.resolve(this.#seq);
+      return false;
+    }
+    const seq = this.#seq + 1;
+    const written = await this.#journal.append(Buffer.from(`{"seq":${seq},"records":[${parts.join(',')}]}\n`));
+    if (!written.ok) {
+      this.#refuse(batch, written.error);
+      return false;
+    }
+    this.#seq = seq;
+    try {
+      for (const call of batch) {
+        for (const record of call.records) {
+          if (record.kind === 'task' && record.expectedRev === null) this.#taskCount++;
+          applyRecord(this.#doc, record);
+        }
+        this.#journalRecords += call.records.length;
+        this.#fence.settle(call.records);
+      }
+    } catch (error) {
+      for (const call of batch) call.reject(error);
+      throw error;
+    }
+    const due = this.#journalRecords >= this.#due.records || this.#clock.now() >= this.#due.at;
+    for (const call of batch) call.resolve(seq);
+    return due;
+  }
+
+  // Nothing of a failed batch is applied; calls queued behind it may have counted on its revs.
+  #refuse(batch: Call[], error: StoreWriteError): void {
+    for (const call of batch) call.reject(error);
+    this.#fence.clear();
+    this.#queue = this.#queue.filter((call) => {
+      const reserved = this.#fence.reserve(call.records);
+      if (!reserved.ok) call.reject(reserved.error);
+      return reserved.ok;
+    });
+  }
+
+  async #checkpoint(now: number): Promise<StoreWriteError | undefined> {
+    const written = await this.#checkpointer.write(this.#seq, this.#doc);
+    if (!written.ok) {
+      // The journal still holds everything; try again after another interval's worth of work.
+      this.#due = { records: this.#journalRecords + this.#every, at: now + this.#intervalMs };
+      return written.error;
+    }
+    this.#checkpoints++;
+    this.#lastCheckpointAt = now;
+    this.#journalRecords = 0;
+    this.#due = { records: this.#every, at: now + this.#intervalMs };
+    // A failed restart leaves lines at or before the checkpoint's seq, which a load skips.
+    await this.#journal?.restart();
+    return undefined;
+  }
+
+  #notOpen(): StoreClosedError {
+    if (this.#state === 'failed') return new StoreClosedError('failed');
+    return new StoreClosedError(this.#state === 'unloaded' || this.#state === 'loading' ? 'unloaded' : 'closed');
+  }
+
+  getTask(id: string): TaskRecord | undefined {
+    return this.#doc.tasks[id];
+  }
+
+  listTasks(): Iterable<TaskRecord> {
+    return Object.values(this.#doc.tasks);
+  }
+
+  taskCount(): number {
+    return this.#taskCount;
+  }
+
+  getHistory(taskId: string): readonly HistoryEntry[] {
+    return this.#doc.history[taskId] ?? NO_HISTORY;
+  }
+
+  hasDelivery(key: string): boolean {
+    return Object.hasOwn(this.#doc.deliveries, key);
+  }
+
+  taskForIssue(trackerIssueId: string): string | undefined {
+    return this.#doc.issues[trackerIssueId];
+  }
+
+  get<T>(collection: Collection, id: string): T | undefined {
+    return this.#doc.collections[collection][id] as T | undefined;
+  }
+
+  list<T>(collection: Collection): T[] {
+    return Object.values(this.#doc.collections[collection]) as T[];
+  }
+
+  stats(): { seq: number; journalRecords: number; checkpoints: number; lastCheckpointAt: number | null } {
+    return { seq: this.#seq, journalRecords: this.#journalRecords, checkpoints: this.#checkpoints, lastCheckpointAt: this.#lastCheckpointAt };
+  }
+
+  /** Waits for queued commits, writes a final checkpoint and releases files; rejects if that checkpoint fails (the journal still holds everything). */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    await this.#loading?.catch(() => undefined);
+    if (this.#state !== 'open') {
+      this.#state = 'closed';
+      return;
+    }
+    this.#state = 'closing';
+    try {
+      while (this.#draining !== null) await this.#draining;
+      // A checkpoint of a document that may not match the journal would make the mismatch permanent.
+      const failed = this.#journalRecords > 0 && !this.#defect ? await this.#checkpoint(this.#clock.now()) : undefined;
+      await this.#journal?.close();
+      if (failed !== undefined) throw failed;
+    } finally {
+      this.#journal = null;
+      this.#state = 'closed';
+    }
+  }
+}

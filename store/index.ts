@@ -1,0 +1,13 @@
+export type { Collection, EventSource, HistoryEntry, Store, StoreDoc, StoreRecord, TaskMeta, TaskRecord } from './types.ts';
+export { EmbeddedStore } from './embedded-store.ts';
+export type { EmbeddedStoreOptions } from './embedded-store.ts';
+export {
+  StaleWriteError,
+  StoreClosedError,
+  StoreCorruptError,
+  StoreError,
+  StoreReadError,
+  StoreWriteError,
+} from './errors.ts';
+export type { StoreErrorCode } from './errors.ts';
+export { applyRecord, COLLECTIONS, emptyDoc } from './apply.ts';

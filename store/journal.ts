@@ -1,0 +1,167 @@
+import { open, readFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { recordProblem } from './apply.ts';
+import { fsyncPath } from './checkpoint.ts';
+import { StoreCorruptError, StoreReadError, StoreWriteError } from './errors.ts';
+import { byteOffset, decodeUtf8, parseJson } from './json-position.ts';
+import type { StoreRecord } from './types.ts';
+
+/** One line of journal.jsonl: the records of one commit batch. */
+export interface JournalBatch {
+  seq: number;
+  records: StoreRecord[];
+}
+
+/** What reading the journal found: the batches to replay, or why it cannot be used. */
+export type JournalRead =
+  | {
+      ok: true;
+      exists: boolean;
+      batches: JournalBatch[];
+      /** Bytes up to the end of the last complete line. */
+      validBytes: number;
+      /** Bytes of an unfinished last line, to be cut off before the next append. */
+      tornBytes: number;
+    }
+  | { ok: false; error: StoreCorruptError | StoreReadError };
+
+const NEWLINE = 0x0a;
+
+/** Reads journal.jsonl and returns the batches after afterSeq; never writes to the file. */
+export async function readJournal(file: string, afterSeq: number): Promise<JournalRead> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, exists: false, batches: [], validBytes: 0, tornBytes: 0 };
+    return { ok: false, error: new StoreReadError(file, error) };
+  }
+  const batches: JournalBatch[] = [];
+  let previous: number | null = null;
+  let start = 0;
+  for (let line = 1; start < bytes.length; line++) {
+    const end = bytes.indexOf(NEWLINE, start);
+    // A line is complete only with its newline: it was written in one write and acknowledged after fsync.
+    if (end === -1) return { ok: true, exists: true, batches, validBytes: start, tornBytes: bytes.length - start };
+    const corrupt = (at: number, reason: string) =>
+      ({ ok: false, error: new StoreCorruptError(file, start + at, `line ${line}: ${reason}`) }) as const;
+    const decoded = decodeUtf8(bytes.subarray(start, end));
+    if (!decoded.ok) return corrupt(decoded.offset, 'invalid UTF-8');
+    const parsed = parseJson(decoded.text);
+    if (!parsed.ok) return corrupt(byteOffset(decoded.text, parsed.position), parsed.reason);
+    const problem = shapeProblem(parsed.value);
+    if (problem !== undefined) return corrupt(0, problem);
+    const batch = parsed.value as JournalBatch;
+    if (previous !== null && batch.seq !== previous + 1) return corrupt(0, `seq ${batch.seq} follows seq ${previous}`);
+    if (batch.seq > afterSeq) {
+      // Lines at or before the checkpoint are left over from a restart that did not finish; the rest must continue it.
+      if (batches.length === 0 && batch.seq !== afterSeq + 1) {
+        return corrupt(0, `seq ${batch.seq} does not follow the checkpoint at seq ${afterSeq}`);
+      }
+      batches.push(batch);
+    }
+    previous = batch.seq;
+    start = end + 1;
+  }
+  return { ok: true, exists: true, batches, validBytes: start, tornBytes: 0 };
+}
+
+/** Appends batches to journal.jsonl, one write and one fsync each, and cuts off whatever a failed write left. */
+export class JournalWriter {
+  readonly #file: string;
+  #handle: FileHandle | null = null;
+  /** Bytes known to be complete lines on disk. */
+  #size: number;
+  /** The file may hold bytes past #size (a torn line, or a write whose fsync failed). */
+  #dirty: boolean;
+
+  private constructor(file: string, size: number, dirty: boolean) {
+    this.#file = file;
+    this.#size = size;
+    this.#dirty = dirty;
+  }
+
+  /** Opens the journal for appending after a read; creates it (durably) when it did not exist. */
+  static async open(file: string, read: { exists: boolean; validBytes: number; tornBytes: number }): Promise<JournalWriter> {
+    const writer = new JournalWriter(file, read.validBytes, read.tornBytes > 0);
+    writer.#handle = await open(file, 'a');
+    if (!read.exists) await fsyncPath(dirname(file));
+    return writer;
+  }
+
+  /** Appends one complete line and fsyncs it. */
+  async append(line: Buffer): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+    try {
+      const handle = await this.#ready();
+      await handle.appendFile(line);
+      await handle.datasync();
+      this.#size += line.length;
+      return { ok: true };
+    } catch (error) {
+      await this.#drop();
+      return { ok: false, error: new StoreWriteError(this.#file, error) };
+    }
+  }
+
+  /** Empties the journal once a checkpoint holds everything in it. */
+  async restart(): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+    try {
+      const handle = await this.#ready();
+      await handle.truncate(0);
+      await handle.sync();
+      this.#size = 0;
+      return { ok: true };
+    } catch (error) {
+      // The old lines are all at or before the checkpoint's seq, so a load skips them; nothing is lost.
+      await this.#drop();
+      return { ok: false, error: new StoreWriteError(this.#file, error) };
+    }
+  }
+
+  /** Releases the file. */
+  async close(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = null;
+    await handle?.close();
+  }
+
+  async #ready(): Promise<FileHandle> {
+    if (this.#handle === null) {
+      this.#handle = await open(this.#file, 'a');
+      this.#dirty = true;
+    }
+    if (this.#dirty) {
+      const { size } = await this.#handle.stat();
+      // Truncating up would pad with zeros; a journal shorter than what was acknowledged is not ours.
+      if (size < this.#size) throw new Error(`journal holds ${size} bytes, ${this.#size} were committed`);
+      if (size > this.#size) await this.#handle.truncate(this.#size);
+      this.#dirty = false;
+    }
+    return this.#handle;
+  }
+
+  // After a failure the descriptor may be unusable; the next append reopens and trims.
+  async #drop(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = null;
+    this.#dirty = true;
+    try {
+      await handle?.close();
+    } catch {
+      // Closing an already broken descriptor can fail too; it is released either way.
+    }
+  }
+}
+
+function shapeProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'expected an object { seq, records }';
+  const { seq, records } = value as { seq?: unknown; records?: unknown };
+  if (!Number.isSafeInteger(seq) || (seq as number) < 1) return 'seq is not a positive integer';
+  if (!Array.isArray(records)) return 'records is not a list';
+  for (const [i, record] of records.entries()) {
+    const problem = recordProblem(record);
+    if (problem !== undefined) return `records[${i}] ${problem}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,233 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, pipelineFromConfig, stageTimeoutMs } from '../../actors/config/index.ts';
+import type { ConfigResult, ConveyorConfig } from '../../actors/config/index.ts';
+import { defaultPipeline, validatePipeline } from '../../machines/index.ts';
+
+const examplePath = fileURLToPath(new URL('../../conveyor.config.example.json', import.meta.url));
+const minimal = { repositories: [{ name: 'web', remote: '/srv/git/web.git' }] };
+const allAgents = {
+  analyst: { command: ['node', 'analyst.mjs'] },
+  developer: { command: ['node', 'developer.mjs'] },
+  reviewer: { command: 'node reviewer.mjs' },
+  tester: { command: ['node', 'tester.mjs'] },
+  deployer: { command: ['deploy'] },
+};
+
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'conveyor-config-'));
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function writeConfig(content: unknown): Promise<string> {
+  const path = join(dir, 'conveyor.config.json');
+  await writeFile(path, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  return path;
+}
+
+async function load(content: unknown): Promise<ConfigResult> {
+  return loadConfig(await writeConfig(content));
+}
+
+async function valid(content: unknown): Promise<ConveyorConfig> {
+  const result = await load(content);
+  if (!result.ok) throw new Error(`expected a valid configuration, got:\n${result.errors.join('\n')}`);
+  return result.config;
+}
+
+async function errorsOf(content: unknown): Promise<string[]> {
+  const result = await load(content);
+  if (result.ok) throw new Error('expected the configuration to be rejected');
+  return result.errors;
+}
+
+describe('loadConfig', () => {
+  it('fills in defaults for a minimal configuration', async () => {
+    const config = await valid(minimal);
+    expect(config.repositories).toEqual([{ name: 'web', remote: '/srv/git/web.git', targetBranch: 'main' }]);
+    expect(config.agents).toEqual({});
+    expect(config.limits).toEqual({ globalJobs: 4, perRepoJobs: 2, maxRetries: 3, maxJobAttempts: 3, baseBackoffMs: 5000, maxLogBytes: 1048576 });
+    expect(config.pipeline).toEqual({ stages: {} });
+    expect(config.secrets).toEqual({ apiToken: 'CONVEYOR_API_TOKEN', trackerSecret: 'CONVEYOR_TRACKER_SECRET', forgeSecret: 'CONVEYOR_FORGE_SECRET' });
+    expect(config.tracker).toBeUndefined();
+  });
+
+  it('accepts the example configuration shipped at the repository root', () => {
+    const result = loadConfig(examplePath);
+    expect(result.ok ? [] : result.errors).toEqual([]);
+    if (!result.ok) return;
+    expect(result.config.repositories.map((r) => r.name)).toEqual(['web', 'api']);
+    expect(Object.keys(result.config.agents).sort()).toEqual(['analyst', 'deployer', 'developer', 'reviewer', 'tester']);
+    expect(result.config.tracker?.defaultRepo).toBe('web');
+  });
+
+  it('names the path of a missing file', () => {
+    const path = join(dir, 'nowhere', 'conveyor.config.json');
+    expect(loadConfig(path)).toEqual({ ok: false, errors: [`config: cannot read ${path}: no such file`] });
+  });
+
+  it('names the path, line and column of a trailing comma', async () => {
+    const path = await writeConfig('{\n  "repositories": [],\n}\n');
+    const result = loadConfig(path);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toContain(`config: ${path}: invalid JSON at line 3, column 1`);
+  });
+
+  it('locates an unexpected token that the JSON parser does not place', async () => {
+    const path = await writeConfig('{\n  "repositories": [\n    { "name": "web", "remote": }\n  ]\n}');
+    const result = loadConfig(path);
+    expect(result.ok ? [] : result.errors).toEqual([expect.stringMatching(`^config: ${path}: invalid JSON at line 3, column 32: `)]);
+  });
+
+  it('reports an unknown key at the top level, listing the known ones', async () => {
+    const errors = await errorsOf({ ...minimal, colour: 'blue' });
+    expect(errors).toEqual([
+      'config: colour: unknown key; expected one of repositories, agents, limits, pipeline, tracker, secrets, notifications (got "blue")',
+    ]);
+  });
+
+  it('reports unknown keys in nested objects with their full path', async () => {
+    const errors = await errorsOf({
+      repositories: [minimal.repositories[0], { name: 'api', remote: '/srv/git/api.git', forge: { kind: 'gitea', apiBase: 'https://git.example.com/api/v1', owner: 'acme', repo: 'api', token: 'x' } }],
+      limits: { globalJob: 4 },
+    });
+    expect(errors).toContain('config: repositories.1.forge.token: unknown key; expected one of kind, apiBase, owner, repo, tokenEnv (got "x")');
+    expect(errors).toContainEqual(expect.stringMatching(/^config: limits\.globalJob: unknown key; expected one of globalJobs, /));
+  });
+
+  it('names the path and the expected type of a wrongly typed value', async () => {
+    expect(await errorsOf({ ...minimal, limits: { globalJobs: '4' } })).toEqual(['config: limits.globalJobs: expected a number (got "4")']);
+    expect(await errorsOf({ repositories: [{ name: 'web', remote: 7 }] })).toEqual(['config: repositories.0.remote: expected a string (got 7)']);
+    expect(await errorsOf({ ...minimal, agents: { ...allAgents, tester: { command: 3 } } })).toEqual([
+      'config: agents.tester.command: expected a string or an array (got 3)',
+    ]);
+  });
+
+  it('rejects numbers out of range and values of the wrong form', async () => {
+    const errors = await errorsOf({
+      repositories: [{ name: 'web app', remote: 'srv/git/web.git' }],
+      agents: { ...allAgents, developer: { command: ['node', 'developer.mjs'], timeoutMs: 500, env: { CONVEYOR_TOKEN: 'x' } } },
+      limits: { maxRetries: 0 },
+      tracker: { states: { s1: { group: 'doing', meaning: 'start' } } },
+    });
+    expect(errors).toEqual([
+      'config: repositories.0.name: expected a name of letters, digits, ".", "_" or "-" (got "web app")',
+      'config: repositories.0.remote: expected a URL (https://, ssh://, git://, file:// or user@host:path) or an absolute path (got "srv/git/web.git")',
+      'config: agents.developer.timeoutMs: expected an integer >= 1000 (got 500)',
+      'config: agents.developer.env.CONVEYOR_TOKEN: expected a key that is an environment variable name not starting with CONVEYOR_ (conveyor sets those) (got key "CONVEYOR_TOKEN")',
+      'config: limits.maxRetries: expected an integer >= 1 (got 0)',
+      'config: tracker.states.s1.group: expected one of "backlog", "unstarted", "started", "completed", "cancelled" (got "doing")',
+    ]);
+  });
+
+  it('rejects a configuration without repositories', async () => {
+    expect(await errorsOf({})).toEqual(['config: repositories: expected an array (got nothing)']);
+    expect(await errorsOf({ repositories: [] })).toEqual(['config: repositories: expected at least 1 entry (got an empty array)']);
+  });
+
+  it('rejects a repository name used twice, pointing at the second', async () => {
+    const errors = await errorsOf({ repositories: [...minimal.repositories, { name: 'api', remote: '/a.git' }, { name: 'web', remote: '/b.git' }] });
+    expect(errors).toEqual(['config: repositories.2.name: expected a name not already used by repositories.0 (got "web")']);
+  });
+
+  it('rejects tracker references to repositories that are not configured', async () => {
+    const errors = await errorsOf({ ...minimal, tracker: { defaultRepo: 'shop', projectRepos: { p1: 'web', p2: 'ghost' } } });
+    expect(errors).toEqual([
+      'config: tracker.defaultRepo: expected a configured repository name (one of: web) (got "shop")',
+      'config: tracker.projectRepos.p2: expected a configured repository name (one of: web) (got "ghost")',
+    ]);
+  });
+
+  it('rejects per-repository limits for repositories that are not configured', async () => {
+    expect(await errorsOf({ ...minimal, limits: { perRepoJobs: { web: 2, '*': 1, shop: 1 } } })).toEqual([
+      'config: limits.perRepoJobs.shop: expected "*" or a configured repository name (one of: web) (got key "shop")',
+    ]);
+  });
+
+  it('rejects an override of a stage the pipeline does not have', async () => {
+    expect(await errorsOf({ ...minimal, pipeline: { stages: { reviw: { timeoutMs: 60000 } } } })).toEqual([
+      'config: pipeline.stages.reviw: expected a stage id of the pipeline (one of: analysis, development, review, testing, deploy-staging, deploy) (got stage "reviw")',
+    ]);
+  });
+
+  it('says which stage needs an agent that is not configured', async () => {
+    const { reviewer: _reviewer, deployer: _deployer, ...someAgents } = allAgents;
+    expect(await errorsOf({ ...minimal, agents: someAgents })).toEqual([
+      'config: agents.reviewer: expected a configured agent "reviewer" (stage review needs it) (got nothing)',
+      'config: agents.deployer: expected a configured agent "deployer" (stages deploy-staging, deploy need it) (got nothing)',
+    ]);
+  });
+
+  it('requires the agent a stage override names', async () => {
+    expect(await errorsOf({ ...minimal, agents: allAgents, pipeline: { stages: { review: { agent: 'critic' } } } })).toEqual([
+      'config: pipeline.stages.review.agent: expected an agent configured under agents, to run stage review (got "critic")',
+    ]);
+  });
+
+  it('needs no agents when none are configured', async () => {
+    expect((await valid({ ...minimal, pipeline: { stages: { review: { agent: 'critic' } } } })).agents).toEqual({});
+  });
+
+  it('reports every problem together, shape and relations alike', async () => {
+    const errors = await errorsOf({
+      repositories: [{ name: 'web', remote: '/a.git' }, { name: 'web', remote: '/b.git', branch: 'main' }],
+      agents: { developer: { command: ['node', 'developer.mjs'], timeoutMs: 'long' } },
+      tracker: { defaultRepo: 'shop' },
+      pipeline: { stages: { qa: {} } },
+    });
+    expect(errors).toEqual([
+      'config: repositories.1.branch: unknown key; expected one of name, remote, targetBranch, forge (got "main")',
+      'config: agents.developer.timeoutMs: expected a number (got "long")',
+      'config: repositories.1.name: expected a name not already used by repositories.0 (got "web")',
+      'config: tracker.defaultRepo: expected a configured repository name (one of: web) (got "shop")',
+      'config: pipeline.stages.qa: expected a stage id of the pipeline (one of: analysis, development, review, testing, deploy-staging, deploy) (got stage "qa")',
+      'config: agents.analyst: expected a configured agent "analyst" (stage analysis needs it) (got nothing)',
+      'config: agents.reviewer: expected a configured agent "reviewer" (stage review needs it) (got nothing)',
+      'config: agents.tester: expected a configured agent "tester" (stage testing needs it) (got nothing)',
+      'config: agents.deployer: expected a configured agent "deployer" (stages deploy-staging, deploy need it) (got nothing)',
+    ]);
+  });
+});
+
+describe('pipelineFromConfig', () => {
+  it('is the default pipeline when nothing is overridden', async () => {
+    expect(pipelineFromConfig(await valid(minimal))).toEqual(defaultPipeline);
+  });
+
+  it('applies stage overrides, limits and the longest configured timeout', async () => {
+    const config = await valid({
+      ...minimal,
+      agents: { ...allAgents, critic: { command: ['critic'], timeoutMs: 900_000 }, developer: { command: ['dev'], timeoutMs: 2_700_000 } },
+      limits: { maxRetries: 5, maxJobAttempts: 2, baseBackoffMs: 1000 },
+      pipeline: { stages: { review: { agent: 'critic', timeoutMs: 1_200_000 } } },
+    });
+    const pipeline = pipelineFromConfig(config);
+    expect(pipeline.stages.map((s) => `${s.id}:${s.agent}`)).toEqual([
+      'analysis:analyst', 'development:developer', 'review:critic', 'testing:tester', 'deploy-staging:deployer', 'deploy:deployer',
+    ]);
+    expect(pipeline).toMatchObject({ maxRetries: 5, maxJobAttempts: 2, baseBackoffMs: 1000, jobTimeoutMs: 2_700_000 });
+    expect(validatePipeline(pipeline)).toEqual([]);
+    expect(defaultPipeline.stages[2]?.agent).toBe('reviewer');
+    expect(stageTimeoutMs(config, 'review')).toBe(1_200_000);
+    expect(stageTimeoutMs(config, 'development')).toBe(2_700_000);
+    expect(stageTimeoutMs(config, 'testing')).toBe(2_700_000);
+  });
+
+  it('keeps the per-stage timeouts of the example configuration', () => {
+    const result = loadConfig(examplePath);
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(pipelineFromConfig(result.config).jobTimeoutMs).toBe(2_700_000);
+    expect(stageTimeoutMs(result.config, 'review')).toBe(1_200_000);
+    expect(stageTimeoutMs(result.config, 'analysis')).toBe(600_000);
+  });
+});
