@@ -129,9 +129,9 @@ export class Runtime implements RuntimeHandle {
     const issue = input.trackerIssueId;
     if (issue !== undefined) {
       const existing = this.store.taskForIssue(issue);
-      if (existing) return Promise.resolve({ taskId: existing, created: false });
+      if (existing) return this.seen(existing, opts);
       const inFlight = this.creating.get(issue);
-      if (inFlight) return inFlight.then((r) => ({ ...r, created: false }));
+      if (inFlight) return inFlight.then((r) => this.seen(r.taskId, opts));
     }
     const work = this.create(input, opts);
     if (issue !== undefined) {
@@ -139,6 +139,14 @@ export class Runtime implements RuntimeHandle {
       void work.finally(() => this.creating.delete(issue)).catch(() => undefined);
     }
     return work;
+  }
+
+  /** The delivery that lost a creation race is still recorded, so its redelivery is a duplicate too. */
+  private async seen(taskId: string, opts: SendOptions): Promise<{ taskId: string; created: boolean }> {
+    if (opts.deliveryKey && !this.store.hasDelivery(opts.deliveryKey)) {
+      await this.store.commit([{ kind: 'delivery', key: opts.deliveryKey, at: this.clock.now(), taskId }]);
+    }
+    return { taskId, created: false };
   }
 
   private async create(input: CreateTaskInput, opts: SendOptions): Promise<{ taskId: string; created: boolean }> {

@@ -12,9 +12,29 @@ export interface MachineEntry {
   version: number;
 }
 
-/** Functions (input mappers, inline guards) cannot be imported by Stately Studio; drop them. */
+type GuardRef = string | { type: string; params?: unknown } | ((...args: never[]) => unknown);
+
+/** A guard's readable name: `and(currentJob, exitedCleanly)` for xstate's higher-order guards. */
+function guardName(guard: GuardRef): string {
+  if (typeof guard === 'string') return guard;
+  if (typeof guard === 'function') {
+    const inner = (guard as { guards?: GuardRef[] }).guards;
+    return inner ? `${guard.name || 'guard'}(${inner.map(guardName).join(', ')})` : guard.name || 'guard';
+  }
+  return guard.params === undefined ? guard.type : `${guard.type}(${JSON.stringify(guard.params)})`;
+}
+
+/**
+ * JSON of a machine config: a combined guard keeps its name and parts; other functions (input mappers)
+ * cannot be imported by Stately Studio and are dropped.
+ */
 function plain(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'function' ? undefined : v)));
+  return JSON.parse(
+    JSON.stringify(value, (key, v: unknown) => {
+      if (key === 'guard' && typeof v === 'function') return { type: guardName(v as GuardRef) };
+      return typeof v === 'function' ? undefined : v;
+    }),
+  );
 }
 
 /** Source that Stately Studio's "import from code" opens: createMachine() over the machine's own config. */

@@ -99,7 +99,11 @@ export function parseTrackerEvent(eventName: string | undefined, rawBody: string
 
   const u = validate(updateShape, body, 'issue updated');
   if (!u.ok) return u;
-  const touchesState = u.data.activity?.field === 'state' || (u.data.data.state !== undefined && u.data.data.state !== null);
+  // Every Plane update carries the issue's current state; only a change of the state field is a state change,
+  // or an edit (a rename) would replay In Progress and lift an operator's hold.
+  const field = u.data.activity?.field;
+  if (field !== undefined && field !== null && field !== 'state') return noop(`issue updated: ${field} changed, not the state`);
+  const touchesState = field === 'state' || (u.data.data.state !== undefined && u.data.data.state !== null);
   if (!touchesState) return noop('issue updated: the change does not carry a state');
   return issueFact('issue.state', body, stateMap);
 }
