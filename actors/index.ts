@@ -12,3 +12,8 @@ export * from './open-conveyor.ts';
 export * from './work/index.ts';
 export { CommandExecutor, InProcessExecutor, readLogTail, isAlive, type Executor, type JobExit, type JobSpec, type RunningJob, type InProcessAgent } from './executors/index.ts';
 export * from './git/index.ts';
+export * from './config/index.ts';
+export * from './decisions/index.ts';
+export * from './effects/index.ts';
+export * from './background/index.ts';
+export * from './notifications/index.ts';

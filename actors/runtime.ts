@@ -3,10 +3,11 @@ import { customAlphabet } from 'nanoid';
 import {
   compileTaskMachine, defaultPipeline, describeState, explainRefusal, stageOf,
   TASK_MACHINE_ID, TASK_MACHINE_VERSION,
-  type PipelineDefinition, type TaskContext, type TaskEvent, type TaskInput, type TaskMachine,
+  type PipelineDefinition, type TaskContext, type TaskEmitted, type TaskEvent, type TaskInput, type TaskMachine,
 } from '../machines/index.ts';
 import type { Collection, EventSource, HistoryEntry, Store, StoreRecord, TaskRecord } from '../store/index.ts';
 import { systemClock, type Clock } from './clock.ts';
+import { emissionRecords, type DecisionRecord } from './decisions/decision-record.ts';
 import { deferred, type Deferred } from './deferred.ts';
 import { RuntimeStoppingError, TaskRestoreError } from './errors.ts';
 import { instantImplementations } from './instant-implementations.ts';
@@ -29,6 +30,8 @@ export interface RuntimeOptions {
 interface Cell {
   id: string;
   actor: Actor<TaskMachine> | null;
+  /** Emitted by the actor during the transition being processed. */
+  emitted: TaskEmitted[];
   tail: Promise<unknown>;
   commit: Deferred | null;
 }
@@ -157,12 +160,12 @@ export class Runtime implements RuntimeHandle {
     const cell = this.cell(id);
     const commit = (cell.commit = deferred());
     const actor = createActor(this.machine, { input: taskInput, id });
-    cell.actor = actor;
+    this.listen(cell, actor);
     actor.start();
     const task: TaskRecord = { id, machineId: TASK_MACHINE_ID, version: TASK_MACHINE_VERSION, rev: 1, meta, snapshot: actor.getPersistedSnapshot() };
     const to = describeState(actor.getSnapshot().value);
     const entry: HistoryEntry = { at, source: opts.source, event: { type: 'task.created', ...input }, accepted: true, from: '', to };
-    const records: StoreRecord[] = [{ kind: 'task', task, expectedRev: null }, { kind: 'history', taskId: id, entry }];
+    const records: StoreRecord[] = [{ kind: 'task', task, expectedRev: null }, { kind: 'history', taskId: id, entry }, ...this.emissions(cell, at)];
     if (opts.deliveryKey) records.push({ kind: 'delivery', key: opts.deliveryKey, at, taskId: id });
     try {
       await this.store.commit(records);
@@ -177,6 +180,7 @@ export class Runtime implements RuntimeHandle {
     this.counters.created++;
     this.index.update(task);
     this.settle(cell);
+    this.notify({ taskId: id, from: '', to, event: { type: 'task.created', at }, source: opts.source });
     return { taskId: id, created: true };
   }
 
@@ -214,13 +218,23 @@ export class Runtime implements RuntimeHandle {
     }
 
     const commit = (cell.commit = deferred());
+    cell.emitted = [];
     actor.send(event);
     const after = actor.getSnapshot();
     const to = describeState(after.value);
     const task: TaskRecord = { ...record, rev: record.rev + 1, snapshot: actor.getPersistedSnapshot() };
-    const entry: HistoryEntry = { at, source: opts.source, event: asRecord(event), accepted: true, from, to };
+    const emitted = cell.emitted.length > 0 ? { emitted: cell.emitted.map(asRecord) } : {};
+    const entry: HistoryEntry = { at, source: opts.source, event: asRecord(event), accepted: true, from, to, ...emitted };
+    const records: StoreRecord[] = [
+      { kind: 'task', task, expectedRev: record.rev },
+      { kind: 'history', taskId, entry },
+      ...this.emissions(cell, at),
+      ...extra,
+      // Last, so a decision's resolution wins over the withdrawal its own transition emits.
+      ...(opts.withTransition ?? []),
+    ];
     try {
-      await this.store.commit([{ kind: 'task', task, expectedRev: record.rev }, { kind: 'history', taskId, entry }, ...extra]);
+      await this.store.commit(records);
     } catch (e) {
       // Nothing was applied: drop the actor that ran ahead; the next event restores the committed snapshot.
       this.counters.commitFailures++;
@@ -235,8 +249,19 @@ export class Runtime implements RuntimeHandle {
     this.counters.accepted++;
     this.index.update(task);
     this.settle(cell);
-    for (const listener of this.listeners) listener({ taskId, from, to, event, source: opts.source });
+    this.notify({ taskId, from, to, event, source: opts.source });
     return { status: 'accepted', taskId, from, to };
+  }
+
+  /** A listener that throws must not undo or stall a committed transition. */
+  private notify(t: CommittedTransition): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(t);
+      } catch {
+        // Listeners are followers (notifications, indexes); the transition stands.
+      }
+    }
   }
 
   /** Starts the task's actor from its committed snapshot if it is not running. */
@@ -248,9 +273,22 @@ export class Runtime implements RuntimeHandle {
     const actor = createActor(this.machine, { snapshot, id: cell.id } as never);
     const status = actor.getSnapshot().status;
     if (status === 'error') throw new TaskRestoreError(cell.id, 'its persisted snapshot does not fit the task machine');
-    cell.actor = actor;
+    this.listen(cell, actor);
     actor.start();
     return actor;
+  }
+
+  private listen(cell: Cell, actor: Actor<TaskMachine>): void {
+    cell.actor = actor;
+    cell.emitted = [];
+    actor.on('*', (e) => cell.emitted.push(e as TaskEmitted));
+  }
+
+  /** The records what the actor emitted adds to the commit of its transition. */
+  private emissions(cell: Cell, at: number): StoreRecord[] {
+    const records = emissionRecords(cell.id, cell.emitted, at, (id) => this.store.get<DecisionRecord>('decisions', id));
+    cell.emitted = [];
+    return records;
   }
 
   /** The snapshot of a record, migrated to this build's version, or a loud refusal naming the task. */
@@ -280,7 +318,7 @@ export class Runtime implements RuntimeHandle {
   private cell(id: string): Cell {
     let cell = this.cells.get(id);
     if (!cell) {
-      cell = { id, actor: null, tail: Promise.resolve(), commit: null };
+      cell = { id, actor: null, emitted: [], tail: Promise.resolve(), commit: null };
       this.cells.set(id, cell);
     }
     return cell;
@@ -288,7 +326,7 @@ export class Runtime implements RuntimeHandle {
 
   private limits() {
     const p = this.pipeline;
-    return { maxRetries: p.maxRetries, maxJobAttempts: p.maxJobAttempts, jobTimeoutMs: p.jobTimeoutMs, baseBackoffMs: p.baseBackoffMs };
+    return { maxRetries: p.maxRetries, maxJobAttempts: p.maxJobAttempts, jobTimeoutMs: p.jobTimeoutMs, baseBackoffMs: p.baseBackoffMs, gateTimeoutMs: p.gateTimeoutMs };
   }
 
   /** Live actors (tasks with work in flight) and mailboxes with events waiting. */
@@ -317,4 +355,4 @@ export class Runtime implements RuntimeHandle {
 
 export type { EventSource };
 
-const asRecord = (event: TaskEvent) => event as unknown as HistoryEntry['event'];
+const asRecord = (event: TaskEvent | TaskEmitted) => event as unknown as HistoryEntry['event'];

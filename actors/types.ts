@@ -12,6 +12,8 @@ export interface SendOptions {
   source: EventSource;
   /** A webhook delivery id or replay key: a second event with the same key changes nothing. */
   deliveryKey?: string;
+  /** Records committed with the transition, only if the task accepts the event (a decision's resolution). */
+  withTransition?: StoreRecord[];
 }
 
 export type SendOutcome =
@@ -52,6 +54,7 @@ export interface CommittedTransition {
   taskId: string;
   from: string;
   to: string;
-  event: TaskEvent;
+  /** The event taken; `task.created` for the first transition of a new task. */
+  event: TaskEvent | { type: 'task.created'; at: number };
   source: EventSource;
 }

@@ -29,6 +29,7 @@ export interface TaskLimits {
   maxJobAttempts: number;
   jobTimeoutMs: number;
   baseBackoffMs: number;
+  gateTimeoutMs: number;
 }
 
 /** Everything a task has gathered. Lifecycle lives in the state value, not here. */
@@ -44,6 +45,8 @@ export interface TaskContext {
   stageVisit: number;
   stageEnteredAt: number;
   head: { sha: string; pr: number | null; url?: string } | null;
+  /** The head a rollback sent back to development: its CI no longer counts, the fix must be a new head. */
+  staleHead: string | null;
   /** Latest CI status per context, for the head sha only. */
   ci: Record<string, { state: CiState; url?: string; description?: string }>;
   approval: 'approved' | 'rejected' | null;
@@ -63,6 +66,11 @@ export interface TaskContext {
   hold: { reason: string } | null;
   /** Tasks this one waited on that have reached done. */
   dependenciesDone: string[];
+  decisionSeq: number;
+  /** The decision this task waits on, if any; its id routes the answer. */
+  decision: { id: string; contextKey: string; options: string[] } | null;
+  /** Set when the task (and its stage) failed and waits in recovery for a human. */
+  failure: { stage: string; kind: 'hard_reset' | 'sync_failed'; reason: string; at: number; backupRef: string; discardedShas: string[] } | null;
 }
 
 export interface TaskInput {
@@ -80,6 +88,7 @@ export function initialContext(input: TaskInput): TaskContext {
     stageVisit: 1,
     stageEnteredAt: input.createdAt,
     head: null,
+    staleHead: null,
     ci: {},
     approval: null,
     verdict: null,
@@ -95,5 +104,8 @@ export function initialContext(input: TaskInput): TaskContext {
     escalation: null,
     hold: null,
     dependenciesDone: [],
+    decisionSeq: 0,
+    decision: null,
+    failure: null,
   };
 }

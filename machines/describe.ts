@@ -32,5 +32,11 @@ export function explainRefusal(
     return `stale: job ${event.jobId} is not the current job ${snapshot.context.job?.id ?? '(none)'}`;
   }
   if (event.type === 'timer.fired' && event.deadline !== snapshot.context.deadline) return 'stale: a timer of an earlier state';
+  if ((event.type === 'analysis.approved' || event.type === 'analysis.rejected') && !state.startsWith('analysis')) {
+    return `redundant: analysis was already decided; the task is in ${state}`;
+  }
+  if (event.type === 'decision.resolved' && event.decisionId !== snapshot.context.decision?.id) {
+    return `decision ${event.decisionId} is not the one the task waits on (${snapshot.context.decision?.id ?? 'none'}); no route for it in ${state}`;
+  }
   return `${event.type} is not accepted in ${state}`;
 }

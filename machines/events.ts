@@ -39,20 +39,27 @@ export type WorkEvent = Stamped &
   (
     | { type: 'stage.prepared' }
     | { type: 'stage.prepare_failed'; reason: string }
-    | { type: 'job.started'; jobId: string; pid?: number }
+    | { type: 'job.started'; jobId: string; pid?: number; timeoutMs?: number }
     | { type: 'job.exited'; jobId: string; code: number | null; reason?: string }
     | { type: 'effect.done'; effect: EffectName; result?: unknown }
     | { type: 'effect.failed'; effect: EffectName; error: string; retriable: boolean }
     | { type: 'timer.fired'; deadline: number }
+    /** The stage-boundary sync diverged and recovered by hard reset: local work is pinned under backupRef. */
+    | { type: 'stage.sync_reset'; backupRef: string; discardedShas: string[]; from: string; to: string }
+    /** The sync diverged and both rebase and reset failed: the worktree is still divergent. */
+    | { type: 'stage.sync_failed'; backupRef: string; discardedShas: string[]; error: string }
   );
 
+/** A human's answer to a decision the task opened. */
+export type DecisionEvent = Stamped & { type: 'decision.resolved'; decisionId: string; contextKey: string; option: string; by?: string };
+
 /** Every event the task machine understands. */
-export type TaskEvent = FactEvent | OperatorEvent | WorkEvent;
+export type TaskEvent = FactEvent | OperatorEvent | WorkEvent | DecisionEvent;
 
 export type TaskEventType = TaskEvent['type'];
 
 /** Event types only conveyor's own actors may send; the API and webhooks cannot forge them. */
-export const internalEventTypes: ReadonlySet<string> = new Set<WorkEvent['type']>([
+export const internalEventTypes: ReadonlySet<string> = new Set<TaskEventType>([
   'stage.prepared',
   'stage.prepare_failed',
   'job.started',
@@ -60,4 +67,18 @@ export const internalEventTypes: ReadonlySet<string> = new Set<WorkEvent['type']
   'effect.done',
   'effect.failed',
   'timer.fired',
+  'stage.sync_reset',
+  'stage.sync_failed',
+  'decision.resolved',
 ]);
+
+/** What the task machine emits for the runtime to record in the same commit as the transition. */
+export type TaskEmitted =
+  | { type: 'decision.requested'; decisionId: string; contextKey: string; question: string; options: string[]; data?: Record<string, unknown> }
+  | { type: 'decision.withdrawn'; decisionId: string }
+  | { type: 'task.failed'; stage: string; reason: string; data?: Record<string, unknown> };
+
+export const APPROVE = 'Approve';
+export const REJECT = 'Reject';
+export const CONTINUE_AFTER_RESET = 'Continue with post-reset state';
+export const ABORT = 'Abort';

@@ -5,7 +5,7 @@ import type { GateName } from './pipeline.ts';
 export type GateResult = 'green' | 'red' | 'waiting';
 
 function ciOfHead(ctx: TaskContext): GateResult {
-  if (!ctx.head) return 'waiting';
+  if (!ctx.head || ctx.head.sha === ctx.staleHead) return 'waiting';
   const states = Object.values(ctx.ci).map((c) => c.state);
   if (states.some((s) => s === 'failure' || s === 'error')) return 'red';
   if (states.length > 0 && states.every((s) => s === 'success')) return 'green';

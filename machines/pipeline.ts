@@ -31,6 +31,8 @@ export interface PipelineDefinition {
   jobTimeoutMs: number;
   /** Backoff before attempt n+1 is baseBackoffMs * 2^(n-1). */
   baseBackoffMs: number;
+  /** How long an automatic gate may wait for its facts before the task is escalated (never silently stuck). */
+  gateTimeoutMs: number;
 }
 
 const toDevelopment: OnRed = { rollbackTo: 'development', countsRetry: true };
@@ -49,6 +51,7 @@ export const defaultPipeline: PipelineDefinition = {
   maxJobAttempts: 3,
   jobTimeoutMs: 30 * 60_000,
   baseBackoffMs: 5_000,
+  gateTimeoutMs: 24 * 60 * 60_000,
 };
 
 /** Problems with a pipeline definition, each naming the stage and field; empty when it compiles. */
@@ -67,7 +70,7 @@ export function validatePipeline(p: PipelineDefinition): string[] {
       problems.push(`pipeline: stages[${i}].onRed.rollbackTo "${s.onRed.rollbackTo}" is not a stage`);
     }
   });
-  for (const key of ['maxRetries', 'maxJobAttempts', 'jobTimeoutMs', 'baseBackoffMs'] as const) {
+  for (const key of ['maxRetries', 'maxJobAttempts', 'jobTimeoutMs', 'baseBackoffMs', 'gateTimeoutMs'] as const) {
     if (!Number.isInteger(p[key]) || p[key] < 1) problems.push(`pipeline: ${key} must be a positive integer`);
   }
   return problems;

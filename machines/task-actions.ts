@@ -1,6 +1,6 @@
 import { assign } from 'xstate';
 import type { TaskContext } from './context.ts';
-import type { TaskEvent } from './events.ts';
+import { APPROVE, type TaskEvent } from './events.ts';
 import type { GateName } from './pipeline.ts';
 import { clearGateFacts, gateRedReason } from './gates.ts';
 
@@ -16,8 +16,10 @@ const backoffMs = (ctx: TaskContext, attempt: number) => ctx.limits.baseBackoffM
 
 /** The named actions of the task machine; all pure assignments over context. */
 export const taskActions = {
-  enterStage: update(({ context, event }: Ctx, params: { gate: GateName }) => ({
+  enterStage: update(({ context, event }: Ctx, params: { gate: GateName; rollback?: boolean }) => ({
     ...clearGateFacts(params.gate, context),
+    // A rollback into development asks for a new head: the old one's CI passes nothing.
+    staleHead: params.rollback && params.gate === 'ciGreen' ? (context.head?.sha ?? null) : null,
     stageVisit: context.stageVisit + 1,
     stageEnteredAt: event.at,
     effectAttempt: 1,
@@ -34,7 +36,10 @@ export const taskActions = {
     const head = context.head ?? { sha: event.sha, pr: null };
     return { head, ci: { ...context.ci, [event.context]: { state: event.state, url: event.url, description: event.description } } };
   }),
-  recordApproval: update(({ event }: Ctx) => ({ approval: event.type === 'analysis.approved' ? ('approved' as const) : ('rejected' as const) })),
+  recordApproval: update(({ event }: Ctx) => {
+    const approved = event.type === 'analysis.approved' || (event.type === 'decision.resolved' && event.option === APPROVE);
+    return { approval: approved ? ('approved' as const) : ('rejected' as const) };
+  }),
   recordVerdict: update(({ event }: Ctx) =>
     event.type === 'review.verdict' ? { verdict: { sha: event.sha, verdict: event.verdict, comments: event.comments } } : {},
   ),
@@ -53,7 +58,9 @@ export const taskActions = {
   })),
   jobStarted: update(({ context, event }: Ctx) => {
     if (event.type !== 'job.started' || !context.job) return {};
-    return { job: { ...context.job, pid: event.pid, startedAt: event.at }, deadline: event.at + context.limits.jobTimeoutMs };
+    // The agent's own timeout when the runner names it, with a margin: the runner kills first, this is the backstop.
+    const timeout = event.timeoutMs ?? context.limits.jobTimeoutMs;
+    return { job: { ...context.job, pid: event.pid, startedAt: event.at }, deadline: event.at + timeout + Math.max(1_000, Math.round(timeout / 10)) };
   }),
   /** Counts a failed attempt and arms the backoff timer before the next one. */
   jobFailed: update(({ context, event }: Ctx, params: { stage: string }) => {
@@ -70,6 +77,9 @@ export const taskActions = {
     lastFailure: { stage: params.stage, reason: failureReason(event), at: event.at },
   })),
   clearDeadline: update(() => ({ deadline: null })),
+  /** Each effect of a stage has its own retry budget. */
+  effectDone: update(() => ({ deadline: null, effectAttempt: 1 })),
+  armGateDeadline: update(({ context, event }: Ctx) => ({ deadline: event.at + context.limits.gateTimeoutMs })),
   countRetry: update(({ context, event }: Ctx, params: { stage: string; gate: GateName }) => ({
     retries: context.retries + 1,
     lastFailure: { stage: params.stage, reason: gateRedReason(params.gate, context), at: event.at, sha: context.head?.sha },
@@ -81,7 +91,9 @@ export const taskActions = {
   }),
   /** An operator's retry starts the stage over with a fresh budget. */
   clearEscalation: update(() => ({ escalation: null, retries: 0, job: null })),
-  recordHold: update(({ event }: Ctx) => ({ hold: { reason: event.type === 'task.hold' ? event.reason : 'on hold' } })),
+  recordHold: update(({ event }: Ctx) => ({
+    hold: { reason: event.type === 'task.hold' ? event.reason : event.type === 'pr.closed' ? 'the pull request was closed without merging' : 'on hold' },
+  })),
   clearHold: update(() => ({ hold: null })),
   recordDependencyDone: update(({ context, event }: Ctx) =>
     event.type === 'dependency.done' && !context.dependenciesDone.includes(event.taskId)
@@ -99,7 +111,7 @@ function failureReason(event: TaskEvent): string {
     case 'job.exited':
       return event.reason ?? `agent exited with code ${event.code}`;
     case 'timer.fired':
-      return 'job ran past its timeout';
+      return 'ran past its deadline';
     case 'effect.failed':
       return `${event.effect} failed: ${event.error}`;
     case 'stage.prepare_failed':

@@ -16,10 +16,18 @@ export const taskGuards = {
   attemptsLeft: ({ context }: Ctx) => (context.job?.attempt ?? 1) < context.limits.maxJobAttempts,
   effectAttemptsLeft: ({ context, event }: Ctx) =>
     event.type === 'effect.failed' && event.retriable && context.effectAttempt < context.limits.maxJobAttempts,
+  jobNotStarted: ({ context }: Ctx) => context.job !== null && context.job.startedAt === undefined,
   currentJob: ({ context, event }: Ctx) => 'jobId' in event && event.jobId === context.job?.id,
   exitedCleanly: ({ event }: Ctx) => event.type === 'job.exited' && event.code === 0,
   currentDeadline: ({ context, event }: Ctx) => event.type === 'timer.fired' && event.deadline === context.deadline,
   isEffect: ({ event }: Ctx, params: { effect: EffectName }) => 'effect' in event && event.effect === params.effect,
   deployTo: ({ event }: Ctx, params: { environment: Environment }) => event.type === 'deploy.status' && event.environment === params.environment,
   escalatedFrom: ({ context }: Ctx, params: { stage: string }) => context.escalation?.stage === params.stage,
+};
+
+/** Guards over decisions: the answer must be to the decision the task is waiting on. */
+export const decisionGuards = {
+  answers: ({ context, event }: Ctx, params: { option: string }) =>
+    event.type === 'decision.resolved' && event.decisionId === context.decision?.id && event.option === params.option,
+  recoveringFrom: ({ context }: Ctx, params: { stage: string }) => context.failure?.stage === params.stage,
 };

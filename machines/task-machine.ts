@@ -4,8 +4,10 @@ import type { TaskEvent } from './events.ts';
 import type { EffectName, GateName, PipelineDefinition, StageDefinition } from './pipeline.ts';
 import { initialContext } from './context.ts';
 import { defaultPipeline } from './pipeline.ts';
+import { decisionActions } from './decision-actions.ts';
+import { ABORT, APPROVE, CONTINUE_AFTER_RESET, REJECT, type TaskEmitted } from './events.ts';
 import { taskActions } from './task-actions.ts';
-import { taskGuards } from './task-guards.ts';
+import { decisionGuards, taskGuards } from './task-guards.ts';
 
 export const TASK_MACHINE_ID = 'task';
 /** Bump with every change to the chart's shape; persisted snapshots carry it. */
@@ -25,6 +27,7 @@ const taskSetup = setup({
     context: {} as TaskContext,
     events: {} as TaskEvent,
     input: {} as TaskInput,
+    emitted: {} as TaskEmitted,
   },
   actors: {
     prepareStage: placeholder,
@@ -34,8 +37,8 @@ const taskSetup = setup({
     deployStaging: placeholder,
     deployProduction: placeholder,
   },
-  guards: taskGuards,
-  actions: taskActions,
+  guards: { ...taskGuards, ...decisionGuards },
+  actions: { ...taskActions, ...decisionActions },
 });
 
 type AnyConfig = Record<string, unknown>;
@@ -51,7 +54,7 @@ function onRedTransitions(stage: StageDefinition, gate: GateName, stages: Map<st
   const escalate = { target: '#task.escalated', actions: [{ type: 'escalate', params: { stage: stage.id, gate } }] };
   if (stage.onRed === 'escalate') return [{ guard, ...escalate }];
   const to = stages.get(stage.onRed.rollbackTo)!;
-  const rollback = { target: `#task.active.${to.id}`, reenter: true, actions: [{ type: 'enterStage', params: { gate: to.gate } }] };
+  const rollback = { target: `#task.active.${to.id}`, reenter: true, actions: [{ type: 'enterStage', params: { gate: to.gate, rollback: true } }] };
   if (!stage.onRed.countsRetry) return [{ guard, ...rollback }];
   const count = { type: 'countRetry', params: { stage: stage.id, gate } };
   return [
@@ -81,7 +84,7 @@ function effectState(stage: StageDefinition, effect: EffectName, next: string, s
           }),
         },
         on: {
-          'effect.done': { guard: isEffect, target: `#task.active.${stage.id}.${next}`, actions: 'clearDeadline' },
+          'effect.done': { guard: isEffect, target: `#task.active.${stage.id}.${next}`, actions: 'effectDone' },
           'effect.failed': [
             { guard: and([isEffect as never, 'effectAttemptsLeft']), target: 'backoff', actions: { type: 'effectFailed', params: { stage: stage.id } } },
             // A non-retriable failure (a merge conflict, say) is the stage's red outcome.
@@ -104,7 +107,7 @@ function onRedEffect(stage: StageDefinition, isEffect: AnyConfig, stages: Map<st
   if (stage.onRed === 'escalate') return [];
   const to = stages.get(stage.onRed.rollbackTo)!;
   const rollback = { target: `#task.active.${to.id}`, reenter: true };
-  const enter = { type: 'enterStage', params: { gate: to.gate } };
+  const enter = { type: 'enterStage', params: { gate: to.gate, rollback: true } };
   const count = { type: 'countRetry', params: { stage: stage.id, gate: stage.gate } };
   if (!stage.onRed.countsRetry) return [{ guard: isEffect, ...rollback, actions: [enter] }];
   return [
@@ -155,6 +158,8 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
         queued: { tags: ['queued'] },
         running: {
           tags: ['running'],
+          // Resumed from a hold through history: the job is a new one that has not started yet.
+          always: { guard: 'jobNotStarted', target: 'queued' },
           invoke: timerInvoke('jobTimer'),
           on: {
             'timer.fired': [
@@ -181,10 +186,39 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
     gating: {
       tags: stage.humanGate ? ['gating', 'human-gate'] : ['gating'],
       always: [{ guard: gate, ...leave }, ...onRedTransitions(stage, stage.gate, stages, red)],
+      // A human gate waits for a human; an automatic one is bounded, so a task is never silently stuck.
+      ...(stage.humanGate
+        ? approvalDecision
+        : {
+            entry: 'armGateDeadline',
+            invoke: timerInvoke('gateTimer'),
+            on: { 'timer.fired': { guard: 'currentDeadline', target: '#task.escalated', actions: escalate(`${stage.gate} did not turn green in time`) } },
+          }),
     },
   });
-  return { initial: stage.effects[0] ?? 'preparing', on: factHandlers(stage.gate), states };
+  const recovery = (target: string) => ({ target, actions: { type: 'failForRecovery', params: { stage: stage.id } } });
+  return {
+    initial: stage.effects[0] ?? 'preparing',
+    on: {
+      ...factHandlers(stage.gate),
+      'stage.sync_reset': recovery('#task.recovery.awaitingAck'),
+      'stage.sync_failed': recovery('#task.recovery.stillDivergent'),
+    },
+    states,
+  };
 }
+
+/** A human gate also opens an analysis_approval decision; tracker or decision, whichever answers first wins. */
+const approvalDecision = {
+  entry: { type: 'openDecision', params: { contextKey: 'analysis_approval', question: 'Approve the analysis and start development?', options: [APPROVE, REJECT] } },
+  exit: 'withdrawDecision',
+  on: {
+    'decision.resolved': [
+      { guard: { type: 'answers', params: { option: APPROVE } }, actions: ['recordApproval', 'closeDecision'] },
+      { guard: { type: 'answers', params: { option: REJECT } }, actions: ['recordApproval', 'closeDecision'] },
+    ],
+  },
+};
 
 /** Facts a stage's own gate reads are accepted only there (and on hold); elsewhere they are refused. */
 function factHandlers(gate: GateName): AnyConfig {
@@ -227,7 +261,11 @@ export function compileTaskMachine(pipeline: PipelineDefinition = defaultPipelin
     states: {
       active: {
         initial: first.id,
-        on: { 'task.hold': { target: '#task.onHold', actions: 'recordHold' } },
+        on: {
+          'task.hold': { target: '#task.onHold', actions: 'recordHold' },
+          // Someone closed the pull request without merging: nothing automatic goes on until a human looks.
+          'pr.closed': { target: '#task.onHold', actions: 'recordHold' },
+        },
         states: { ...stageStates, hist: { type: 'history', history: 'deep' } },
       },
       onHold: {
@@ -240,6 +278,31 @@ export function compileTaskMachine(pipeline: PipelineDefinition = defaultPipelin
           'review.verdict': { guard: 'onHead', actions: 'recordVerdict' },
           'test.result': { guard: 'onHead', actions: 'recordTests' },
           'deploy.status': { actions: 'recordDeploy' },
+        },
+      },
+      recovery: {
+        tags: ['failed'],
+        // Leaving recovery other than by its answer (a cancel) withdraws the decision, so none stays pending.
+        exit: 'withdrawDecision',
+        initial: 'awaitingAck',
+        states: {
+          awaitingAck: {
+            tags: ['awaiting-decision'],
+            on: {
+              'decision.resolved': [
+                ...pipeline.stages.map((s) => ({
+                  guard: and([{ type: 'answers', params: { option: CONTINUE_AFTER_RESET } } as never, { type: 'recoveringFrom', params: { stage: s.id } }]),
+                  target: `#task.active.${s.id}`,
+                  actions: ['restartStage', { type: 'enterStage', params: { gate: s.gate } }],
+                })),
+                { guard: { type: 'answers', params: { option: ABORT } }, target: '#task.cancelled', actions: 'closeDecision' },
+              ],
+            },
+          },
+          stillDivergent: {
+            tags: ['awaiting-decision'],
+            on: { 'decision.resolved': { guard: { type: 'answers', params: { option: ABORT } }, target: '#task.cancelled', actions: 'closeDecision' } },
+          },
         },
       },
       escalated: {

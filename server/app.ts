@@ -3,7 +3,13 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Conveyor } from '../actors/index.ts';
 import { RuntimeStoppingError } from '../actors/index.ts';
 import { TASK_MACHINE_VERSION } from '../machines/index.ts';
+import { SUPERVISOR_MACHINE_ID, SWEEP_LOOP_MACHINE_ID, supervisor, sweepLoop } from '../machines/index.ts';
 import { machinesApi } from './api/machines.ts';
+import { chartsApi } from './api/charts.ts';
+import { consoleApp } from './console/page.ts';
+import { backgroundApi } from './api/background.ts';
+import { decisionsApi } from './api/decisions.ts';
+import { effectsApi } from './api/effects.ts';
 import { jobsApi } from './api/jobs.ts';
 import { tasksApi } from './api/tasks.ts';
 import { bearerAuth } from './auth.ts';
@@ -46,9 +52,15 @@ export function createApp(deps: AppDeps) {
   api.use('*', bearerAuth(deps.apiToken, (jobId, token) => conveyor.verifyJobToken(jobId, token)));
   api.route('/tasks', tasksApi(conveyor));
   api.route('/jobs', jobsApi(conveyor));
+  api.route('/effects', effectsApi(conveyor));
+  api.route('/decisions', decisionsApi(conveyor));
   api.get('/status', (c) => c.json(conveyor.status()));
+  api.route('/background', backgroundApi(conveyor));
   api.route('/machines', machinesApi({ task: { machine: conveyor.runtime.machine, version: TASK_MACHINE_VERSION } }));
+  api.route('/', chartsApi(conveyor, { task: conveyor.runtime.machine, [SUPERVISOR_MACHINE_ID]: supervisor, [SWEEP_LOOP_MACHINE_ID]: sweepLoop }));
   app.route('/api', api);
+  // The console page holds no data; everything it shows comes through the authenticated /api.
+  app.route('/console', consoleApp());
 
   app.notFound((c) => errorResponse(c, new HttpError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {

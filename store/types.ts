@@ -30,6 +30,8 @@ export interface HistoryEntry {
   reason?: string;
   from: string;
   to: string;
+  /** What the transition emitted (decision opened, task failed), recorded in the same commit. */
+  emitted?: { type: string; [key: string]: unknown }[];
 }
 
 /** Keyed documents other subsystems keep (decisions, jobs, effects, alerts, ...). */

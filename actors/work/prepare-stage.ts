@@ -1,8 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { fromCallback } from 'xstate';
 import type { PrepareInput } from '../../machines/index.ts';
-import type { RepoSpec, Worktrees } from '../git/index.ts';
-import type { RuntimeHandle } from '../types.ts';
+import { syncWorktree, type RepoSpec, type Worktrees } from '../git/index.ts';
+import type { RuntimeHandle, TaskEventInput } from '../types.ts';
+import { syncEvent } from './sync-stage.ts';
 
 export interface PrepareOptions {
   rt: RuntimeHandle;
@@ -14,13 +15,14 @@ export interface PrepareOptions {
 
 /**
  * The prepareStage actor: makes sure the task's branch and worktree exist (created once, whoever
- * races) before the stage's agent runs, then reports stage.prepared or stage.prepare_failed.
+ * races) and are in sync with the remote before the stage's agent runs, then reports stage.prepared,
+ * a recovery event (hard reset, still divergent) or stage.prepare_failed.
  */
 export function prepareStageActor(o: PrepareOptions) {
   const { rt } = o;
   return fromCallback<{ type: string }, PrepareInput>(({ input }) => {
     let stopped = false;
-    const report = (event: { type: 'stage.prepared' } | { type: 'stage.prepare_failed'; reason: string }) =>
+    const report = (event: TaskEventInput) =>
       stopped ? undefined : rt.send(input.taskId, event, { source: 'runtime' });
     void (async () => {
       await rt.committed(input.taskId);
@@ -32,7 +34,10 @@ export function prepareStageActor(o: PrepareOptions) {
       }
       const result = await o.worktrees.ensureWorktree(repo, input.taskId, input.branch);
       if (!result.ok) return report({ type: 'stage.prepare_failed', reason: result.reason });
-      return report({ type: 'stage.prepared' });
+      if (result.created) return report({ type: 'stage.prepared' });
+      // At every later stage boundary the worktree is synced with its remote branch (SPEC R26).
+      const outcome = await syncWorktree({ path: result.path, branch: input.branch, taskId: input.taskId });
+      return report(syncEvent(outcome) ?? { type: 'stage.prepared' });
     })().catch((e: unknown) => report({ type: 'stage.prepare_failed', reason: (e as Error).message }));
     return () => {
       stopped = true;

@@ -96,12 +96,12 @@ export function runAgentActor(o: AgentWorkOptions) {
       const started = executor.start({
         jobId: job.id, taskId: input.taskId, stage: input.stage, agent: input.agent, repo: input.repo, branch: input.branch,
         attempt: job.attempt, cwd: o.workdirFor(input.taskId), timeoutMs: o.timeoutFor(input.agent), apiBase: o.apiBase(),
-        token, logPath: record.logPath, env: { ...o.envFor(input.agent), ...(reasonFile ? { CONVEYOR_REASON_FILE: reasonFile } : {}) },
+        token, logPath: record.logPath, env: { ...o.envFor(input.agent), CONVEYOR_TITLE: rt.meta(input.taskId)?.title ?? '', ...(reasonFile ? { CONVEYOR_REASON_FILE: reasonFile } : {}) },
       });
       record = { ...record, status: 'running', pid: started.pid, startedAt: started.startedAt };
       await put(record);
       watch(started);
-      await rt.send(input.taskId, { type: 'job.started', jobId: job.id, pid: started.pid ?? undefined }, { source: 'job' });
+      await rt.send(input.taskId, { type: 'job.started', jobId: job.id, pid: started.pid ?? undefined, timeoutMs: o.timeoutFor(input.agent) }, { source: 'job' });
     };
 
     const resume = async (prior: JobRecord) => {

@@ -87,6 +87,38 @@ export function tasksApi(conveyor: Conveyor) {
     return c.json(conveyor.record(c.req.param('id')));
   });
 
+  app.post('/:id/stages/:stage/refresh', async (c) => {
+    const id = c.req.param('id');
+    const result = await conveyor.refreshStage(id, c.req.param('stage'));
+    if (result.ok) return c.json({ outcome: result.outcome, task: conveyor.task(id) });
+    switch (result.code) {
+      case 'not_found':
+        throw new HttpError('not_found', result.message, 'id');
+      case 'wrong_stage':
+        throw new HttpError('conflict', result.message, 'stage');
+      case 'busy':
+      case 'no_repository':
+      case 'sync_failed':
+        throw new HttpError('conflict', result.message);
+      case 'recovery':
+        // The downstream work does not run; the body names what was pinned and the decision to answer.
+        return c.json(
+          {
+            error: { code: 'conflict', message: result.message },
+            reason: result.reason,
+            backup_ref: result.backupRef,
+            discarded_shas: result.discardedShas,
+            decision_id: result.decisionId,
+          },
+          409,
+        );
+      default: {
+        const never: never = result;
+        throw new Error(`server: unknown refresh result ${JSON.stringify(never)}`);
+      }
+    }
+  });
+
   app.post('/:id/events', async (c) => {
     const id = c.req.param('id');
     mustExist(id);

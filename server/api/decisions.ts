@@ -1,0 +1,47 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { Conveyor } from '../../actors/index.ts';
+import { HttpError } from '../http-error.ts';
+import { jsonBody } from '../json-body.ts';
+
+const resolveBody = z.strictObject({ option: z.string().min(1).max(500), by: z.string().min(1).max(200).optional() });
+const statuses = ['pending', 'resolved', 'superseded'] as const;
+
+/** /api/decisions: questions put to humans, and their answers (SPEC R25). */
+export function decisionsApi(conveyor: Conveyor) {
+  const app = new Hono();
+
+  app.get('/', (c) => {
+    const status = c.req.query('status');
+    if (status !== undefined && !statuses.includes(status as never)) {
+      throw new HttpError('invalid_payload', `status must be one of ${statuses.join(', ')}, not ${status}`, 'status');
+    }
+    return c.json({ decisions: conveyor.decisions.list(status as (typeof statuses)[number] | undefined) });
+  });
+
+  app.get('/:id', (c) => {
+    const decision = conveyor.decisions.get(c.req.param('id'));
+    if (!decision) throw new HttpError('not_found', `decision ${c.req.param('id')} does not exist`, 'id');
+    return c.json({ decision });
+  });
+
+  app.post('/:id/resolve', async (c) => {
+    const body = await jsonBody(c, resolveBody);
+    const result = await conveyor.decisions.resolve(c.req.param('id'), body.option, body.by);
+    if (result.ok) return c.json({ decision: result.decision, outcome: result.outcome, task: conveyor.task(result.decision.taskId) });
+    switch (result.code) {
+      case 'not_found':
+        throw new HttpError('not_found', result.message, 'id');
+      case 'invalid_option':
+        throw new HttpError('not_allowed', result.message, 'option', { options: result.options });
+      case 'already_closed':
+      case 'refused':
+        throw new HttpError('conflict', result.message);
+      default: {
+        const never: never = result.code;
+        throw new Error(`server: unknown resolve failure ${String(never)}`);
+      }
+    }
+  });
+  return app;
+}
