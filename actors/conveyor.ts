@@ -4,6 +4,23 @@ import type { HistoryEntry, Store, TaskRecord } from '../store/index.ts';
 import type { CreateTaskInput, SendOptions, SendOutcome, TaskEventInput } from './types.ts';
 import { TASK_MACHINE_ID, TASK_MACHINE_VERSION } from '../machines/index.ts';
 import type { DeclareOutcome, JobRecord, Workbench } from './work/index.ts';
+import { effectStats, releaseEffect, type EffectRecord, type EffectStatus, type ReleaseOutcome } from './effects/index.ts';
+import { syncEvent } from './work/sync-stage.ts';
+import { Decisions } from './decisions/index.ts';
+import type { SyncOutcome } from './git/index.ts';
+
+export type RefreshResult =
+  | { ok: true; outcome: SyncOutcome['outcome'] }
+  | { ok: false; code: 'not_found' | 'wrong_stage' | 'busy' | 'no_repository' | 'sync_failed'; message: string }
+  | { ok: false; code: 'recovery'; reason: 'hard_reset_recovery_unacked' | 'sync_rebase_and_reset_failed'; message: string; backupRef: string; discardedShas: string[]; decisionId: string | null };
+
+/** What the background actors (supervisor, reconciler, reaper) show the API: their figures and the operator's switch. */
+export interface BackgroundControl {
+  status(): { reconciler: unknown; reaper: unknown; supervisor: unknown; [more: string]: unknown };
+  /** Switches a background loop on or off; refused when no loop has that name. */
+  setEnabled(name: string, enabled: boolean): { ok: true; name: string; enabled: boolean; state: string } | { ok: false; message: string };
+  stop(): Promise<void>;
+}
 
 export interface ConveyorOptions extends RuntimeOptions {
   store: Store;
@@ -18,12 +35,15 @@ export class Conveyor {
   private readonly startedAt: number;
 
   readonly workbench: Workbench | null;
+  readonly decisions: Decisions;
+  #background: BackgroundControl | null = null;
 
   constructor(opts: ConveyorOptions) {
     this.store = opts.store;
     this.workbench = opts.workbench ?? null;
     this.runtime = new Runtime({ ...opts, implementations: opts.implementations ?? this.workbench?.implementations });
     this.startedAt = this.runtime.clock.now();
+    this.decisions = new Decisions(this.runtime);
   }
 
   /** Loads the store and restores every task; throws (naming file or task) on anything it cannot trust. */
@@ -57,6 +77,39 @@ export class Conveyor {
 
   jobsOf(taskId: string): JobRecord[] {
     return this.store.list<JobRecord>('jobs').filter((j) => j.taskId === taskId);
+  }
+
+  /**
+   * Re-syncs the current stage's worktree with its remote (SPEC R30). A hard reset or a double failure
+   * opens the recovery decision (through the task, as at a stage boundary) and is answered as a
+   * conflict naming the backup ref; nothing downstream runs.
+   */
+  async refreshStage(taskId: string, stage: string): Promise<RefreshResult> {
+    const view = this.task(taskId);
+    if (!view) return { ok: false, code: 'not_found', message: `task ${taskId} does not exist` };
+    if (view.stage !== stage) return { ok: false, code: 'wrong_stage', message: `task ${taskId} is in ${view.state}, not in stage ${stage}` };
+    if (view.tags.includes('running') || view.tags.includes('preparing')) {
+      return { ok: false, code: 'busy', message: `task ${taskId} is ${view.state}: its worktree is in use; refresh once that is done` };
+    }
+    const outcome = await this.workbench?.syncTask(taskId, view.repo, view.branch);
+    if (!outcome) return { ok: false, code: 'no_repository', message: `repository ${view.repo} is not configured; the task has no worktree to sync` };
+    const event = syncEvent(outcome);
+    if (!event) return { ok: true, outcome: outcome.outcome };
+    if (event.type !== 'stage.sync_reset' && event.type !== 'stage.sync_failed') {
+      return { ok: false, code: 'sync_failed', message: event.type === 'stage.prepare_failed' ? event.reason : event.type };
+    }
+    await this.send(taskId, event, { source: 'operator' });
+    const after = this.task(taskId);
+    const recovery = event.type === 'stage.sync_reset';
+    return {
+      ok: false,
+      code: 'recovery',
+      reason: recovery ? 'hard_reset_recovery_unacked' : 'sync_rebase_and_reset_failed',
+      message: recovery ? 'the worktree diverged and was hard reset; a human must acknowledge it' : 'the worktree diverged and could be neither rebased nor reset',
+      backupRef: event.backupRef,
+      discardedShas: event.discardedShas,
+      decisionId: after?.context.decision?.id ?? null,
+    };
   }
 
   /** Whether a job token is the live token of that job (valid only while the job runs). */
@@ -122,6 +175,33 @@ export class Conveyor {
     return this.store.list('alerts');
   }
 
+  /** The effect journal, newest first, optionally of one status or one task (SPEC R32). */
+  effects(filter: { status?: EffectStatus; taskId?: string } = {}): EffectRecord[] {
+    return this.store
+      .list<EffectRecord>('effects')
+      .filter((r) => (!filter.status || r.status === filter.status) && (!filter.taskId || r.taskId === filter.taskId))
+      .sort((a, b) => b.startedAt - a.startedAt);
+  }
+
+  /** Force-releases an effect stuck in `started`: journaled as failed by `by`, annotated, and reported to its task. */
+  releaseEffect(key: string, reason: string, by: string): Promise<ReleaseOutcome> {
+    return releaseEffect(this.runtime, key, reason, by);
+  }
+
+  /** Every task's committed record, for sweeps that read them all without starting actors. */
+  records(): Iterable<TaskRecord> {
+    return this.store.listTasks();
+  }
+
+  /** Hands the background actors to the conveyor: their figures join status(), and stop() stops them first. */
+  attachBackground(background: BackgroundControl): void {
+    this.#background = background;
+  }
+
+  background(): BackgroundControl | null {
+    return this.#background;
+  }
+
   status() {
     const byStage: Record<string, number> = {};
     for (const t of this.tasks()) byStage[t.stage] = (byStage[t.stage] ?? 0) + 1;
@@ -133,11 +213,14 @@ export class Conveyor {
       events: { ...this.runtime.counters },
       store: this.store.stats(),
       scheduler: this.workbench?.scheduler.stats() ?? null,
+      effects: effectStats(this.effects()),
+      ...(this.#background?.status() ?? { reconciler: null, reaper: null, supervisor: null }),
     };
   }
 
   /** Drains every mailbox, then checkpoints and closes the store. */
   async stop(): Promise<void> {
+    await this.#background?.stop();
     await this.runtime.stop();
     await this.store.close();
   }

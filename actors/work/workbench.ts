@@ -1,6 +1,8 @@
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { EffectSet, type DeployCommands, type ForgeConfig } from '../effects/index.ts';
 import type { Executor } from '../executors/index.ts';
-import { Worktrees, type RepoSpec } from '../git/index.ts';
+import { syncWorktree, Worktrees, type RepoSpec, type SyncOutcome } from '../git/index.ts';
 import { instantImplementations } from '../instant-implementations.ts';
 import type { Runtime } from '../runtime.ts';
 import { Scheduler } from '../scheduler.ts';
@@ -17,9 +19,14 @@ export interface AgentSetup {
   env?: Record<string, string>;
 }
 
+/** A repository conveyor works on, with its forge when merges go through one. */
+export type WorkbenchRepo = RepoSpec & { forge?: ForgeConfig };
+
 export interface WorkbenchOptions {
   dataDir: string;
-  repos?: RepoSpec[];
+  repos?: WorkbenchRepo[];
+  /** Deploy command lines (argv); without one an environment's deploy completes at once as skipped. */
+  deploy?: DeployCommands;
   agents?: Record<string, AgentSetup>;
   limits?: { globalJobs: number; perRepoJobs: number | Record<string, number> };
   defaultTimeoutMs?: number;
@@ -38,9 +45,17 @@ export class Workbench {
   dependencies: Dependencies | null = null;
   private readonly launches = new Map<string, () => void>();
   private readonly repos: Map<string, RepoSpec>;
+  /** The journaled merge and deploys, with the forge client and the per-repository merge queue. */
+  readonly effects: EffectSet;
 
   constructor(private readonly opts: WorkbenchOptions) {
     this.repos = new Map((opts.repos ?? []).map((r) => [r.name, r]));
+    this.effects = new EffectSet({
+      repos: opts.repos ?? [],
+      deploy: opts.deploy,
+      worktreeFor: (taskId, repo, branch) => this.mergeWorktree(taskId, repo, branch),
+      cwdFor: async (taskId) => (await stat(this.workdirFor(taskId)).then(() => true, () => false)) ? this.workdirFor(taskId) : opts.dataDir,
+    });
     this.worktrees = new Worktrees({ dataDir: opts.dataDir });
     this.scheduler = new Scheduler({
       globalLimit: opts.limits?.globalJobs ?? 4,
@@ -74,7 +89,26 @@ export class Workbench {
       logPathFor: (id) => this.logPathFor(id),
       apiBase: () => this.opts.apiBase?.() ?? '',
     }),
+    ...this.effects.implementations(rt),
   });
+
+  /** The task's worktree to rebase in before its merge; null (merge as the forge has it) when the repository is not configured. */
+  private async mergeWorktree(taskId: string, repo: string, branch: string): Promise<string | null> {
+    const spec = this.repos.get(repo);
+    if (!spec) return null;
+    const ensured = await this.worktrees.ensureWorktree(spec, taskId, branch);
+    if (!ensured.ok) throw new Error(ensured.reason);
+    return ensured.path;
+  }
+
+  /** Syncs a task's worktree with its remote branch now; null when its repository is not configured. */
+  async syncTask(taskId: string, repo: string, branch: string): Promise<SyncOutcome | { outcome: 'failed'; step: 'read'; error: string } | null> {
+    const spec = this.repos.get(repo);
+    if (!spec) return null;
+    const ensured = await this.worktrees.ensureWorktree(spec, taskId, branch);
+    if (!ensured.ok) return { outcome: 'failed', step: 'read', error: ensured.reason };
+    return syncWorktree({ path: ensured.path, branch, taskId });
+  }
 
   /** Follows the runtime: releases dependents of done tasks, removes worktrees of finished ones. */
   attach(runtime: Runtime): void {
