@@ -210,6 +210,7 @@ export function pipelineFromConfig(config: ConveyorConfig): PipelineDefinition {
     // The hard ceiling of a job must cover the longest timeout any stage or agent is given.
     jobTimeoutMs: timeouts.length === 0 ? defaultPipeline.jobTimeoutMs : Math.max(...timeouts),
     baseBackoffMs: config.limits.baseBackoffMs,
+    gateTimeoutMs: defaultPipeline.gateTimeoutMs,
   };
 }
 

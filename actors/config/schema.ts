@@ -24,6 +24,8 @@ function isRemote(value: string): boolean {
   }
 }
 
+const argv = z.array(z.string().min(1)).min(1);
+
 const forgeSchema = z.strictObject({
   kind: z.enum(['gitea', 'github']),
   apiBase: httpUrl,
@@ -77,6 +79,34 @@ const secretsSchema = z.strictObject({
   apiToken: envName.default('CONVEYOR_API_TOKEN'),
   trackerSecret: envName.default('CONVEYOR_TRACKER_SECRET'),
   forgeSecret: envName.default('CONVEYOR_FORGE_SECRET'),
+});
+
+// Each background loop can be switched off, and sweeps once per interval.
+const loopFields = (intervalMs: number) => ({ enabled: z.boolean().default(true), intervalMs: z.int().min(100).default(intervalMs) });
+
+const reconcilerSchema = z.strictObject({
+  ...loopFields(30_000),
+  graceMs: z.int().min(0).default(120_000),
+  // Checked when the reconciler starts: a bad override is ignored with a warning, never a refusal to start.
+  stageGraceMs: z.record(z.string(), z.unknown()).default({}),
+  maxProbesPerTick: count.default(50),
+  trackerStatesTtlMs: z.int().min(0).default(300_000),
+  // stage (or done, cancelled, onHold, escalated) → the tracker state id an issue is set to on entering it.
+  mirrorStates: z.record(z.string().min(1), z.string().min(1)).default({}),
+});
+
+const reaperSchema = z.strictObject({
+  ...loopFields(15_000),
+  finalizeGraceMs: z.int().min(0).default(60_000),
+  lostGraceMs: z.int().min(0).default(30_000),
+  hardCeilingMs: timeoutMs.optional(),
+});
+
+const supervisorSchema = z.strictObject({
+  backoffBaseMs: count.default(1_000),
+  backoffMaxMs: count.default(60_000),
+  windowMs: count.default(600_000),
+  maxRestarts: count.default(5),
 });
 
 /** A relation between fields that does not hold: where, what was expected, and what was there. */
@@ -159,6 +189,13 @@ export const configShapeSchema = z.strictObject({
   tracker: trackerSchema.optional(),
   secrets: secretsSchema.prefault({}),
   notifications: z.strictObject({ webhookUrl: httpUrl.optional() }).optional(),
+  /** Deploy command lines (argv), run in the task's worktree; without one an environment's deploy is skipped. */
+  deploy: z
+    .strictObject({ staging: argv.optional(), production: argv.optional(), check: argv.optional() })
+    .optional(),
+  reconciler: reconcilerSchema.optional(),
+  reaper: reaperSchema.optional(),
+  supervisor: supervisorSchema.optional(),
 });
 
 /** Issues added by the cross-field check carry this marker, so a caller can tell whether the check ran. */

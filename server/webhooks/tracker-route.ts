@@ -1,8 +1,7 @@
 import { Hono } from 'hono';
-import type { Conveyor, SendOutcome, TaskEventInput } from '../../actors/index.ts';
+import { repoForIssue, trackerEvent, type Conveyor, type SendOutcome } from '../../actors/index.ts';
 import { HttpError } from '../http-error.ts';
 import { trackerDeliveryKey } from './delivery-key.ts';
-import type { TrackerFact, TrackerMeaning } from './facts.ts';
 import { acknowledge, headersOf, parseError } from './respond.ts';
 import { verifyHexHmac } from './signatures.ts';
 import { parseTrackerEvent, type TrackerStateMap } from './tracker-payload.ts';
@@ -13,33 +12,6 @@ export interface TrackerRouting {
   projectRepos: Record<string, string>;
   /** repository for issues whose project names none */
   defaultRepo?: string;
-}
-
-type IssueFact = Exclude<TrackerFact, { kind: 'noop' }>;
-
-function domainEvent(meaning: TrackerMeaning, fact: IssueFact): TaskEventInput | null {
-  switch (meaning) {
-    case 'approved':
-      return { type: 'analysis.approved', by: 'tracker' };
-    case 'rejected':
-      return { type: 'analysis.rejected', by: 'tracker' };
-    case 'blocked':
-      return { type: 'task.hold', reason: 'tracker: Blocked' };
-    case 'needs_input':
-      return { type: 'task.hold', reason: 'tracker: Needs Input' };
-    case 'cancelled':
-      return { type: 'task.cancel', reason: `tracker: issue ${fact.issueId} cancelled` };
-    // Back to In Progress lifts a hold the tracker put on.
-    case 'start':
-      return { type: 'task.resume' };
-    case 'done':
-    case 'other':
-      return null;
-    default: {
-      const never: never = meaning;
-      throw new Error(`server: unknown tracker meaning ${String(never)}`);
-    }
-  }
 }
 
 /** POST /webhooks/tracker: Plane-style issue webhooks, signed with X-Plane-Signature. */
@@ -61,7 +33,7 @@ export function trackerWebhook(conveyor: Conveyor, secret: string, routing: Trac
 
     const existing = conveyor.taskForIssue(fact.issueId);
     if (!existing && fact.meaning === 'start') {
-      const repo = fact.repo ?? (fact.projectId ? routing.projectRepos[fact.projectId] : undefined) ?? routing.defaultRepo;
+      const repo = repoForIssue(fact, routing);
       if (!repo) {
         await conveyor.recordUnrouted(deliveryKey, fact, `issue ${fact.issueId}: its project names no repository`);
         return acknowledge(c, { status: 'unrouted', reason: `issue ${fact.issueId}: its project names no repository` });
@@ -72,7 +44,8 @@ export function trackerWebhook(conveyor: Conveyor, secret: string, routing: Trac
       );
       return c.json({ outcome: { status: created ? 'created' : 'duplicate', taskId } }, created ? 201 : 200);
     }
-    const event = domainEvent(fact.meaning, fact);
+    // The same mapping replays a missed change from the reconciler (SPEC R21).
+    const event = trackerEvent(fact.meaning, fact.issueId);
     if (!existing || !event) {
       const reason = !existing ? `no task for tracker issue ${fact.issueId}` : `tracker state ${fact.stateId} (${fact.meaning}) moves nothing`;
       await conveyor.recordUnrouted(deliveryKey, fact, reason);

@@ -92,7 +92,7 @@ describe('loadConfig', () => {
   it('reports an unknown key at the top level, listing the known ones', async () => {
     const errors = await errorsOf({ ...minimal, colour: 'blue' });
     expect(errors).toEqual([
-      'config: colour: unknown key; expected one of repositories, agents, limits, pipeline, tracker, secrets, notifications (got "blue")',
+      'config: colour: unknown key; expected one of repositories, agents, limits, pipeline, tracker, secrets, notifications, deploy, reconciler, reaper, supervisor (got "blue")',
     ]);
   });
 
@@ -229,5 +229,28 @@ describe('pipelineFromConfig', () => {
     expect(pipelineFromConfig(result.config).jobTimeoutMs).toBe(2_700_000);
     expect(stageTimeoutMs(result.config, 'review')).toBe(1_200_000);
     expect(stageTimeoutMs(result.config, 'analysis')).toBe(600_000);
+  });
+});
+
+describe('background sections', () => {
+  it('leaves the background sections out unless given, and fills their defaults when they are', async () => {
+    const bare = await valid(minimal);
+    expect([bare.reconciler, bare.reaper, bare.supervisor]).toEqual([undefined, undefined, undefined]);
+    const config = await valid({ ...minimal, reconciler: {}, reaper: { enabled: false }, supervisor: { maxRestarts: 2 } });
+    expect(config.reconciler).toEqual({ enabled: true, intervalMs: 30_000, graceMs: 120_000, stageGraceMs: {}, maxProbesPerTick: 50, trackerStatesTtlMs: 300_000, mirrorStates: {} });
+    expect(config.reaper).toEqual({ enabled: false, intervalMs: 15_000, finalizeGraceMs: 60_000, lostGraceMs: 30_000 });
+    expect(config.supervisor).toEqual({ backoffBaseMs: 1_000, backoffMaxMs: 60_000, windowMs: 600_000, maxRestarts: 2 });
+  });
+
+  it('accepts a malformed stage grace override, which the reconciler ignores with a warning instead', async () => {
+    const config = await valid({ ...minimal, reconciler: { stageGraceMs: { review: 'soon', nowhere: 5 } } });
+    expect(config.reconciler?.stageGraceMs).toEqual({ review: 'soon', nowhere: 5 });
+  });
+
+  it('refuses an unknown key and a too short interval in a background section', async () => {
+    expect(await errorsOf({ ...minimal, reaper: { intervalMs: 10, ceiling: 1 } })).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^config: reaper\.intervalMs: /),
+      expect.stringMatching(/^config: reaper\.ceiling: unknown key/),
+    ]));
   });
 });

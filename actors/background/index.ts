@@ -1,0 +1,18 @@
+export { Background, BackgroundStartError } from './background.ts';
+export type { BackgroundOptions } from './background.ts';
+export { startBackground, longestJobMs } from './start-background.ts';
+export type { StartBackgroundOptions } from './start-background.ts';
+export { resolveBackgroundSettings, ceilingProblem } from './settings.ts';
+export type { BackgroundConfig, BackgroundSettings, ReconcilerSettings, ReaperSettings, SupervisorSettings } from './settings.ts';
+export type { ConfirmedChange, ReconcilerCounters, ReaperCounters } from './counters.ts';
+export { Finalizers } from './finalizers.ts';
+export { ForgeStatusProbe } from './gate-probe.ts';
+export type { GateProbe, ProbeResult, ProbeTask, ForgeStatusProbeOptions } from './gate-probe.ts';
+export { TrackerClient } from './tracker-client.ts';
+export type { TrackerClientOptions, TrackerIssue, TrackerResult, TrackerState } from './tracker-client.ts';
+export { isTerminalGroup, repoForIssue, trackerEvent } from './tracker-events.ts';
+export type { TrackerMeaning, TrackerRoutingTable, TrackerStateGroup } from './tracker-events.ts';
+export { trackerReplayKey } from './tracker-replay.ts';
+export { TrackerMirror } from './tracker-mirror.ts';
+export type { MirrorRecord } from './tracker-mirror.ts';
+export { loopTimer } from './loop-timer.ts';

@@ -1,0 +1,99 @@
+import type { StateValue } from 'xstate';
+import { describeState, type TaskContext, type TaskMachine } from '../../machines/index.ts';
+import type { HistoryEntry, TaskMeta, TaskRecord } from '../../store/index.ts';
+
+/** A task as a sweep sees it: where it is, its tags, and when it last changed. */
+export interface ScannedTask {
+  id: string;
+  rev: number;
+  /** "development.gating", "onHold", "done". */
+  state: string;
+  stage: string;
+  tags: ReadonlySet<string>;
+  /** XState's status: active, or done for a finished task. */
+  status: string;
+  context: TaskContext;
+  meta: TaskMeta;
+  /** When the task last accepted an event. */
+  lastChangeAt: number;
+}
+
+type Persisted = { value: StateValue; context: TaskContext; status: string };
+
+interface NodeLike {
+  key: string;
+  tags: readonly string[];
+  states: Record<string, NodeLike>;
+  type: string;
+}
+
+const NO_TAGS: ReadonlySet<string> = new Set();
+// How far back to look for the last accepted event before trusting the stage's entry time instead.
+const HISTORY_LOOKBACK = 64;
+
+/**
+ * Reads every task once per sweep without starting actors: tags come from a table built from the chart
+ * once, and a task whose rev has not moved since the last sweep costs one map lookup.
+ */
+export class TaskScan {
+  readonly #tags = new Map<string, ReadonlySet<string>>();
+  readonly #cache = new Map<string, ScannedTask>();
+
+  constructor(machine: TaskMachine, private readonly history: (taskId: string) => readonly HistoryEntry[]) {
+    this.#collect(machine.root as unknown as NodeLike, [], []);
+  }
+
+  /** The tags of a state path ("review.working.running"). */
+  tagsOf(state: string): ReadonlySet<string> {
+    return this.#tags.get(state) ?? NO_TAGS;
+  }
+
+  /** One task, re-read only if its record changed. */
+  read(record: TaskRecord): ScannedTask {
+    const cached = this.#cache.get(record.id);
+    if (cached && cached.rev === record.rev) return cached;
+    const snap = record.snapshot as Persisted;
+    const state = describeState(snap.value);
+    const task: ScannedTask = {
+      id: record.id,
+      rev: record.rev,
+      state,
+      stage: state.split('.')[0] ?? state,
+      tags: this.tagsOf(state),
+      status: snap.status,
+      context: snap.context,
+      meta: record.meta,
+      lastChangeAt: this.#lastChangeAt(record.id, snap.context),
+    };
+    this.#cache.set(record.id, task);
+    return task;
+  }
+
+  #lastChangeAt(taskId: string, ctx: TaskContext): number {
+    const entries = this.history(taskId);
+    for (let i = entries.length - 1; i >= Math.max(0, entries.length - HISTORY_LOOKBACK); i--) {
+      const entry = entries[i]!;
+      if (entry.accepted) return entry.at;
+    }
+    return ctx.stageEnteredAt;
+  }
+
+  #collect(node: NodeLike, path: string[], inherited: string[]): void {
+    const tags = [...inherited, ...node.tags];
+    const children = Object.values(node.states ?? {}).filter((c) => c.type !== 'history');
+    if (path.length > 0) {
+      const key = (path[0] === 'active' ? path.slice(1) : path).join('.');
+      if (key) this.#tags.set(key, new Set(tags));
+    }
+    for (const child of children) this.#collect(child, [...path, child.key], tags);
+  }
+}
+
+// A sweep gives the event loop back every this many tasks, so webhooks do not wait behind a whole scan.
+const CHUNK = 500;
+
+/** Yields a turn of the event loop on every CHUNK-th call; resolves at once otherwise. */
+export function turnTaker(): () => Promise<void> | undefined {
+  let n = 0;
+  return () => (++n % CHUNK === 0 ? new Promise<void>((resolve) => setImmediate(resolve)) : undefined);
+}

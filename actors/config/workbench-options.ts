@@ -1,0 +1,27 @@
+import { CommandExecutor } from '../executors/index.ts';
+import type { AgentSetup, WorkbenchOptions } from '../work/index.ts';
+import type { ConveyorConfig } from './schema.ts';
+
+/** What the workbench needs from a validated configuration: repositories with their forges, command agents, deploys, limits. */
+export function workbenchOptionsFromConfig(config: ConveyorConfig, dataDir: string, env: Record<string, string | undefined> = {}): WorkbenchOptions {
+  const agents: Record<string, AgentSetup> = {};
+  for (const [name, agent] of Object.entries(config.agents)) {
+    agents[name] = {
+      executor: new CommandExecutor({ command: agent.command, maxLogBytes: config.limits.maxLogBytes }),
+      timeoutMs: agent.timeoutMs,
+      env: agent.env,
+    };
+  }
+  return {
+    dataDir,
+    repos: config.repositories.map((r) => ({
+      name: r.name,
+      remote: r.remote,
+      targetBranch: r.targetBranch,
+      ...(r.forge ? { forge: { kind: r.forge.kind, apiBase: r.forge.apiBase, owner: r.forge.owner, repo: r.forge.repo, token: env[r.forge.tokenEnv] ?? '' } } : {}),
+    })),
+    deploy: config.deploy,
+    agents,
+    limits: { globalJobs: config.limits.globalJobs, perRepoJobs: config.limits.perRepoJobs },
+  };
+}

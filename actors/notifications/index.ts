@@ -1,0 +1,2 @@
+export { Outbox, OUTBOX_PREFIX } from './outbox.ts';
+export type { Notification, OutboxOptions, OutboxRecord } from './outbox.ts';

@@ -1,0 +1,151 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BackgroundStartError, isAlive, type BackgroundConfig, type JobRecord } from '../../actors/index.ts';
+import { defaultPipeline } from '../../machines/index.ts';
+import { jobRecord, makeWorld, taskAt, type AgentScript, type World } from './harness.ts';
+
+const config: BackgroundConfig = {
+  reconciler: { enabled: false },
+  reaper: { intervalMs: 1_000, lostGraceMs: 3_000, finalizeGraceMs: 5_000 },
+};
+
+/** The pid of a process that has already exited. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+  await once(child, 'exit');
+  return child.pid!;
+}
+
+/** Reports a job as running on a process of its own (a real one, or one already gone). */
+function runningOn(pid: () => Promise<number>, fields: Partial<JobRecord> = {}): AgentScript {
+  return async (job, rt) => {
+    const p = await pid();
+    await rt.write([{ kind: 'put', collection: 'jobs', id: job.id, value: jobRecord(job, rt, { status: 'running', pid: p, startedAt: rt.clock.now(), ...fields }) }]);
+    await rt.send(job.taskId, { type: 'job.started', jobId: job.id, pid: p }, { source: 'job' });
+  };
+}
+
+describe('reaper', () => {
+  let world: World;
+  const spawned: number[] = [];
+  afterEach(async () => {
+    // A failed assertion must not leave a test's process group behind.
+    for (const pid of spawned.splice(0)) if (isAlive(pid)) process.kill(-pid, 'SIGKILL');
+    await world?.close();
+  });
+
+  it('reports a job whose process vanished without a recorded exit (tier 1), after the grace', async () => {
+    world = await makeWorld({ agent: runningOn(deadPid), lostTimers: true });
+    const id = await taskAt(world, 'analysis.working.running');
+    const jobId = world.conveyor.task(id)!.context.job!.id;
+    const bg = world.background({ config });
+    bg.start();
+    await world.advance(1_000);
+    await world.advance(1_000);
+    expect(world.conveyor.task(id)?.state).toBe('analysis.working.running');
+    await world.advance(3_000);
+    expect(world.conveyor.task(id)?.state).toBe('analysis.retrying');
+    expect(world.conveyor.job(jobId)).toMatchObject({ status: 'lost', exitCode: null });
+    expect(world.conveyor.history(id).at(-1)).toMatchObject({ source: 'reaper', event: { type: 'job.exited', jobId, code: null } });
+    expect(bg.counters.reaper).toMatchObject({ reapedTotal: 1, byTier: { 1: 1, 2: 0, 3: 0 } });
+    expect(bg.outbox.stats.enqueued).toBe(1);
+  });
+
+  it('reports an orphaned job of an earlier boot at once, and one bad job does not stop the sweep', async () => {
+    let n = 0;
+    world = await makeWorld({ agent: runningOn(async () => 4_000_000 + n++, { status: 'orphaned', bootId: 'an-earlier-boot' }), lostTimers: true });
+    const first = await taskAt(world, 'analysis.working.running');
+    const second = await taskAt(world, 'analysis.working.running');
+    const badPid = world.conveyor.task(first)!.context.job!.pid;
+    await world.conveyor.runtime.write([{ kind: 'put', collection: 'jobs', id: world.conveyor.task(first)!.context.job!.id, value: { ...world.conveyor.job(world.conveyor.task(first)!.context.job!.id)!, status: 'running' } }]);
+    const bg = world.background({ config, alive: (pid) => {
+      if (pid === badPid) throw new Error('cannot read /proc');
+      return false;
+    } });
+    bg.start();
+    await world.advance(1_000);
+    expect(world.conveyor.task(second)?.state).toBe('analysis.retrying');
+    expect(world.conveyor.task(first)?.state).toBe('analysis.working.running');
+    expect(bg.counters.reaper).toMatchObject({ reapedTotal: 1, errors: 1 });
+    expect(world.logs.some((l) => l.includes('cannot read /proc'))).toBe(true);
+  });
+
+  it('finalizes a recorded exit the task never heard of (tier 2)', async () => {
+    world = await makeWorld({
+      lostTimers: true,
+      agent: async (job, rt) => {
+        await rt.send(job.taskId, { type: 'job.started', jobId: job.id }, { source: 'job' });
+        await rt.write([{ kind: 'put', collection: 'jobs', id: job.id, value: jobRecord(job, rt, { status: 'exited', exitCode: 0, startedAt: rt.clock.now(), finishedAt: rt.clock.now() }) }]);
+      },
+    });
+    const id = await taskAt(world, 'analysis.working.running');
+    await world.until('the exit is on record', () => world.conveyor.job(world.conveyor.task(id)!.context.job!.id)?.status === 'exited');
+    const bg = world.background({ config });
+    bg.start();
+    for (let i = 0; i < 5; i++) await world.advance(1_000);
+    expect(world.conveyor.task(id)?.state).toBe('analysis.working.running');
+    await world.advance(1_000);
+    expect(world.conveyor.task(id)?.state).toBe('analysis.gating');
+    expect(bg.counters.reaper).toMatchObject({ reapedTotal: 1, byTier: { 1: 0, 2: 1, 3: 0 } });
+  });
+
+  it('defers to a finalizer that is still alive, and finalizes once it is gone (tier 2)', async () => {
+    world = await makeWorld({
+      lostTimers: true,
+      agent: async (job, rt) => {
+        await rt.send(job.taskId, { type: 'job.started', jobId: job.id }, { source: 'job' });
+        await rt.write([{ kind: 'put', collection: 'jobs', id: job.id, value: jobRecord(job, rt, { status: 'exited', exitCode: 0, startedAt: rt.clock.now(), finishedAt: rt.clock.now() }) }]);
+      },
+    });
+    const id = await taskAt(world, 'analysis.working.running');
+    const jobId = world.conveyor.task(id)!.context.job!.id;
+    await world.until('the exit is on record', () => world.conveyor.job(jobId)?.status === 'exited');
+    const bg = world.background({ config });
+    const release = bg.finalizers.begin(jobId);
+    bg.start();
+    for (let i = 0; i < 10; i++) await world.advance(1_000);
+    expect(world.conveyor.task(id)?.state).toBe('analysis.working.running');
+    expect(bg.counters.reaper).toMatchObject({ reapedTotal: 0, finalizerDefers: 1 });
+    release();
+    await world.advance(1_000);
+    expect(world.conveyor.task(id)?.state).toBe('analysis.gating');
+    expect(bg.counters.reaper.byTier[2]).toBe(1);
+  });
+
+  it('reaps a job past the hard ceiling although its process is alive (tier 3)', async () => {
+    const pipeline = { ...defaultPipeline, jobTimeoutMs: 60_000 };
+    let pid = 0;
+    world = await makeWorld({
+      pipeline,
+      lostTimers: true,
+      agent: async (job, rt) => {
+        const child = spawn('sleep', ['60'], { stdio: 'ignore', detached: true });
+        child.unref();
+        pid = child.pid!;
+        spawned.push(pid);
+        await rt.write([{ kind: 'put', collection: 'jobs', id: job.id, value: jobRecord(job, rt, { status: 'running', pid, startedAt: Date.now() }) }]);
+        await rt.send(job.taskId, { type: 'job.started', jobId: job.id, pid }, { source: 'job' });
+      },
+    });
+    const id = await taskAt(world, 'analysis.working.running');
+    const started = world.conveyor.job(world.conveyor.task(id)!.context.job!.id)!.startedAt!;
+    const bg = world.background({ config: { ...config, reaper: { ...config.reaper, hardCeilingMs: 120_000 } } });
+    bg.start();
+    await world.advance(60_000);
+    expect(isAlive(pid, started)).toBe(true);
+    expect(world.conveyor.task(id)?.state).toBe('analysis.working.running');
+    await world.advance(62_000);
+    expect(world.conveyor.task(id)?.state).toBe('analysis.retrying');
+    expect(isAlive(pid, started)).toBe(false);
+    expect(world.conveyor.history(id).at(-1)?.event).toMatchObject({ type: 'job.exited', code: null, reason: expect.stringContaining('past the hard ceiling of 120000 ms') });
+    expect(bg.counters.reaper).toMatchObject({ reapedTotal: 1, byTier: { 1: 0, 2: 0, 3: 1 } });
+  });
+
+  it('refuses to start with a ceiling that does not exceed the job timeout plus the grace, naming the numbers', async () => {
+    world = await makeWorld();
+    const bg = world.background({ longestJobMs: 600_000, config: { reaper: { hardCeilingMs: 620_000, finalizeGraceMs: 60_000 } } });
+    expect(() => bg.start()).toThrow(BackgroundStartError);
+    expect(() => bg.start()).toThrow('the hard ceiling 620000 ms must exceed the longest job timeout 600000 ms plus the finalize grace 60000 ms (= 660000 ms)');
+  });
+});

@@ -1,0 +1,132 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A workflow state of the double: Plane's id, name and group. */
+export interface DoubleState {
+  id: string;
+  name: string;
+  group: string;
+}
+
+/** An issue of the double; repo and branch are conveyor's extension fields. */
+export interface DoubleIssue {
+  id: string;
+  name: string;
+  project: string;
+  state: string;
+  updated_at: string;
+  repo?: string;
+  branch?: string;
+}
+
+export interface TrackerDoubleOptions {
+  workspace?: string;
+  token?: string;
+  pageSize?: number;
+}
+
+/**
+ * A Plane-like tracker on 127.0.0.1: a project's states with their groups, its issues listed by state with
+ * cursor pagination, and PATCH of an issue's state. Failures can be injected per route.
+ */
+export class TrackerDouble {
+  readonly states = new Map<string, DoubleState[]>();
+  readonly issues = new Map<string, DoubleIssue>();
+  readonly requests: { method: string; path: string; query: string; body?: unknown }[] = [];
+  /** Answer 503 to state-list requests while set. */
+  failStates = false;
+  #updates = 0;
+
+  private constructor(
+    private readonly server: Server,
+    readonly apiBase: string,
+    readonly workspace: string,
+    readonly token: string,
+    private readonly pageSize: number,
+  ) {}
+
+  static async start(opts: TrackerDoubleOptions = {}): Promise<TrackerDouble> {
+    let double: TrackerDouble | null = null;
+    const server = createServer((req, res) => {
+      void double!.#handle(req, res).catch((e: unknown) => send(res, 500, { detail: String(e) }));
+    });
+    server.keepAliveTimeout = 1000;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    double = new TrackerDouble(server, `http://127.0.0.1:${port}/api/v1`, opts.workspace ?? 'acme', opts.token ?? 'plane-token', opts.pageSize ?? 2);
+    return double;
+  }
+
+  setStates(project: string, states: DoubleState[]): void {
+    this.states.set(project, states);
+  }
+
+  /** Puts an issue in a state (as a human in the tracker would; no webhook is sent). */
+  setIssue(issue: Omit<DoubleIssue, 'updated_at'> & { updated_at?: string }): DoubleIssue {
+    const full = { ...issue, updated_at: issue.updated_at ?? new Date(Date.UTC(2025, 0, 1) + ++this.#updates * 1000).toISOString() };
+    this.issues.set(issue.id, full);
+    return full;
+  }
+
+  requestsTo(method: string, fragment: string) {
+    return this.requests.filter((r) => r.method === method && r.path.includes(fragment));
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://double');
+    const raw = await readBody(req);
+    const body = raw ? (JSON.parse(raw) as unknown) : undefined;
+    this.requests.push({ method: req.method ?? '', path: url.pathname, query: url.search, body });
+    if (req.headers['x-api-key'] !== this.token) return send(res, 401, { detail: 'Invalid API key' });
+    const m = /^\/api\/v1\/workspaces\/([^/]+)\/projects\/([^/]+)\/(states|issues)\/(?:([^/]+)\/)?$/.exec(url.pathname);
+    if (!m || m[1] !== this.workspace) return send(res, 404, { detail: 'Not found' });
+    const project = m[2]!;
+    if (m[3] === 'states') {
+      if (req.method !== 'GET' || m[4]) return send(res, 405, { detail: 'Method not allowed' });
+      if (this.failStates) return send(res, 503, { detail: 'Service unavailable' });
+      const results = this.states.get(project) ?? [];
+      return send(res, 200, { results, total_count: results.length, next_page_results: false, next_cursor: null });
+    }
+    if (m[4]) {
+      if (req.method !== 'PATCH') return send(res, 405, { detail: 'Method not allowed' });
+      const issue = this.issues.get(decodeURIComponent(m[4]));
+      if (!issue || issue.project !== project) return send(res, 404, { detail: 'Issue not found' });
+      const state = (body as { state?: unknown } | undefined)?.state;
+      if (typeof state !== 'string') return send(res, 400, { detail: 'state is required' });
+      const updated = this.setIssue({ ...issue, state, updated_at: undefined });
+      return send(res, 200, updated);
+    }
+    if (req.method !== 'GET') return send(res, 405, { detail: 'Method not allowed' });
+    const state = url.searchParams.get('state');
+    const perPage = Number(url.searchParams.get('per_page') ?? this.pageSize);
+    const size = Math.min(this.pageSize, Number.isFinite(perPage) && perPage > 0 ? perPage : this.pageSize);
+    // Plane's cursor is "<page size>:<page>:<is previous>".
+    const page = Number((url.searchParams.get('cursor') ?? `${size}:0:0`).split(':')[1] ?? 0);
+    const all = [...this.issues.values()].filter((i) => i.project === project && (!state || i.state === state));
+    const results = all.slice(page * size, (page + 1) * size);
+    const more = (page + 1) * size < all.length;
+    return send(res, 200, { results, total_count: all.length, next_page_results: more, next_cursor: `${size}:${page + 1}:0`, prev_cursor: `${size}:${page - 1}:1` });
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (data += chunk));
+    req.on('end', () => resolve(data));
+    req.on('error', reject);
+  });
+}
