@@ -1,29 +1,57 @@
 import { serve } from '@hono/node-server';
-import { openConveyor } from '../actors/index.ts';
+import { loadConfig, openConveyor, pipelineFromConfig, startBackground, Workbench, workbenchOptionsFromConfig, type ConveyorConfig } from '../actors/index.ts';
 import { createApp } from './app.ts';
-import { defaultTrackerRouting } from './default-tracker.ts';
-import { readSettings, SettingsError } from './settings.ts';
+import { demoBackgroundOverrides, demoWorkbenchOptions, startDemo } from './demo/index.ts';
+import { readFlags, resolveSecrets, SettingsError } from './settings.ts';
+import { trackerRoutingFromConfig } from './tracker-routing.ts';
 
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 
+function readConfig(path: string | undefined): ConveyorConfig | null {
+  if (!path) return null;
+  const result = loadConfig(path);
+  if (!result.ok) throw new SettingsError(`conveyor: refusing to start, ${path} is not valid:\n  ${result.errors.join('\n  ')}`);
+  return result.config;
+}
+
 async function main() {
-  const settings = readSettings(process.argv.slice(2), process.env);
-  const conveyor = await openConveyor({ dataDir: settings.dataDir });
+  const flags = readFlags(process.argv.slice(2), process.env);
+  const config = readConfig(flags.configPath);
+  const secrets = resolveSecrets(flags.dataDir, process.env, config?.secrets);
+  let baseUrl = '';
+  // With no configuration conveyor runs its self-contained demo: a local repository, demo agents,
+  // and a simulated tracker and forge that send signed webhooks over loopback.
+  const workbenchOptions = config ? workbenchOptionsFromConfig(config, flags.dataDir, process.env) : await demoWorkbenchOptions(flags.dataDir);
+  const workbench = new Workbench({ ...workbenchOptions, apiBase: () => baseUrl });
+  const conveyor = await openConveyor({ dataDir: flags.dataDir, workbench, pipeline: config ? pipelineFromConfig(config) : undefined });
+  const tracker = trackerRoutingFromConfig(config);
   const app = createApp({
     conveyor,
-    apiToken: settings.apiToken,
-    trackerSecret: settings.trackerSecret,
-    forgeSecret: settings.forgeSecret,
-    tracker: defaultTrackerRouting,
+    apiToken: secrets.apiToken,
+    trackerSecret: secrets.trackerSecret,
+    forgeSecret: secrets.forgeSecret,
+    tracker,
     log,
   });
-  const server = serve({ fetch: app.fetch, port: settings.port, hostname: settings.host }, (info) => {
-    log(`conveyor: listening on http://${settings.host}:${info.port} (data ${settings.dataDir}, ${conveyor.status().tasks.total} tasks restored)`);
-    if (settings.generated.length > 0) {
-      log(`conveyor: generated secrets into ${settings.dataDir}/secrets.json:`);
-      log(`  CONVEYOR_API_TOKEN=${settings.apiToken}`);
-      log(`  CONVEYOR_TRACKER_SECRET=${settings.trackerSecret}`);
-      log(`  CONVEYOR_FORGE_SECRET=${settings.forgeSecret}`);
+  // Supervisor, reconciler and reaper; with the demo they start once its simulated forge serves its API.
+  if (config) startBackground(conveyor, { config, tracker, env: process.env, log });
+  let demo: { stop(): Promise<void> } | null = null;
+  const server = serve({ fetch: app.fetch, port: flags.port, hostname: flags.host }, (info) => {
+    baseUrl = `http://${flags.host}:${info.port}`;
+    log(`conveyor: listening on ${baseUrl} (data ${flags.dataDir}, ${conveyor.status().tasks.total} tasks restored)`);
+    if (secrets.generated.length > 0) {
+      log(`conveyor: generated secrets into ${flags.dataDir}/secrets.json:`);
+      log(`  CONVEYOR_API_TOKEN=${secrets.apiToken}`);
+      log(`  CONVEYOR_TRACKER_SECRET=${secrets.trackerSecret}`);
+      log(`  CONVEYOR_FORGE_SECRET=${secrets.forgeSecret}`);
+    }
+    if (!config) {
+      void startDemo({ conveyor, baseUrl, dataDir: flags.dataDir, ...secrets, log, dropCi: process.env.CONVEYOR_DEMO_DROP_CI === '1', diverge: process.env.CONVEYOR_DEMO_DIVERGE === '1' })
+        .then((d) => {
+          demo = d;
+          startBackground(conveyor, { config: null, tracker, env: process.env, log, overrides: demoBackgroundOverrides(d.forgeApiBase) });
+        })
+        .catch((e: unknown) => log(`demo: failed to start: ${(e as Error).message}`));
     }
   });
 
@@ -34,8 +62,10 @@ async function main() {
     log(`conveyor: ${signal}: stopping intake, draining, committing`);
     // Stop accepting connections first; in-flight requests finish against a still-running runtime.
     server.close();
-    void conveyor
-      .stop()
+    void (async () => {
+      await demo?.stop();
+      await conveyor.stop();
+    })()
       .then(() => {
         log('conveyor: stopped cleanly');
         process.exit(0);

@@ -3,37 +3,60 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export interface Settings {
+export interface Flags {
   port: number;
   host: string;
   dataDir: string;
   configPath?: string;
+}
+
+export interface Secrets {
   apiToken: string;
   trackerSecret: string;
   forgeSecret: string;
-  /** Secrets that were generated into the data directory, to print once. */
+  /** Names of the secrets that were generated into the data directory, to print once. */
   generated: string[];
 }
+
+/** Environment-variable names the secrets are read from (configurable). */
+export interface SecretNames {
+  apiToken: string;
+  trackerSecret: string;
+  forgeSecret: string;
+}
+
+export const defaultSecretNames: SecretNames = {
+  apiToken: 'CONVEYOR_API_TOKEN',
+  trackerSecret: 'CONVEYOR_TRACKER_SECRET',
+  forgeSecret: 'CONVEYOR_FORGE_SECRET',
+};
 
 /** A bad flag or environment value; main prints it and exits non-zero. */
 export class SettingsError extends Error {
   override name = 'SettingsError';
 }
 
-/**
- * Flags win over the environment, which wins over defaults. Secrets not given are generated once into
- * `<data>/secrets.json` so a restart keeps them.
- */
-export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
-  const { values } = parseArgs({
-    args: argv,
-    options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' } },
-    strict: true,
-  });
+/** Flags win over the environment, which wins over defaults. */
+export function readFlags(argv: string[], env: NodeJS.ProcessEnv): Flags {
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' } },
+      strict: true,
+    }));
+  } catch (e) {
+    throw new SettingsError(`settings: ${(e as Error).message}; flags are --port, --host, --data, --config`);
+  }
   const port = Number(values.port ?? env.PORT ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SettingsError(`settings: --port must be 0..65535, got ${values.port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SettingsError(`settings: --port must be a whole number 0..65535, got ${values.port}`);
   const dataDir = resolve(values.data ?? env.CONVEYOR_DATA ?? 'data');
   mkdirSync(dataDir, { recursive: true });
+  return { port, host: values.host ?? env.CONVEYOR_HOST ?? '127.0.0.1', dataDir, configPath: values.config ?? env.CONVEYOR_CONFIG };
+}
+
+/** Secrets from the environment; those not given are generated once into `<data>/secrets.json` so a restart keeps them. */
+export function resolveSecrets(dataDir: string, env: NodeJS.ProcessEnv, names: SecretNames = defaultSecretNames): Secrets {
   const secretsFile = join(dataDir, 'secrets.json');
   const saved: Record<string, string> = existsSync(secretsFile) ? (JSON.parse(readFileSync(secretsFile, 'utf8')) as Record<string, string>) : {};
   const generated: string[] = [];
@@ -46,16 +69,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     }
     return saved[envName];
   };
-  const settings: Settings = {
-    port,
-    host: values.host ?? env.CONVEYOR_HOST ?? '127.0.0.1',
-    dataDir,
-    configPath: values.config ?? env.CONVEYOR_CONFIG,
-    apiToken: secret('CONVEYOR_API_TOKEN'),
-    trackerSecret: secret('CONVEYOR_TRACKER_SECRET'),
-    forgeSecret: secret('CONVEYOR_FORGE_SECRET'),
-    generated,
-  };
+  const secrets = { apiToken: secret(names.apiToken), trackerSecret: secret(names.trackerSecret), forgeSecret: secret(names.forgeSecret), generated };
   if (generated.length > 0) writeFileSync(secretsFile, JSON.stringify(saved, null, 2), { mode: 0o600 });
-  return settings;
+  return secrets;
 }
