@@ -1,0 +1,112 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExpectStatic } from 'vitest';
+import { Conveyor, type Clock, type SendOutcome, type TaskEventInput } from '../../actors/index.ts';
+import { describeState, type TaskContext, type TaskEvent } from '../../machines/index.ts';
+import { EmbeddedStore } from '../../store/index.ts';
+import { quietImplementations } from '../support/quiet-implementations.ts';
+import { eventLabel, type ModelEdge } from './task-model-graph.ts';
+import { freshSha, MODEL_NOW, modelPipeline } from './task-model.ts';
+import { serializeTaskState, type SnapshotLike } from './task-model-state.ts';
+
+/** A clock stopped at the model's instant, whose timers never fire: only the path's events move a task. */
+export const stoppedClock: Clock = { now: () => MODEL_NOW, setTimeout: () => undefined, clearTimeout: () => undefined };
+
+async function open(dir: string): Promise<Conveyor> {
+  const conveyor = new Conveyor({ store: new EmbeddedStore({ dir }), clock: stoppedClock, pipeline: modelPipeline, implementations: quietImplementations });
+  await conveyor.start();
+  return conveyor;
+}
+
+/**
+ * The model's event as this task must receive it: the current job, deadline, decision and head of the
+ * model stand for the task's own, and the runtime stamps the time.
+ */
+export function concreteEvent(event: TaskEvent, model: TaskContext, live: TaskContext): TaskEventInput {
+  const { at: _at, ...input } = event;
+  const out = { ...input } as Record<string, unknown>;
+  if ('jobId' in input && input.jobId === model.job?.id) out.jobId = live.job?.id;
+  if (input.type === 'timer.fired' && input.deadline === model.deadline) out.deadline = live.deadline;
+  if (input.type === 'decision.resolved' && input.decisionId === model.decision?.id) out.decisionId = live.decision?.id;
+  if ('sha' in input) {
+    if (model.head && input.sha === model.head.sha) out.sha = live.head?.sha;
+    // A push to a sha the task has not had yet.
+    else if (input.type === 'pr.synchronized') out.sha = freshSha(live);
+  }
+  return out as TaskEventInput;
+}
+
+/** One task on a conveyor with an embedded store in its own temporary directory. */
+export class TaskUnderTest {
+  private constructor(
+    private readonly dir: string,
+    public conveyor: Conveyor,
+    readonly taskId: string,
+  ) {}
+
+  static async create(): Promise<TaskUnderTest> {
+    const dir = await mkdtemp(join(tmpdir(), 'conveyor-model-'));
+    const conveyor = await open(dir);
+    const { taskId } = await conveyor.createTask({ repo: 'acme/web', title: 'Model path' }, { source: 'operator' });
+    return new TaskUnderTest(dir, conveyor, taskId);
+  }
+
+  /** The task's committed snapshot, as the store holds it. */
+  snapshot(): SnapshotLike {
+    return this.conveyor.record(this.taskId)!.snapshot as SnapshotLike;
+  }
+
+  send(edge: ModelEdge): Promise<SendOutcome> {
+    const event = concreteEvent(edge.event, edge.before.context, this.snapshot().context);
+    return this.conveyor.runtime.send(this.taskId, event, { source: 'operator' });
+  }
+
+  /** Stops the conveyor (draining and closing the store) and opens a new one on the same directory. */
+  async restart(): Promise<void> {
+    await this.conveyor.stop();
+    this.conveyor = await open(this.dir);
+  }
+
+  async dispose(): Promise<void> {
+    try {
+      await this.conveyor.stop();
+    } finally {
+      await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * Sends a path's events to a real task one by one and checks, after each, that the task is where the model
+ * says: same state value, same serialized facts. With `restart`, the conveyor is reopened after every step.
+ */
+export async function replay(
+  path: readonly ModelEdge[],
+  initial: string,
+  options: { restart: boolean; expect: ExpectStatic; then?: (task: TaskUnderTest) => Promise<void> },
+): Promise<void> {
+  const { expect } = options;
+  const task = await TaskUnderTest.create();
+  try {
+    expect(serializeTaskState(task.snapshot()), 'the new task').toBe(initial);
+    for (const [i, edge] of path.entries()) {
+      const step = `step ${i + 1} (${eventLabel(edge.event)} in ${describeState(edge.before.value)})`;
+      const outcome = await task.send(edge);
+      expect(outcome, step).toMatchObject({ status: 'accepted', to: describeState(edge.after.value) });
+      const live = task.snapshot();
+      expect(live.value, step).toEqual(edge.after.value);
+      expect(serializeTaskState(live), step).toBe(edge.to);
+      // Invoked work restores by name only: the same children must be alive as the model says.
+      expect(Object.keys(live.children ?? {}).sort(), step).toEqual(Object.keys(edge.after.children).sort());
+      expect(task.conveyor.task(task.taskId)?.state, step).toBe(describeState(edge.after.value));
+      if (options.restart) {
+        await task.restart();
+        expect(serializeTaskState(task.snapshot()), `${step}, after the restart`).toBe(edge.to);
+      }
+    }
+    await options.then?.(task);
+  } finally {
+    await task.dispose();
+  }
+}
