@@ -44,6 +44,7 @@ export class EmbeddedStore implements Store {
   #closing: Promise<void> | null = null;
   #doc: StoreDoc = emptyDoc();
   #taskCount = 0;
+  #historyCount = 0;
   #seq = 0;
   #journal: JournalWriter | null = null;
   #journalRecords = 0;
@@ -100,8 +101,9 @@ export class EmbeddedStore implements Store {
     this.#doc = doc;
     this.#seq = seq;
     this.#taskCount = Object.keys(doc.tasks).length;
+    this.#historyCount = Object.values(doc.history).reduce((n, h) => n + h.length, 0);
     this.#journalRecords = records;
-    this.#due = { records: this.#every, at: this.#clock.now() + this.#intervalMs };
+    this.#due = { records: this.#nextCheckpointRecords(), at: this.#clock.now() + this.#intervalMs };
   }
 
   /** Durably commits records as one unit; see Store.commit. A task record's rev must be expectedRev + 1 (1 on create). */
@@ -165,6 +167,7 @@ export class EmbeddedStore implements Store {
       for (const call of batch) {
         for (const record of call.records) {
           if (record.kind === 'task' && record.expectedRev === null) this.#taskCount++;
+          if (record.kind === 'history') this.#historyCount++;
           applyRecord(this.#doc, record);
         }
         this.#journalRecords += call.records.length;
@@ -200,10 +203,18 @@ export class EmbeddedStore implements Store {
     this.#checkpoints++;
     this.#lastCheckpointAt = now;
     this.#journalRecords = 0;
-    this.#due = { records: this.#every, at: now + this.#intervalMs };
+    this.#due = { records: this.#nextCheckpointRecords(), at: now + this.#intervalMs };
     // A failed restart leaves lines at or before the checkpoint's seq, which a load skips.
     await this.#journal?.restart();
     return undefined;
+  }
+
+  /**
+   * A checkpoint rewrites the whole document, so it comes after a journal at least twice the document's
+   * size: its cost per record stays constant as the document grows, and a replay stays bounded.
+   */
+  #nextCheckpointRecords(): number {
+    return Math.max(this.#every, 2 * (this.#taskCount + this.#historyCount));
   }
 
   #notOpen(): StoreClosedError {
