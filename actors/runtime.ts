@@ -50,7 +50,7 @@ export class Runtime implements RuntimeHandle {
   private readonly creating = new Map<string, Promise<{ taskId: string; created: boolean }>>();
   private readonly listeners = new Set<(t: CommittedTransition) => void>();
   private readonly migrations: Record<number, (snapshot: unknown) => unknown>;
-  private stopping = false;
+  #stopping = false;
   private started = false;
   readonly counters = { accepted: 0, ignored: 0, duplicates: 0, created: 0, commitFailures: 0 };
 
@@ -83,6 +83,10 @@ export class Runtime implements RuntimeHandle {
       // Tasks waiting only on the outside world stay dormant; those with timers or work in flight run now.
       if (snap.status === 'active' && Object.keys(snap.children ?? {}).length > 0) this.hydrate(this.cell(record.id));
     }
+  }
+
+  get stopping(): boolean {
+    return this.#stopping;
   }
 
   onCommitted(listener: (t: CommittedTransition) => void): () => void {
@@ -128,7 +132,7 @@ export class Runtime implements RuntimeHandle {
 
   /** Creates a task, or returns the one already made for the same tracker issue (SPEC R11). */
   createTask(input: CreateTaskInput, opts: SendOptions): Promise<{ taskId: string; created: boolean }> {
-    if (this.stopping) return Promise.reject(new RuntimeStoppingError());
+    if (this.#stopping) return Promise.reject(new RuntimeStoppingError());
     const issue = input.trackerIssueId;
     if (issue !== undefined) {
       const existing = this.store.taskForIssue(issue);
@@ -186,7 +190,7 @@ export class Runtime implements RuntimeHandle {
 
   /** Routes an event to a task's mailbox; resolves once its outcome is durable (SPEC R9). */
   send(taskId: string, event: TaskEventInput, opts: SendOptions): Promise<SendOutcome> {
-    if (this.stopping) return Promise.reject(new RuntimeStoppingError());
+    if (this.#stopping) return Promise.reject(new RuntimeStoppingError());
     if (!this.store.getTask(taskId)) return Promise.resolve({ status: 'not_found', taskId });
     const cell = this.cell(taskId);
     const work = cell.tail.then(() => this.process(cell, event, opts));
@@ -338,8 +342,8 @@ export class Runtime implements RuntimeHandle {
 
   /** Stops taking events, lets every mailbox drain, stops the actors. The store is the caller's to close. */
   async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
+    if (this.#stopping) return;
+    this.#stopping = true;
     await Promise.all([...this.cells.values()].map((c) => c.tail));
     for (const cell of this.cells.values()) {
       cell.actor?.stop();

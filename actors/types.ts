@@ -34,6 +34,8 @@ export interface RuntimeHandle {
   readonly clock: Clock;
   readonly bootId: string;
   send(taskId: string, event: TaskEventInput, opts: SendOptions): Promise<SendOutcome>;
+  /** True once the runtime is shutting down: invoked actors stop then, but the world they started goes on. */
+  readonly stopping: boolean;
   /** Resolves once the task's latest transition is durable; rejects if that commit failed. */
   committed(taskId: string): Promise<void>;
   meta(taskId: string): TaskMeta | undefined;

@@ -31,6 +31,7 @@ function runtimeOver(store: EmbeddedStore, waiters: Map<string, () => void>): Ru
   return {
     clock: systemClock,
     bootId: 'bench',
+    stopping: false,
     send: async (taskId, event) => {
       if (event.type === 'effect.done') waiters.get(String((event.result as { key: string }).key))?.();
       return { status: 'accepted', taskId, from: '', to: '' } satisfies SendOutcome;

@@ -146,6 +146,8 @@ export function runAgentActor(o: AgentWorkOptions) {
       stopped = true;
       o.launches.delete(job.id);
       if (o.scheduler.cancel(job.id)) return;
+      // Shutting down is not leaving the stage: the agent goes on and is re-attached after the restart.
+      if (rt.stopping) return;
       (running as RunningJob | null)?.kill('the task left the stage');
     };
   });

@@ -15,6 +15,7 @@ export interface SentEvent {
 /** The part of a runtime an effect sees, over a real embedded store, recording what the effect sends. */
 export class RecordingRuntime implements RuntimeHandle {
   readonly clock = systemClock;
+  readonly stopping = false;
   readonly sent: SentEvent[] = [];
   /** What `committed()` answers; a rejected promise plays a transition that never became durable. */
   commit: Promise<void> = Promise.resolve();
