@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_MAX_LOG_BYTES, openBoundedLog } from './log-file.ts';
 import type { BoundedLog } from './log-file.ts';
-import { reattach, terminate } from './process-alive.ts';
+import { readExitFile, reattach, terminate } from './process-alive.ts';
 import { systemClock } from './types.ts';
 import type { Clock, Executor, JobExit, JobSpec, RunningJob } from './types.ts';
 
@@ -20,8 +22,12 @@ export interface CommandExecutorOptions {
 
 // setTimeout fires at once for delays past 2^31 - 1 ms; such a timeout means about 25 days.
 const MAX_TIMER_MS = 2 ** 31 - 1;
-// After the group is gone its pipes close at once, unless a process escaped the group with setsid.
-const PIPE_CLOSE_WAIT_MS = 1000;
+const RELAY = fileURLToPath(new URL('./relay.mjs', import.meta.url));
+
+/** Where the relay of a job records how its agent ended: next to the job's log. */
+export function exitFilePath(logPath: string): string {
+  return `${logPath}.exit.json`;
+}
 
 /** The environment of an agent: conveyor's own, the job's extras, then the names of the job. */
 export function jobEnvironment(spec: JobSpec): NodeJS.ProcessEnv {
@@ -48,33 +54,30 @@ function isDirectory(path: string): boolean {
   }
 }
 
-function withCap(closed: Promise<void>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const cap = setTimeout(resolve, ms);
-    void closed.then(() => {
-      clearTimeout(cap);
-      resolve();
-    });
-  });
+// Written like BoundedLog's notes; a failing disk must not take the job down with it.
+async function appendNote(logPath: string, text: string): Promise<void> {
+  await appendFile(logPath, `[conveyor: ${text}]\n`).catch(() => undefined);
 }
 
 /**
- * Runs each job as a child process in its own process group, its output in a bounded log.
- * Limit: output flows through pipes to this process, so an agent that outlives a conveyor restart
- * gets SIGPIPE (or EPIPE) at its next write; only quiet agents survive to be re-attached.
+ * Runs each job through a relay process (relay.mjs) that leads its own process group: the relay
+ * writes the agent's output to a bounded log and its exit status to `exitFilePath(logPath)`, and
+ * holds no pipe to conveyor, so an agent outlives a conveyor restart and its exit code is not lost.
  */
 export class CommandExecutor implements Executor {
-  readonly #argv: readonly [string, ...string[]];
+  /** The relay's arguments after its exit file: `-- argv...` or `--shell command`. */
+  readonly #relayArgs: readonly string[];
   readonly #clock: Clock;
   readonly #maxLogBytes: number;
   readonly #killGraceMs: number;
 
   constructor(options: CommandExecutorOptions) {
     const { command } = options;
-    const argv = typeof command === 'string' ? ['/bin/sh', '-c', command] : [...command];
-    const [file, ...args] = argv;
-    if (file === undefined || file === '') throw new Error('executors: command is empty');
-    this.#argv = [file, ...args];
+    if (typeof command === 'string') this.#relayArgs = ['--shell', command];
+    else {
+      if (command[0] === undefined || command[0] === '') throw new Error('executors: command is empty');
+      this.#relayArgs = ['--', ...command];
+    }
     this.#clock = options.clock ?? systemClock;
     this.#maxLogBytes = options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES;
     this.#killGraceMs = options.killGraceMs ?? 3000;
@@ -89,20 +92,33 @@ export class CommandExecutor implements Executor {
     if (!isDirectory(spec.cwd)) {
       return this.#failed(startedAt, log, `executors: working directory ${spec.cwd} does not exist`);
     }
-    const [file, ...args] = this.#argv;
+    const exitFile = exitFilePath(spec.logPath);
+    try {
+      // A record left by an earlier run at this path must never pass for this run's.
+      rmSync(exitFile, { force: true });
+    } catch (err) {
+      return this.#failed(startedAt, log, `executors: cannot clear ${exitFile}: ${(err as Error).message}`);
+    }
+    const args = [RELAY, spec.logPath, String(this.#maxLogBytes), exitFile, ...this.#relayArgs];
     let child: ChildProcess;
     try {
-      // detached: the job leads its own process group, so a kill reaches everything it started.
-      child = spawn(file, args, { cwd: spec.cwd, env: jobEnvironment(spec), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      // detached: the relay leads its own process group, which its agent shares, so a kill reaches
+      // everything the agent started; with stdio ignored, nothing ties either to this process.
+      child = spawn(process.execPath, args, { cwd: spec.cwd, env: jobEnvironment(spec), detached: true, stdio: 'ignore' });
     } catch (err) {
-      return this.#failed(startedAt, log, `executors: cannot spawn ${file}: ${(err as Error).message}`);
+      return this.#failed(startedAt, log, `executors: cannot spawn ${process.execPath}: ${(err as Error).message}`);
     }
-    return this.#watch(child, spec, startedAt, log);
+    // From here on the relay writes the log; conveyor appends its notes once the relay is gone.
+    return this.#watch(child, spec, startedAt, log.close(), exitFile);
   }
 
-  /** Watches a job left running by an earlier conveyor process; see `reattach`. */
-  reattach(pid: number, startedAt: number, pollMs = 500): RunningJob {
-    return reattach(pid, startedAt, pollMs, { clock: this.#clock, killGraceMs: this.#killGraceMs });
+  /**
+   * Watches a job left running by an earlier conveyor process; given the job's log path, its real
+   * exit is read from the relay's exit file. See `reattach`.
+   */
+  reattach(pid: number, startedAt: number, pollMs = 500, logPath?: string): RunningJob {
+    const exitFile = logPath === undefined ? undefined : exitFilePath(logPath);
+    return reattach(pid, startedAt, { pollMs, exitFile, clock: this.#clock, killGraceMs: this.#killGraceMs });
   }
 
   #failed(startedAt: number, log: BoundedLog | null, error: string): RunningJob {
@@ -113,7 +129,7 @@ export class CommandExecutor implements Executor {
     return { pid: null, startedAt, exit, kill: () => undefined };
   }
 
-  #watch(child: ChildProcess, spec: JobSpec, startedAt: number, log: BoundedLog): RunningJob {
+  #watch(child: ChildProcess, spec: JobSpec, startedAt: number, released: Promise<void>, exitFile: string): RunningJob {
     const pid = child.pid ?? null;
     let ended = false;
     let timedOut = false;
@@ -124,14 +140,6 @@ export class CommandExecutor implements Executor {
       killing ??= terminate(pid, this.#killGraceMs, true);
       return killing;
     };
-
-    // 'close' comes once the process has exited and every holder of its pipes has closed them.
-    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-    // Drain both pipes whatever the log keeps, so the agent never blocks on a full pipe.
-    for (const stream of [child.stdout, child.stderr]) {
-      stream?.on('data', (chunk: Buffer) => log.write(chunk));
-      stream?.on('error', () => undefined);
-    }
 
     const timer = Number.isFinite(spec.timeoutMs)
       ? setTimeout(() => {
@@ -146,9 +154,13 @@ export class CommandExecutor implements Executor {
         if (pid !== null || ended) return;
         ended = true;
         if (timer) clearTimeout(timer);
-        const error = `executors: cannot spawn ${this.#argv[0]}: ${err.message}`;
-        log.note(`spawn failed: ${error}`);
-        void log.close().then(() => resolve({ kind: 'spawn_failed', error, finishedAt: this.#clock.now() }));
+        const error = `executors: cannot spawn ${process.execPath}: ${err.message}`;
+        const finish = async (): Promise<JobExit> => {
+          await released;
+          await appendNote(spec.logPath, `spawn failed: ${error}`);
+          return { kind: 'spawn_failed', error, finishedAt: this.#clock.now() };
+        };
+        void finish().then(resolve);
       });
       child.once('exit', (code, signal) => {
         if (ended) return;
@@ -156,15 +168,16 @@ export class CommandExecutor implements Executor {
         if (timer) clearTimeout(timer);
         const finishedAt = this.#clock.now();
         const finish = async (): Promise<JobExit> => {
-          // The job is over when its main process is: whatever it left running in its group goes too.
+          // The job is over when its agent is: whatever it left running in the group goes too.
           await killGroup();
-          await withCap(closed, PIPE_CLOSE_WAIT_MS);
-          child.stdout?.destroy();
-          child.stderr?.destroy();
-          if (timedOut) log.note(`timed out after ${spec.timeoutMs} ms; process group killed`);
-          else if (killedFor !== null) log.note(`killed: ${killedFor}`);
-          await log.close();
-          return timedOut ? { kind: 'timed_out', finishedAt } : { kind: 'exited', code, signal, finishedAt };
+          await released;
+          if (timedOut) await appendNote(spec.logPath, `timed out after ${spec.timeoutMs} ms; process group killed`);
+          else if (killedFor !== null) await appendNote(spec.logPath, `killed: ${killedFor}`);
+          if (timedOut) return { kind: 'timed_out', finishedAt };
+          const recorded = readExitFile(exitFile);
+          if (recorded.kind === 'ok') return { ...recorded.exit, finishedAt };
+          // No record: the relay itself died (a SIGKILL, say) and its own end is all there is.
+          return { kind: 'exited', code, signal, finishedAt };
         };
         void finish().then(resolve);
       });

@@ -42,6 +42,34 @@ function startedAtOf(stat: ProcStat): number | null {
   }
 }
 
+/** A relay's record of how its agent ended, as read back from its exit file. */
+export type ExitFileRead =
+  | { kind: 'ok'; exit: Extract<JobExit, { kind: 'exited' | 'spawn_failed' }> }
+  | { kind: 'missing' }
+  | { kind: 'error'; message: string };
+
+/** Reads the exit file a job's relay (relay.mjs) writes once its agent has ended; failures are values. */
+export function readExitFile(path: string): ExitFileRead {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+    return { kind: 'error', message: `executors: cannot read exit file ${path}: ${(err as Error).message}` };
+  }
+  const record = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const { code, signal, finishedAt, error } = record;
+  const valid =
+    (code === null || Number.isInteger(code)) &&
+    (signal === null || typeof signal === 'string') &&
+    typeof finishedAt === 'number' &&
+    Number.isFinite(finishedAt) &&
+    (error === undefined || typeof error === 'string');
+  if (!valid) return { kind: 'error', message: `executors: exit file ${path} is not a relay's record` };
+  if (typeof error === 'string') return { kind: 'ok', exit: { kind: 'spawn_failed', error, finishedAt } };
+  return { kind: 'ok', exit: { kind: 'exited', code: code as number | null, signal: signal as string | null, finishedAt } };
+}
+
 function validPid(pid: number): boolean {
   // 0 and negative numbers would address process groups: never let them through.
   return Number.isSafeInteger(pid) && pid > 0;
@@ -131,19 +159,35 @@ export async function terminate(pid: number, graceMs: number, group: boolean): P
   await waitGone(present, KILL_WAIT_MS);
 }
 
+/** Options of `reattach`. */
+export interface ReattachOptions {
+  /** Time between two looks at the pid; default 500 ms. */
+  pollMs?: number;
+  clock?: Clock;
+  killGraceMs?: number;
+  /** The relay's exit file of the job; where it exists once the process is gone, it gives the real exit. */
+  exitFile?: string;
+}
+
 /**
  * Watches a job's process after a conveyor restart by polling its pid until it is gone, then
- * resolves `lost`: the exit code of a process that is not our child cannot be known. Like a
- * command job, whatever it left running in its process group is killed then.
+ * resolves the exit its relay recorded in `exitFile`, or `lost` without one: the exit code of a
+ * process that is not our child cannot be waited for. Like a command job, whatever it left
+ * running in its process group is killed then.
  */
+export function reattach(pid: number, startedAt: number, options?: ReattachOptions): RunningJob;
+export function reattach(pid: number, startedAt: number, pollMs?: number, options?: ReattachOptions): RunningJob;
 export function reattach(
   pid: number,
   startedAt: number,
-  pollMs = 500,
-  options: { clock?: Clock; killGraceMs?: number } = {},
+  pollOrOptions: number | ReattachOptions = {},
+  more: ReattachOptions = {},
 ): RunningJob {
+  const options = typeof pollOrOptions === 'number' ? { ...more, pollMs: pollOrOptions } : { ...more, ...pollOrOptions };
   const clock = options.clock ?? systemClock;
   const graceMs = options.killGraceMs ?? 3000;
+  const pollMs = options.pollMs ?? 500;
+  const { exitFile } = options;
   const group = isAlive(pid, startedAt) && leadsGroup(pid);
   // busy while a kill or the final clean-up runs, so that exit resolves only after them.
   let busy = false;
@@ -162,7 +206,9 @@ export function reattach(
     const leftovers = group && !isAlive(pid) ? terminate(pid, graceMs, true) : Promise.resolve();
     void leftovers.then(() => {
       done = true;
-      resolveExit({ kind: 'lost', finishedAt });
+      // The relay writes its record before it exits, so a missing one means it never got to.
+      const recorded = exitFile === undefined ? null : readExitFile(exitFile);
+      resolveExit(recorded?.kind === 'ok' ? recorded.exit : { kind: 'lost', finishedAt });
     });
   };
   const timer = setInterval(check, Math.max(1, pollMs));

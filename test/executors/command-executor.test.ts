@@ -3,12 +3,16 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CommandExecutor, isAlive, readLogTail, truncationMarker } from '../../actors/executors/index.ts';
+import { pathToFileURL } from 'node:url';
+import { CommandExecutor, isAlive, readLogTail, reattach, truncationMarker } from '../../actors/executors/index.ts';
 import type { JobExit, JobSpec, RunningJob } from '../../actors/executors/index.ts';
+import { exitFilePath } from '../../actors/executors/command-executor.ts';
+import { readExitFile } from '../../actors/executors/process-alive.ts';
 
 const node = process.execPath;
+const ROOT = resolve(import.meta.dirname, '../..');
 let dir: string;
 const groups: number[] = [];
 
@@ -182,11 +186,31 @@ describe('CommandExecutor', () => {
   });
 
   it('reports spawn_failed for a missing binary', async () => {
-    const job = new CommandExecutor({ command: [join(dir, 'no-such-agent'), '--run'] }).start(specFor());
+    const spec = specFor();
+    const job = track(new CommandExecutor({ command: [join(dir, 'no-such-agent'), '--run'] }).start(spec));
     const exit = await job.exit;
-    expect(job.pid).toBeNull();
+    // The pid is the relay's, which started; only the agent behind it could not.
+    expect(job.pid).toBeGreaterThan(0);
     expect(exit.kind).toBe('spawn_failed');
     expect(exit.kind === 'spawn_failed' && exit.error).toContain('ENOENT');
+    expect(await readFile(spec.logPath, 'utf8')).toContain('spawn failed');
+  });
+
+  it('records the exit of the agent next to its log', async () => {
+    const spec = specFor();
+    const job = track(new CommandExecutor({ command: 'exit 5' }).start(spec));
+    expect(await job.exit).toMatchObject({ kind: 'exited', code: 5 });
+    expect(exitFilePath(spec.logPath)).toBe(`${spec.logPath}.exit.json`);
+    expect(readExitFile(exitFilePath(spec.logPath))).toMatchObject({ kind: 'ok', exit: { kind: 'exited', code: 5, signal: null } });
+  });
+
+  it('clears an exit file left at the path by an earlier run', async () => {
+    const spec = specFor();
+    await mkdir(join(dir, 'logs'));
+    await writeFile(exitFilePath(spec.logPath), JSON.stringify({ code: 0, signal: null, finishedAt: 1 }));
+    const job = track(new CommandExecutor({ command: 'exit 4' }).start(spec));
+    expect(await job.exit).toMatchObject({ kind: 'exited', code: 4 });
+    expect(readExitFile(exitFilePath(spec.logPath))).toMatchObject({ kind: 'ok', exit: { code: 4 } });
   });
 
   it('reports spawn_failed for a missing working directory', async () => {
@@ -233,6 +257,52 @@ describe('reattach', () => {
     job.kill('reaped');
     expect(await job.exit).toMatchObject({ kind: 'lost' });
     expect(isAlive(grandchild)).toBe(false);
+  });
+
+  it('keeps an agent that prints running when the conveyor process that started it dies', async () => {
+    // The agent prints without pause, so a pipe to its dead parent would end it at once.
+    const agent = [
+      "const fs = require('fs');",
+      'let n = 0;',
+      'const tick = setInterval(() => {',
+      '  console.log(`tick ${n++}`);',
+      "  if (fs.existsSync('go')) { console.log('agent done'); clearInterval(tick); process.exitCode = 7; }",
+      '}, 10);',
+    ].join('\n');
+    const spec = specFor();
+    const executorUrl = pathToFileURL(join(ROOT, 'actors/executors/command-executor.ts')).href;
+    const launcher = [
+      "import { writeFileSync } from 'node:fs';",
+      `const { CommandExecutor } = await import(${JSON.stringify(executorUrl)});`,
+      `const job = new CommandExecutor({ command: ${JSON.stringify([node, '-e', agent])} }).start(${JSON.stringify(spec)});`,
+      `writeFileSync(${JSON.stringify(join(dir, 'job.json'))}, JSON.stringify({ pid: job.pid, startedAt: job.startedAt }));`,
+    ].join('\n');
+    const parent = spawn(node, ['--import', 'tsx', '--input-type=module', '-e', launcher], { cwd: ROOT, stdio: 'ignore' });
+    const parentGone = new Promise((done) => parent.once('exit', done));
+    const jobFile = join(dir, 'job.json');
+    await waitFor('the job is started', async () => existsSync(jobFile) && (await readFile(jobFile, 'utf8')) !== '');
+    const { pid, startedAt } = JSON.parse(await readFile(jobFile, 'utf8')) as { pid: number; startedAt: number };
+    groups.push(pid);
+    await waitFor('the agent prints', async () => existsSync(spec.logPath) && (await stat(spec.logPath)).size > 0);
+
+    parent.kill('SIGKILL');
+    await parentGone;
+    const sizeAtDeath = (await stat(spec.logPath)).size;
+    await waitFor('the agent prints after its parent died', async () => (await stat(spec.logPath)).size > sizeAtDeath + 100);
+    expect(isAlive(pid, startedAt)).toBe(true);
+
+    const job = reattach(pid, startedAt, { exitFile: exitFilePath(spec.logPath), pollMs: 20 });
+    await writeFile(join(dir, 'go'), '');
+    expect(await job.exit).toMatchObject({ kind: 'exited', code: 7, signal: null });
+    const log = await readFile(spec.logPath, 'utf8');
+    expect(log).toMatch(/tick \d+\nagent done\n$/);
+  });
+
+  it('resolves lost when the exit file names no record', async () => {
+    const pid = detached('while [ ! -e go ]; do sleep 0.05; done');
+    const job = reattach(pid, Date.now(), { exitFile: join(dir, 'none.exit.json'), pollMs: 20 });
+    await writeFile(join(dir, 'go'), '');
+    expect(await job.exit).toMatchObject({ kind: 'lost' });
   });
 
   it.runIf(existsSync('/proc/self/stat'))('treats a process that started after the recorded start as a reused pid', async () => {

@@ -1,0 +1,164 @@
+// conveyor's job relay, run as
+//   node relay.mjs <logPath> <maxLogBytes> <exitFile> -- <argv...>
+//   node relay.mjs <logPath> <maxLogBytes> <exitFile> --shell <command>
+// conveyor starts it detached with no stdio of its own, so neither the relay nor the agent it runs
+// holds a pipe to conveyor and both outlive a conveyor restart. The relay keeps the agent's output
+// in a bounded log and, once the agent has ended, its exit status in <exitFile>, which a restarted
+// conveyor reads instead of an exit code it could not wait for. The agent stays in the relay's
+// process group, so killing the group still ends everything the agent started.
+// Plain Node with built-ins only: it runs without conveyor's TypeScript loader.
+import { spawn } from 'node:child_process';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { dirname } from 'node:path';
+
+// After the agent exits its pipes close at once, unless something it left running still holds them.
+const PIPE_CLOSE_WAIT_MS = 1000;
+const USAGE_EXIT = 2;
+const SPAWN_FAILED_EXIT = 127;
+
+function parseArgs(argv) {
+  const [logPath, maxArg, exitFile, mode, ...rest] = argv;
+  const maxBytes = Number(maxArg);
+  if (!logPath || !exitFile || !maxArg || Number.isNaN(maxBytes)) return null;
+  if (mode === '--shell' && rest.length === 1) return { logPath, maxBytes, exitFile, file: '/bin/sh', args: ['-c', rest[0]] };
+  if (mode === '--' && rest.length > 0 && rest[0] !== '') return { logPath, maxBytes, exitFile, file: rest[0], args: rest.slice(1) };
+  return null;
+}
+
+// The same bound, marker and notes as conveyor's BoundedLog (log-file.ts); writes are synchronous so
+// that everything the agent printed is on disk before the exit file says it has ended.
+function openLog(path, maxBytes) {
+  mkdirSync(dirname(path), { recursive: true });
+  // conveyor created (and truncated) the log; append so that its own notes are never overwritten.
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o644);
+  const max = Math.max(0, Math.floor(maxBytes));
+  let kept = 0;
+  let truncated = false;
+  let failed = false;
+  let closed = false;
+  const put = (buf) => {
+    for (let done = 0; done < buf.length && !failed; ) {
+      try {
+        const n = writeSync(fd, buf, done, buf.length - done);
+        if (n <= 0) failed = true;
+        done += n;
+      } catch {
+        // A failing disk must not take the agent down with it: the log just stops.
+        failed = true;
+      }
+    }
+  };
+  return {
+    write(chunk) {
+      if (truncated || closed || failed) return;
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      const room = max - kept;
+      if (buf.length <= room) {
+        kept += buf.length;
+        if (buf.length > 0) put(buf);
+        return;
+      }
+      if (room > 0) put(buf.subarray(0, room));
+      kept = max;
+      truncated = true;
+      put(Buffer.from(`\n[conveyor: log truncated at ${max} bytes; further output dropped]\n`));
+    },
+    note(text) {
+      if (!closed && !failed) put(Buffer.from(`[conveyor: ${text}]\n`));
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        closeSync(fd);
+      } catch {
+        // nothing left to lose
+      }
+    },
+  };
+}
+
+const nullLog = { write() {}, note() {}, close() {} };
+
+// Written to a temporary file and renamed over the target, so a reader sees the whole record or none.
+function writeExitFile(path, record) {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    const fd = openSync(tmp, 'w', 0o644);
+    try {
+      writeSync(fd, `${JSON.stringify(record)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    return null;
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+function exitStatus(code, signal) {
+  if (code !== null) return code;
+  return 128 + (osConstants.signals[signal] ?? 0);
+}
+
+function main() {
+  const job = parseArgs(process.argv.slice(2));
+  if (job === null) {
+    process.stderr.write('relay: usage: relay.mjs <logPath> <maxLogBytes> <exitFile> (-- <argv...> | --shell <command>)\n');
+    process.exit(USAGE_EXIT);
+  }
+  let ended = false;
+  let log = nullLog;
+  const end = (record, status) => {
+    if (ended) return;
+    ended = true;
+    const failure = writeExitFile(job.exitFile, record);
+    if (failure !== null) log.note(`cannot write exit file ${job.exitFile}: ${failure}`);
+    log.close();
+    process.exit(status);
+  };
+  try {
+    log = openLog(job.logPath, job.maxBytes);
+  } catch (err) {
+    const error = `executors: cannot open log ${job.logPath}: ${err instanceof Error ? err.message : String(err)}`;
+    return end({ code: null, signal: null, finishedAt: Date.now(), error }, SPAWN_FAILED_EXIT);
+  }
+
+  // cwd and environment are the relay's own, which conveyor set for the agent.
+  const child = spawn(job.file, job.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  process.on('SIGTERM', () => {
+    child.kill('SIGTERM');
+  });
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  // Drain both pipes whatever the log keeps, so the agent never blocks on a full pipe.
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.on('data', (chunk) => log.write(chunk));
+    stream.on('error', () => undefined);
+  }
+  child.on('error', (err) => {
+    // Once the agent has a pid, an 'error' can only come from signalling it, which changes nothing.
+    if (child.pid !== undefined) return;
+    const error = `executors: cannot spawn ${job.file}: ${err.message}`;
+    log.note(`spawn failed: ${error}`);
+    end({ code: null, signal: null, finishedAt: Date.now(), error }, SPAWN_FAILED_EXIT);
+  });
+  child.once('exit', (code, signal) => {
+    const finishedAt = Date.now();
+    let cap;
+    const capped = new Promise((resolve) => {
+      cap = setTimeout(resolve, PIPE_CLOSE_WAIT_MS);
+    });
+    void Promise.race([closed, capped]).then(() => {
+      clearTimeout(cap);
+      child.stdout.destroy();
+      child.stderr.destroy();
+      end({ code, signal, finishedAt }, exitStatus(code, signal));
+    });
+  });
+}
+
+main();
