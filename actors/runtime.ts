@@ -290,7 +290,7 @@ export class Runtime implements RuntimeHandle {
 
   /** The records what the actor emitted adds to the commit of its transition. */
   private emissions(cell: Cell, at: number): StoreRecord[] {
-    const records = emissionRecords(cell.id, cell.emitted, at, (id) => this.store.get<DecisionRecord>('decisions', id));
+    const records = emissionRecords(cell.id, cell.emitted, at, (id) => this.store.get<DecisionRecord>('decisions', id), (key) => this.store.get('effects', key));
     cell.emitted = [];
     return records;
   }

@@ -1,6 +1,6 @@
 import { enqueueActions } from 'xstate';
 import type { TaskContext } from './context.ts';
-import { ABORT, CONTINUE_AFTER_RESET, type TaskEmitted, type TaskEvent } from './events.ts';
+import { ABORT, CONTINUE_AFTER_RESET, EFFECT_HAPPENED, EFFECT_RUN_AGAIN, type TaskEmitted, type TaskEvent } from './events.ts';
 
 type Collect<P> = Parameters<typeof enqueueActions<TaskContext, TaskEvent, P, TaskEvent, never, never, never, never, TaskEmitted>>[0];
 
@@ -48,6 +48,22 @@ export const decisionActions = {
     enqueue.assign({ failure, decisionSeq: context.decisionSeq + 1, decision: { id, contextKey, options }, job: null, deadline: null });
     enqueue.emit({ type: 'task.failed', stage: params.stage, reason, data });
     enqueue.emit({ type: 'decision.requested', decisionId: id, contextKey, question, options, data });
+  }),
+  /** An effect's outcome is unknown after a restart: ask whether it happened rather than guess (SPEC R16). */
+  openEffectDecision: steps(({ context, event, enqueue }) => {
+    if (event.type !== 'effect.unknown') return;
+    const id = `${context.id}.d${context.decisionSeq + 1}`;
+    const contextKey = `effect_unknown:${event.key}`;
+    const options = [EFFECT_HAPPENED, EFFECT_RUN_AGAIN, ABORT];
+    const question = `${event.effect} was started by an earlier run of conveyor and its outcome cannot be told (${event.reason}). Did it happen?`;
+    enqueue.assign({ decisionSeq: context.decisionSeq + 1, decision: { id, contextKey, options }, deadline: null });
+    enqueue.emit({ type: 'decision.requested', decisionId: id, contextKey, question, options, data: { key: event.key, effect: event.effect, reason: event.reason } });
+  }),
+  /** The answer closes the unknown effect's journal record: done, or given up for a fresh run. */
+  settleEffect: steps<{ outcome: 'happened' | 'not_happened' }>(({ event, enqueue }, params) => {
+    // The state's exit has already let go of the decision; the answer names it.
+    if (event.type !== 'decision.resolved' || !event.contextKey.startsWith('effect_unknown:')) return;
+    enqueue.emit({ type: 'effect.settled', key: event.contextKey.slice('effect_unknown:'.length), outcome: params.outcome, by: event.by });
   }),
   /** Continue after a reset: the stage restarts from a clean slate in a new run epoch (SPEC R29). */
   restartStage: steps(({ context, enqueue }) => {

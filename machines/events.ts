@@ -43,6 +43,8 @@ export type WorkEvent = Stamped &
     | { type: 'job.exited'; jobId: string; code: number | null; reason?: string }
     | { type: 'effect.done'; effect: EffectName; result?: unknown }
     | { type: 'effect.failed'; effect: EffectName; error: string; retriable: boolean }
+    /** An effect an earlier boot started whose outcome the outside world cannot tell: a human decides. */
+    | { type: 'effect.unknown'; effect: EffectName; key: string; reason: string }
     | { type: 'timer.fired'; deadline: number }
     /** The stage-boundary sync diverged and recovered by hard reset: local work is pinned under backupRef. */
     | { type: 'stage.sync_reset'; backupRef: string; discardedShas: string[]; from: string; to: string }
@@ -66,6 +68,7 @@ export const internalEventTypes: ReadonlySet<string> = new Set<TaskEventType>([
   'job.exited',
   'effect.done',
   'effect.failed',
+  'effect.unknown',
   'timer.fired',
   'stage.sync_reset',
   'stage.sync_failed',
@@ -76,9 +79,13 @@ export const internalEventTypes: ReadonlySet<string> = new Set<TaskEventType>([
 export type TaskEmitted =
   | { type: 'decision.requested'; decisionId: string; contextKey: string; question: string; options: string[]; data?: Record<string, unknown> }
   | { type: 'decision.withdrawn'; decisionId: string }
-  | { type: 'task.failed'; stage: string; reason: string; data?: Record<string, unknown> };
+  | { type: 'task.failed'; stage: string; reason: string; data?: Record<string, unknown> }
+  /** A human settled an effect of unknown outcome: its journal record is closed accordingly. */
+  | { type: 'effect.settled'; key: string; outcome: 'happened' | 'not_happened'; by?: string };
 
 export const APPROVE = 'Approve';
 export const REJECT = 'Reject';
 export const CONTINUE_AFTER_RESET = 'Continue with post-reset state';
 export const ABORT = 'Abort';
+export const EFFECT_HAPPENED = 'It happened: continue';
+export const EFFECT_RUN_AGAIN = 'It did not happen: run it again';

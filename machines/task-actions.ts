@@ -16,10 +16,12 @@ const backoffMs = (ctx: TaskContext, attempt: number) => ctx.limits.baseBackoffM
 
 /** The named actions of the task machine; all pure assignments over context. */
 export const taskActions = {
-  enterStage: update(({ context, event }: Ctx, params: { gate: GateName; rollback?: boolean }) => ({
+  enterStage: update(({ context, event }: Ctx, params: { gate: GateName; rollback?: boolean; forward?: boolean }) => ({
     ...clearGateFacts(params.gate, context),
     // A rollback into development asks for a new head: the old one's CI passes nothing.
     staleHead: params.rollback && params.gate === 'ciGreen' ? (context.head?.sha ?? null) : null,
+    // Moving on after a green gate: the last failure is behind the task, the next agent starts with no reason.
+    ...(params.forward ? { lastFailure: null } : {}),
     stageVisit: context.stageVisit + 1,
     stageEnteredAt: event.at,
     effectAttempt: 1,
@@ -77,6 +79,8 @@ export const taskActions = {
     lastFailure: { stage: params.stage, reason: failureReason(event), at: event.at },
   })),
   clearDeadline: update(() => ({ deadline: null })),
+  /** A fresh attempt of the current effect, under a new idempotency key. */
+  nextEffectAttempt: update(({ context }: Ctx) => ({ effectAttempt: context.effectAttempt + 1, deadline: null })),
   /** Each effect of a stage has its own retry budget. */
   effectDone: update(() => ({ deadline: null, effectAttempt: 1 })),
   armGateDeadline: update(({ context, event }: Ctx) => ({ deadline: event.at + context.limits.gateTimeoutMs })),
@@ -87,7 +91,8 @@ export const taskActions = {
   /** Parks the task for a human; the reason is the gate's or the last failure's. */
   escalate: update(({ context, event }: Ctx, params: { stage: string; gate?: GateName; reason?: string }) => {
     const reason = params.gate ? gateRedReason(params.gate, context) : `${params.reason ?? 'escalated'}: ${failureReason(event)}`;
-    return { escalation: { stage: params.stage, reason }, lastFailure: { stage: params.stage, reason, at: event.at }, deadline: null };
+    const failure = { stage: params.stage, reason, at: event.at, jobId: context.job?.id, sha: context.head?.sha };
+    return { escalation: { stage: params.stage, reason }, lastFailure: failure, deadline: null };
   }),
   /** An operator's retry starts the stage over with a fresh budget. */
   clearEscalation: update(() => ({ escalation: null, retries: 0, job: null })),

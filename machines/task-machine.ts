@@ -5,7 +5,7 @@ import type { EffectName, GateName, PipelineDefinition, StageDefinition } from '
 import { initialContext } from './context.ts';
 import { defaultPipeline } from './pipeline.ts';
 import { decisionActions } from './decision-actions.ts';
-import { ABORT, APPROVE, CONTINUE_AFTER_RESET, REJECT, type TaskEmitted } from './events.ts';
+import { ABORT, APPROVE, CONTINUE_AFTER_RESET, EFFECT_HAPPENED, EFFECT_RUN_AGAIN, REJECT, type TaskEmitted } from './events.ts';
 import { taskActions } from './task-actions.ts';
 import { decisionGuards, taskGuards } from './task-guards.ts';
 
@@ -92,6 +92,18 @@ function effectState(stage: StageDefinition, effect: EffectName, next: string, s
               ? [{ guard: isEffect, target: '#task.escalated', actions: { type: 'escalate', params: failed } }]
               : onRedEffect(stage, isEffect, stages, failed)),
           ],
+          'effect.unknown': { guard: isEffect, target: 'unknown', actions: 'openEffectDecision' },
+        },
+      },
+      unknown: {
+        tags: ['awaiting-decision'],
+        exit: 'withdrawDecision',
+        on: {
+          'decision.resolved': [
+            { guard: { type: 'answers', params: { option: EFFECT_HAPPENED } }, target: `#task.active.${stage.id}.${next}`, actions: [{ type: 'settleEffect', params: { outcome: 'happened' } }, 'effectDone'] },
+            { guard: { type: 'answers', params: { option: EFFECT_RUN_AGAIN } }, target: 'running', actions: [{ type: 'settleEffect', params: { outcome: 'not_happened' } }, 'nextEffectAttempt'] },
+            { guard: { type: 'answers', params: { option: ABORT } }, target: '#task.cancelled', actions: [{ type: 'settleEffect', params: { outcome: 'not_happened' } }] },
+          ],
         },
       },
       backoff: {
@@ -119,7 +131,7 @@ function onRedEffect(stage: StageDefinition, isEffect: AnyConfig, stages: Map<st
 function stageState(stage: StageDefinition, index: number, pipeline: PipelineDefinition, stages: Map<string, StageDefinition>): AnyConfig {
   const nextStage = pipeline.stages[index + 1];
   const leave = nextStage
-    ? { target: `#task.active.${nextStage.id}`, actions: [{ type: 'enterStage', params: { gate: nextStage.gate } }] }
+    ? { target: `#task.active.${nextStage.id}`, actions: [{ type: 'enterStage', params: { gate: nextStage.gate, forward: true } }] }
     : { target: '#task.done' };
   const gate = { type: 'gateGreen', params: { gate: stage.gate } };
   const red = { type: 'gateRed', params: { gate: stage.gate } };

@@ -18,14 +18,15 @@ export interface DecisionRecord {
 
 /**
  * The records a transition's emissions add to its own commit: an opened decision, a withdrawn one
- * (superseded, unless it was opened in this very transition), a failure alert. One commit, so no
- * reader sees a failure without its decision.
+ * (superseded, unless it was opened in this very transition), a failure alert, an effect a human
+ * settled. One commit, so no reader sees a failure without its decision.
  */
 export function emissionRecords(
   taskId: string,
   emitted: readonly TaskEmitted[],
   at: number,
   read: (id: string) => DecisionRecord | undefined,
+  readEffect: (key: string) => Record<string, unknown> | undefined = () => undefined,
 ): StoreRecord[] {
   const opened = new Map<string, DecisionRecord>();
   const records: StoreRecord[] = [];
@@ -38,6 +39,13 @@ export function emissionRecords(
         if (opened.delete(e.decisionId)) break;
         const prior = read(e.decisionId);
         if (prior?.status === 'pending') records.push(put({ ...prior, status: 'superseded', resolvedAt: at }));
+        break;
+      }
+      case 'effect.settled': {
+        const effect = readEffect(e.key);
+        if (!effect) break;
+        const status = e.outcome === 'happened' ? 'completed' : 'abandoned';
+        records.push({ kind: 'put', collection: 'effects', id: e.key, value: { ...effect, status, finishedAt: at, settledBy: e.by ?? 'operator', result: effect.result ?? null } });
         break;
       }
       case 'task.failed':

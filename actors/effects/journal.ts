@@ -21,7 +21,8 @@ export interface JournaledEffectOptions<R> {
 type Outcome =
   | { kind: 'done'; result: unknown }
   | { kind: 'failed'; error: string; retriable: boolean }
-  | { kind: 'held'; reason: string }
+  /** Not knowable: a human decides (the task opens an effect_unknown decision). */
+  | { kind: 'unknown'; reason: string }
   | { kind: 'abandoned' };
 
 interface Waiter {
@@ -112,7 +113,7 @@ export function journaledEffect<R>(o: JournaledEffectOptions<R>) {
       current?.status === 'started' ? { ...current, reconciled: { at, bootId: rt.bootId, outcome: 'unknown', reason: answer.unknown } } : undefined,
     );
     await rt.write([{ kind: 'put', collection: 'alerts', id: `effect-unknown:${input.key}`, value: { kind: 'effect_unknown', at, taskId: input.taskId, effect: input.effect, key: input.key, reason } }]);
-    return { kind: 'held', reason };
+    return { kind: 'unknown', reason: answer.unknown };
   };
 
   const decide = async (input: EffectInput, signal: AbortSignal): Promise<Outcome> => {
@@ -152,8 +153,8 @@ export function journaledEffect<R>(o: JournaledEffectOptions<R>) {
         return rt.send(input.taskId, { type: 'effect.done', effect: input.effect, result: outcome.result }, source);
       case 'failed':
         return rt.send(input.taskId, { type: 'effect.failed', effect: input.effect, error: outcome.error, retriable: outcome.retriable }, source);
-      case 'held':
-        return rt.send(input.taskId, { type: 'task.hold', reason: outcome.reason }, source);
+      case 'unknown':
+        return rt.send(input.taskId, { type: 'effect.unknown', effect: input.effect, key: input.key, reason: outcome.reason }, source);
       default: {
         const never: never = outcome;
         throw new Error(`effects: unknown outcome ${JSON.stringify(never)}`);

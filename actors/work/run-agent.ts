@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fromCallback } from 'xstate';
 import type { AgentInput } from '../../machines/index.ts';
-import { isAlive, readLogTail, reattach, type Executor, type JobExit, type RunningJob } from '../executors/index.ts';
+import { isAlive, readExitFile, readLogTail, reattach, type Executor, type JobExit, type RunningJob } from '../executors/index.ts';
 import type { Scheduler, SlotRequest } from '../scheduler.ts';
 import type { RuntimeHandle } from '../types.ts';
 import { finishedStatuses, type JobRecord } from './job-record.ts';
@@ -116,9 +116,15 @@ export function runAgentActor(o: AgentWorkOptions) {
         if (prior.tokenHash) o.tokens.adopt(job.id, prior.tokenHash);
         record = { ...prior, bootId: rt.bootId };
         await put(record);
-        return watch(reattach(prior.pid, prior.startedAt ?? rt.clock.now()));
+        return watch(reattach(prior.pid, prior.startedAt ?? rt.clock.now(), { exitFile: `${prior.logPath}.exit.json` }));
       }
       if (prior.status === 'running' || prior.status === 'orphaned') {
+        // The agent finished while conveyor was down: its relay left the exit on disk.
+        const recorded = readExitFile(`${prior.logPath}.exit.json`);
+        if (recorded.kind === 'ok') {
+          o.scheduler.adopt(request);
+          return void (await finish(recorded.exit));
+        }
         // Gone without a recorded exit: the reaper's (and the stage deadline's) business.
         if (prior.status !== 'orphaned') await put({ ...prior, status: 'orphaned', reason: 'process gone after restart, exit not recorded' });
         return;
@@ -160,6 +166,8 @@ async function writeReason(input: AgentInput, logPath: string, logPathFor: (jobI
   const failedJob = input.lastFailure.jobId;
   const previousLog = failedJob ? await readLogTail(logPathFor(failedJob), 4096) : null;
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, JSON.stringify({ ...input.lastFailure, stage: input.stage, attempt: input.job?.attempt, previousLog: previousLog?.kind === 'ok' ? previousLog.text : null }, null, 2));
+  // `stage` is where the failure happened; the run reading this works in `runStage`.
+  const reason = { ...input.lastFailure, runStage: input.stage, attempt: input.job?.attempt, previousLog: previousLog?.kind === 'ok' ? previousLog.text : null };
+  await writeFile(file, JSON.stringify(reason, null, 2));
   return file;
 }

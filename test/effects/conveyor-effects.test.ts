@@ -8,6 +8,7 @@ import { defaultTrackerRouting } from '../../server/default-tracker.ts';
 import { EmbeddedStore, StaleWriteError } from '../../store/index.ts';
 import { driveToTesting, waitForTask, withEffects } from '../support/effects-pipeline.ts';
 import { ForgeDouble } from '../support/forge-double.ts';
+import { ABORT, EFFECT_HAPPENED, EFFECT_RUN_AGAIN } from '../../machines/index.ts';
 
 const SHA = 'a'.repeat(40);
 const cleanups: (() => Promise<void>)[] = [];
@@ -166,7 +167,7 @@ describe('journaled effects in a running conveyor', () => {
     expect(rolledBack(second, taskId)).toBe(false);
   });
 
-  it('holds a task whose merge an earlier boot started when the forge cannot say, and a release resumes it', async () => {
+  it('asks a human whether a merge an earlier boot started happened when the forge cannot say, and the answer settles it', async () => {
     const dir = await tempDir();
     const forge = await double();
     forge.hooks.onMergeCall = () => new Promise<void>(() => undefined);
@@ -182,16 +183,20 @@ describe('journaled effects in a running conveyor', () => {
     const unreachable = { ...forge.config(), apiBase: 'http://127.0.0.1:9/api/v1' };
     const second = await open(dir, unreachable);
     cleanups.push(() => second.stop());
-    const held = await waitForTask(second, taskId, (v) => v.state === 'onHold');
-    expect(held.context.hold?.reason).toMatch(new RegExp(`^effect ${key} in unknown state: cannot ask the forge`));
+    await waitForTask(second, taskId, (v) => v.state === 'deploy-staging.mergePullRequest.unknown');
+    const decision = second.decisions.list('pending').find((d) => d.taskId === taskId);
+    expect(decision).toMatchObject({ contextKey: `effect_unknown:${key}`, options: [EFFECT_HAPPENED, EFFECT_RUN_AGAIN, ABORT] });
+    expect(decision?.question).toMatch(/cannot ask the forge/);
     expect(second.alerts()).toContainEqual(expect.objectContaining({ kind: 'effect_unknown', key, taskId }));
     expect(second.effects({ taskId }).find((r) => r.key === key)).toMatchObject({ status: 'started', reconciled: { outcome: 'unknown' } });
     expect(second.status().effects.inFlight.map((r) => r.key)).toEqual([key]);
 
-    const released = await second.releaseEffect(key, 'checked by hand: not merged', 'ana');
-    expect(released).toMatchObject({ status: 'released', resumed: true });
-    await waitForTask(second, taskId, (v) => v.context.retries === 1);
-    expect(rolledBack(second, taskId)).toBe(true);
+    // Checked by hand on the forge: it was merged.
+    expect(await second.decisions.resolve(decision!.id, EFFECT_HAPPENED, 'ana')).toMatchObject({ ok: true });
+    await waitForTask(second, taskId, (v) => !v.state.startsWith('deploy-staging.mergePullRequest'));
+    expect(second.effects({ taskId }).find((r) => r.key === key)).toMatchObject({ status: 'completed', settledBy: 'ana' });
+    expect(second.status().effects.inFlight.map((r) => r.key)).not.toContain(key);
+    expect(rolledBack(second, taskId)).toBe(false);
     expect(pr.merges).toBe(0);
   });
 });

@@ -62,10 +62,10 @@ describe('deployEffect', () => {
     expect(await exists(marker)).toBe(false);
   });
 
-  it('holds the task when an earlier boot’s deploy cannot be checked', async () => {
+  it('asks for a decision when an earlier boot’s deploy cannot be checked', async () => {
     const started: EffectRecord = { status: 'started', key: input.key, taskId: 't1', effect: 'deployStaging', bootId: 'boot-1', startedAt: 1 };
     const { event, record } = await deploy({ staging: ['true'] }, started);
-    expect(event).toEqual({ type: 'task.hold', reason: `effect ${input.key} in unknown state: no check command is configured to tell whether the staging deploy ran` });
+    expect(event).toEqual({ type: 'effect.unknown', effect: 'deployStaging', key: input.key, reason: 'no check command is configured to tell whether the staging deploy ran' });
     expect(record).toMatchObject({ status: 'started', reconciled: { outcome: 'unknown' } });
   });
 });

@@ -133,7 +133,7 @@ describe('journaledEffect', () => {
     expect(rt.sent[0]!.event).toMatchObject({ type: 'effect.done', effect: 'deployStaging' });
   });
 
-  it('puts the task on hold and raises an alert when a non-idempotent effect’s outcome is unknown', async () => {
+  it('asks the task for a decision and raises an alert when a non-idempotent effect’s outcome is unknown', async () => {
     const { rt } = await setup('boot-2');
     const input = effectInput();
     await seed(rt, startedBy('boot-1'));
@@ -141,7 +141,7 @@ describe('journaledEffect', () => {
     createActor(journaledEffect({ rt, name: 'mergePullRequest', idempotent: false, ...fx }), { input }).start();
     await vi.waitFor(() => expect(rt.sent).toHaveLength(1));
     expect(fx.calls).toHaveLength(0);
-    expect(rt.sent[0]).toEqual({ taskId: 't1', source: 'effect', event: { type: 'task.hold', reason: `effect ${input.key} in unknown state: forge unreachable` } });
+    expect(rt.sent[0]).toEqual({ taskId: 't1', source: 'effect', event: { type: 'effect.unknown', effect: 'mergePullRequest', key: input.key, reason: 'forge unreachable' } });
     expect(rt.read('effects', input.key)).toMatchObject({ status: 'started', bootId: 'boot-1', reconciled: { outcome: 'unknown', reason: 'forge unreachable' } });
     expect(rt.list('alerts')).toEqual([expect.objectContaining({ kind: 'effect_unknown', key: input.key, taskId: 't1' })]);
   });

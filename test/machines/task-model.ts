@@ -1,7 +1,7 @@
 import { TestModel } from '@xstate/graph';
 import type { ActorLogic, AnyStateMachine, SnapshotFrom } from 'xstate';
 import {
-  ABORT, APPROVE, compileTaskMachine, CONTINUE_AFTER_RESET, defaultPipeline, describeState, REJECT,
+  ABORT, APPROVE, compileTaskMachine, CONTINUE_AFTER_RESET, defaultPipeline, describeState, EFFECT_HAPPENED, EFFECT_RUN_AGAIN, REJECT,
   type EffectName, type PipelineDefinition, type TaskContext, type TaskEvent, type TaskInput, type TaskMachine,
 } from '../../machines/index.ts';
 import { position, serializeTaskState, type SnapshotLike } from './task-model-state.ts';
@@ -81,7 +81,7 @@ export function sampleEvents(snapshot: TaskSnapshot, disturb: boolean): TaskEven
   sometimes(stage === 'analysis', { type: 'analysis.approved', at }, { type: 'analysis.rejected', at, reason: 'not now' });
   if (ctx.decision) {
     const { id, contextKey } = ctx.decision;
-    for (const option of [APPROVE, REJECT, CONTINUE_AFTER_RESET, ABORT]) out.push({ type: 'decision.resolved', at, decisionId: id, contextKey, option });
+    for (const option of [APPROVE, REJECT, CONTINUE_AFTER_RESET, EFFECT_HAPPENED, EFFECT_RUN_AGAIN, ABORT]) out.push({ type: 'decision.resolved', at, decisionId: id, contextKey, option });
   }
   if (stage !== 'analysis') {
     // A push always moves the head to a new sha; elsewhere the forge repeats what the task knows.
@@ -119,6 +119,8 @@ export function sampleEvents(snapshot: TaskSnapshot, disturb: boolean): TaskEven
     out.push({ type: 'effect.done', at, effect });
     out.push({ type: 'effect.failed', at, effect, error: 'gateway timeout', retriable: true });
     out.push({ type: 'effect.failed', at, effect, error: 'merge conflict', retriable: false });
+    // An unknowable outcome happens only after a restart: sampled once per chart state, like a hold.
+    sometimes(false, { type: 'effect.unknown', at, effect, key: `model:${effect}`, reason: 'forge unreachable' });
   }
   if (ctx.deadline !== null) out.push({ type: 'timer.fired', at, deadline: ctx.deadline });
   out.push({ type: 'timer.fired', at, deadline: STALE_DEADLINE });
