@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ForgeConfig } from '../../actors/index.ts';
 import { git, makeTempDir } from '../git/fixtures.ts';
+import { readBody, sendJson } from './http-json.ts';
 
 /** One pull request the double holds. */
 export interface DoublePullRequest {
@@ -65,7 +66,7 @@ export class ForgeDouble {
   static async start(opts: ForgeDoubleOptions = {}): Promise<ForgeDouble> {
     let double: ForgeDouble | null = null;
     const server = createServer((req, res) => {
-      void double!.#handle(req, res).catch((e: unknown) => send(res, 500, { message: String(e) }));
+      void double!.#handle(req, res).catch((e: unknown) => sendJson(res, 500, { message: String(e) }));
     });
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -108,38 +109,38 @@ export class ForgeDouble {
     this.requests.push({ method: req.method ?? '', path: url.pathname });
     const token = this.opts.token ?? 'forge-token';
     const auth = req.headers.authorization ?? '';
-    if (auth !== `token ${token}` && auth !== `Bearer ${token}`) return send(res, 401, { message: 'token is required' });
+    if (auth !== `token ${token}` && auth !== `Bearer ${token}`) return sendJson(res, 401, { message: 'token is required' });
     const owner = this.opts.owner ?? 'acme';
     const repo = this.opts.repo ?? 'shop';
     const m = /^\/api\/v1\/repos\/([^/]+)\/([^/]+)\/(pulls\/(\d+)(\/merge)?|commits\/([0-9a-zA-Z]+)\/status)$/.exec(url.pathname);
-    if (!m || m[1] !== owner || m[2] !== repo) return send(res, 404, { message: 'not found' });
+    if (!m || m[1] !== owner || m[2] !== repo) return sendJson(res, 404, { message: 'not found' });
     if (m[6]) {
-      if (req.method !== 'GET') return send(res, 405, { message: 'method not allowed' });
+      if (req.method !== 'GET') return sendJson(res, 405, { message: 'method not allowed' });
       const statuses = this.#statuses.get(m[6]) ?? [];
-      return send(res, 200, { state: combined(statuses.map((s) => s.state)), sha: m[6], statuses });
+      return sendJson(res, 200, { state: combined(statuses.map((s) => s.state)), sha: m[6], statuses });
     }
     const pr = this.prs.get(Number(m[4]));
-    if (!pr) return send(res, 404, { message: `pull request ${m[4]} does not exist` });
+    if (!pr) return sendJson(res, 404, { message: `pull request ${m[4]} does not exist` });
     if (!m[5]) {
-      if (req.method !== 'GET') return send(res, 405, { message: 'method not allowed' });
-      return send(res, 200, await this.#view(pr));
+      if (req.method !== 'GET') return sendJson(res, 405, { message: 'method not allowed' });
+      return sendJson(res, 200, await this.#view(pr));
     }
-    if (req.method !== 'POST') return send(res, 405, { message: 'method not allowed' });
+    if (req.method !== 'POST') return sendJson(res, 405, { message: 'method not allowed' });
     let input: { Do?: unknown; head_commit_id?: unknown };
     try {
       input = JSON.parse(body || '{}') as typeof input;
     } catch {
-      return send(res, 400, { message: 'body is not JSON' });
+      return sendJson(res, 400, { message: 'body is not JSON' });
     }
-    if (input.Do !== 'merge') return send(res, 422, { message: 'Do must be "merge"' });
+    if (input.Do !== 'merge') return sendJson(res, 422, { message: 'Do must be "merge"' });
     pr.mergeCalls++;
     await this.hooks.onMergeCall?.(pr);
     const failure = this.#failures.shift();
-    if (failure && !failure.after) return send(res, failure.status, { message: failure.message });
+    if (failure && !failure.after) return sendJson(res, failure.status, { message: failure.message });
     const answer = await this.#exclusive(() => this.#merge(pr, typeof input.head_commit_id === 'string' ? input.head_commit_id : null));
     if (answer.status === 200) await this.hooks.afterMerge?.(pr);
-    if (failure) return send(res, failure.status, { message: failure.message });
-    return send(res, answer.status, answer.body);
+    if (failure) return sendJson(res, failure.status, { message: failure.message });
+    return sendJson(res, answer.status, answer.body);
   }
 
   async #view(pr: DoublePullRequest) {
@@ -206,19 +207,4 @@ function combined(states: string[]): string {
   return states.every((s) => s === 'success') ? 'success' : 'pending';
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent || res.destroyed) return;
-  const text = body === null ? '' : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (data += chunk));
-    req.on('end', () => resolve(data));
-    req.on('error', reject);
-  });
-}

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBody, sendJson } from './http-json.ts';
 
 /** A workflow state of the double: Plane's id, name and group. */
 export interface DoubleState {
@@ -48,7 +49,7 @@ export class TrackerDouble {
   static async start(opts: TrackerDoubleOptions = {}): Promise<TrackerDouble> {
     let double: TrackerDouble | null = null;
     const server = createServer((req, res) => {
-      void double!.#handle(req, res).catch((e: unknown) => send(res, 500, { detail: String(e) }));
+      void double!.#handle(req, res).catch((e: unknown) => sendJson(res, 500, { detail: String(e) }));
     });
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -82,26 +83,26 @@ export class TrackerDouble {
     const raw = await readBody(req);
     const body = raw ? (JSON.parse(raw) as unknown) : undefined;
     this.requests.push({ method: req.method ?? '', path: url.pathname, query: url.search, body });
-    if (req.headers['x-api-key'] !== this.token) return send(res, 401, { detail: 'Invalid API key' });
+    if (req.headers['x-api-key'] !== this.token) return sendJson(res, 401, { detail: 'Invalid API key' });
     const m = /^\/api\/v1\/workspaces\/([^/]+)\/projects\/([^/]+)\/(states|issues)\/(?:([^/]+)\/)?$/.exec(url.pathname);
-    if (!m || m[1] !== this.workspace) return send(res, 404, { detail: 'Not found' });
+    if (!m || m[1] !== this.workspace) return sendJson(res, 404, { detail: 'Not found' });
     const project = m[2]!;
     if (m[3] === 'states') {
-      if (req.method !== 'GET' || m[4]) return send(res, 405, { detail: 'Method not allowed' });
-      if (this.failStates) return send(res, 503, { detail: 'Service unavailable' });
+      if (req.method !== 'GET' || m[4]) return sendJson(res, 405, { detail: 'Method not allowed' });
+      if (this.failStates) return sendJson(res, 503, { detail: 'Service unavailable' });
       const results = this.states.get(project) ?? [];
-      return send(res, 200, { results, total_count: results.length, next_page_results: false, next_cursor: null });
+      return sendJson(res, 200, { results, total_count: results.length, next_page_results: false, next_cursor: null });
     }
     if (m[4]) {
-      if (req.method !== 'PATCH') return send(res, 405, { detail: 'Method not allowed' });
+      if (req.method !== 'PATCH') return sendJson(res, 405, { detail: 'Method not allowed' });
       const issue = this.issues.get(decodeURIComponent(m[4]));
-      if (!issue || issue.project !== project) return send(res, 404, { detail: 'Issue not found' });
+      if (!issue || issue.project !== project) return sendJson(res, 404, { detail: 'Issue not found' });
       const state = (body as { state?: unknown } | undefined)?.state;
-      if (typeof state !== 'string') return send(res, 400, { detail: 'state is required' });
+      if (typeof state !== 'string') return sendJson(res, 400, { detail: 'state is required' });
       const updated = this.setIssue({ ...issue, state, updated_at: undefined });
-      return send(res, 200, updated);
+      return sendJson(res, 200, updated);
     }
-    if (req.method !== 'GET') return send(res, 405, { detail: 'Method not allowed' });
+    if (req.method !== 'GET') return sendJson(res, 405, { detail: 'Method not allowed' });
     const state = url.searchParams.get('state');
     const perPage = Number(url.searchParams.get('per_page') ?? this.pageSize);
     const size = Math.min(this.pageSize, Number.isFinite(perPage) && perPage > 0 ? perPage : this.pageSize);
@@ -110,23 +111,8 @@ export class TrackerDouble {
     const all = [...this.issues.values()].filter((i) => i.project === project && (!state || i.state === state));
     const results = all.slice(page * size, (page + 1) * size);
     const more = (page + 1) * size < all.length;
-    return send(res, 200, { results, total_count: all.length, next_page_results: more, next_cursor: `${size}:${page + 1}:0`, prev_cursor: `${size}:${page - 1}:1` });
+    return sendJson(res, 200, { results, total_count: all.length, next_page_results: more, next_cursor: `${size}:${page + 1}:0`, prev_cursor: `${size}:${page - 1}:1` });
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent || res.destroyed) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (data += chunk));
-    req.on('end', () => resolve(data));
-    req.on('error', reject);
-  });
-}
