@@ -56,8 +56,10 @@ export function createApp(deps: AppDeps) {
   api.route('/decisions', decisionsApi(conveyor));
   api.get('/status', (c) => c.json(conveyor.status()));
   api.route('/background', backgroundApi(conveyor));
-  api.route('/machines', machinesApi({ task: { machine: conveyor.runtime.machine, version: TASK_MACHINE_VERSION } }));
-  api.route('/', chartsApi(conveyor, { task: conveyor.runtime.machine, [SUPERVISOR_MACHINE_ID]: supervisor, [SWEEP_LOOP_MACHINE_ID]: sweepLoop }));
+  // Every machine conveyor runs, exported and drawn from the same definitions (SPEC R33).
+  const machines = { task: conveyor.runtime.machine, [SUPERVISOR_MACHINE_ID]: supervisor, [SWEEP_LOOP_MACHINE_ID]: sweepLoop };
+  api.route('/machines', machinesApi(Object.fromEntries(Object.entries(machines).map(([id, machine]) => [id, { machine, version: id === 'task' ? TASK_MACHINE_VERSION : 1 }]))));
+  api.route('/', chartsApi(conveyor, machines));
   app.route('/api', api);
   // The console page holds no data; everything it shows comes through the authenticated /api.
   app.route('/console', consoleApp());

@@ -227,10 +227,19 @@ describe('GET /api/status', () => {
 });
 
 describe('GET /api/machines', () => {
-  it('lists the task machine with its version', async () => {
+  it('lists every machine conveyor runs with its version', async () => {
     const res = await t.api('GET', '/machines');
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ machines: [{ id: 'task', version: TASK_MACHINE_VERSION }] });
+    expect(await res.json()).toEqual({
+      machines: [
+        { id: 'task', version: TASK_MACHINE_VERSION },
+        { id: 'supervisor', version: 1 },
+        { id: 'sweepLoop', version: 1 },
+      ],
+    });
+    const supervisor = await t.api('GET', '/machines/supervisor?format=stately');
+    expect(supervisor.status).toBe(200);
+    expect(await supervisor.text()).toContain("import { createMachine } from 'xstate'");
   });
 
   it('returns the task machine config as JSON with every stage', async () => {
@@ -276,6 +285,6 @@ describe('GET /api/machines', () => {
 
   it('refuses an unknown format with 422 naming the field, and an unknown machine with 404', async () => {
     await expectError(await t.api('GET', '/machines/task?format=svg'), 422, 'invalid_payload', 'format');
-    await expectError(await t.api('GET', '/machines/supervisor'), 404, 'not_found', 'id');
+    await expectError(await t.api('GET', '/machines/nope'), 404, 'not_found', 'id');
   });
 });
