@@ -64,6 +64,8 @@ export function startBackground(conveyor: Conveyor, o: StartBackgroundOptions): 
     probe: Object.keys(forges).length > 0 ? new ForgeStatusProbe({ forges, fetch: o.fetch }) : null,
     outbox: new Outbox({ store: rt, clock: rt.clock, bootId: rt.bootId, webhookUrl: config?.notifications?.webhookUrl ?? null, log: o.log, fetch: o.fetch }),
     log: o.log,
+    // The reaper defers to the agent runner's own finalizations, not only to its own.
+    finalizers: conveyor.workbench?.finalizers,
     ...o.overrides,
   });
   background.start();

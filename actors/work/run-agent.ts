@@ -7,6 +7,7 @@ import type { Scheduler, SlotRequest } from '../scheduler.ts';
 import type { RuntimeHandle } from '../types.ts';
 import { finishedStatuses, type JobRecord } from './job-record.ts';
 import type { JobTokens } from './job-tokens.ts';
+import type { Finalizers } from '../background/finalizers.ts';
 
 export interface AgentWorkOptions {
   rt: RuntimeHandle;
@@ -14,6 +15,8 @@ export interface AgentWorkOptions {
   /** Slot grants are routed back to the job that asked. */
   launches: Map<string, () => void>;
   tokens: JobTokens;
+  /** Where a finalization in flight is registered, so the reaper defers to it (SPEC R23, tier 2). */
+  finalizers: Finalizers;
   /** The executor of an agent; null runs nothing and succeeds (no agent configured). */
   executorFor(agent: string): Executor | null;
   timeoutFor(agent: string): number;
@@ -71,7 +74,7 @@ export function runAgentActor(o: AgentWorkOptions) {
 
     const watch = (r: RunningJob) => {
       running = r;
-      void r.exit.then(finish).catch(() => undefined);
+      void r.exit.then((exit) => o.finalizers.track(job.id, () => finish(exit))).catch(() => undefined);
     };
 
     const launch = async () => {

@@ -10,6 +10,7 @@ import { timerActor } from '../timer-actor.ts';
 import type { Implementations } from '../types.ts';
 import { Dependencies } from './dependencies.ts';
 import { JobTokens } from './job-tokens.ts';
+import { Finalizers } from '../background/finalizers.ts';
 import { prepareStageActor } from './prepare-stage.ts';
 import { runAgentActor } from './run-agent.ts';
 
@@ -41,6 +42,7 @@ export interface WorkbenchOptions {
 export class Workbench {
   readonly scheduler: Scheduler;
   readonly tokens = new JobTokens();
+  readonly finalizers = new Finalizers();
   readonly worktrees: Worktrees;
   dependencies: Dependencies | null = null;
   private readonly launches = new Map<string, () => void>();
@@ -82,6 +84,7 @@ export class Workbench {
       scheduler: this.scheduler,
       launches: this.launches,
       tokens: this.tokens,
+      finalizers: this.finalizers,
       executorFor: (agent) => this.opts.agents?.[agent]?.executor ?? null,
       timeoutFor: (agent) => this.opts.agents?.[agent]?.timeoutMs ?? this.opts.defaultTimeoutMs ?? 30 * 60_000,
       envFor: (agent) => this.opts.agents?.[agent]?.env ?? {},
