@@ -159,7 +159,10 @@ export class Runtime implements RuntimeHandle {
   private async create(input: CreateTaskInput, opts: SendOptions): Promise<{ taskId: string; created: boolean }> {
     const id = newTaskId();
     const at = this.clock.now();
-    const meta = { repo: input.repo, title: input.title, trackerIssueId: input.trackerIssueId, branch: input.branch ?? `conveyor/${id}`, createdAt: at };
+    const meta = {
+      repo: input.repo, title: input.title, trackerIssueId: input.trackerIssueId, trackerProjectId: input.trackerProjectId,
+      branch: input.branch ?? `conveyor/${id}`, createdAt: at,
+    };
     const taskInput: TaskInput = { id, repo: meta.repo, branch: meta.branch, createdAt: at, limits: this.limits() };
     const cell = this.cell(id);
     const commit = (cell.commit = deferred());

@@ -26,6 +26,7 @@ export interface CreateTaskInput {
   repo: string;
   title: string;
   trackerIssueId?: string;
+  trackerProjectId?: string;
   branch?: string;
 }
 

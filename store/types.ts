@@ -6,6 +6,8 @@ export interface TaskMeta {
   repo: string;
   title: string;
   trackerIssueId?: string;
+  /** The tracker project of that issue, where its status is mirrored. */
+  trackerProjectId?: string;
   branch: string;
   createdAt: number;
 }

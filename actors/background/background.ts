@@ -94,7 +94,7 @@ export class Background implements BackgroundControl {
     });
     const mirrorStates = this.settings.reconciler.mirrorStates;
     this.mirror = o.tracker && Object.keys(mirrorStates).length > 0
-      ? new TrackerMirror({ runtime: rt, client: o.tracker.client, states: mirrorStates, projectOf: (issue, repo) => this.#projectOf(issue, repo), log })
+      ? new TrackerMirror({ runtime: rt, client: o.tracker.client, states: mirrorStates, projectOf: (issue, repo, recorded) => recorded ?? this.#projectOf(issue, repo), log })
       : null;
     this.#machine = this.#provide();
   }

@@ -26,7 +26,7 @@ export interface TrackerMirrorOptions {
   /** stage (or done, cancelled, onHold, escalated) → tracker state id. */
   states: Record<string, string>;
   /** The project an issue lives in, or undefined when it cannot be told. */
-  projectOf(issueId: string, repo: string): string | undefined;
+  projectOf(issueId: string, repo: string, recorded?: string): string | undefined;
   log(line: string): void;
 }
 
@@ -83,7 +83,7 @@ export class TrackerMirror {
     const stateId = this.stateFor(to);
     if (!meta?.trackerIssueId || !stateId) return;
     const issueId = meta.trackerIssueId;
-    const projectId = this.#o.projectOf(issueId, meta.repo);
+    const projectId = this.#o.projectOf(issueId, meta.repo, meta.trackerProjectId);
     const ctx = rt.contextOf(t.taskId);
     const key = `trackerMirror:${t.taskId}:${to}:e${ctx?.epoch ?? 0}:v${ctx?.stageVisit ?? 0}`;
     const base = { key, taskId: t.taskId, effect: 'trackerMirror' as const, bootId: rt.bootId, startedAt: rt.clock.now(), issueId, projectId: projectId ?? '', stage: to, stateId };

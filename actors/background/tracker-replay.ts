@@ -99,7 +99,7 @@ export class TrackerReplay {
         return;
       }
       const created = await conveyor.createTask(
-        { repo, title: issue.title, trackerIssueId: issue.id, ...(issue.branch ? { branch: issue.branch } : {}) },
+        { repo, title: issue.title, trackerIssueId: issue.id, trackerProjectId: issue.projectId, ...(issue.branch ? { branch: issue.branch } : {}) },
         { source: 'reconciler', deliveryKey: key },
       );
       if (created.created) this.#changed(created.taskId, '', now, `tracker issue ${issue.id} is In Progress (no webhook said so)`);

@@ -39,7 +39,7 @@ export function trackerWebhook(conveyor: Conveyor, secret: string, routing: Trac
         return acknowledge(c, { status: 'unrouted', reason: `issue ${fact.issueId}: its project names no repository` });
       }
       const { taskId, created } = await conveyor.createTask(
-        { repo, title: fact.title, trackerIssueId: fact.issueId, branch: fact.branch },
+        { repo, title: fact.title, trackerIssueId: fact.issueId, trackerProjectId: fact.projectId, branch: fact.branch },
         { source: 'webhook', deliveryKey },
       );
       return c.json({ outcome: { status: created ? 'created' : 'duplicate', taskId } }, created ? 201 : 200);
