@@ -63,7 +63,7 @@ function onRedTransitions(stage: StageDefinition, gate: GateName, stages: Map<st
   ];
 }
 
-function effectState(stage: StageDefinition, effect: EffectName, next: string, stages: Map<string, StageDefinition>): AnyConfig {
+function effectState(stage: StageDefinition, effect: EffectName, next: string, stages: Map<string, StageDefinition>, first: boolean): AnyConfig {
   const isEffect = { type: 'isEffect', params: { effect } };
   const failed = { stage: stage.id, reason: `${effect} failed` };
   return {
@@ -88,7 +88,8 @@ function effectState(stage: StageDefinition, effect: EffectName, next: string, s
           'effect.failed': [
             { guard: and([isEffect as never, 'effectAttemptsLeft']), target: 'backoff', actions: { type: 'effectFailed', params: { stage: stage.id } } },
             // A non-retriable failure (a merge conflict, say) is the stage's red outcome.
-            ...(stage.onRed === 'escalate'
+            // After an earlier effect of the stage has happened (a merge), a rollback would undo nothing: a human decides.
+            ...(stage.onRed === 'escalate' || !first
               ? [{ guard: isEffect, target: '#task.escalated', actions: { type: 'escalate', params: failed } }]
               : onRedEffect(stage, isEffect, stages, failed)),
           ],
@@ -137,7 +138,7 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
   const red = { type: 'gateRed', params: { gate: stage.gate } };
   const states: AnyConfig = {};
   stage.effects.forEach((effect, i) => {
-    states[effect] = effectState(stage, effect, stage.effects[i + 1] ?? 'preparing', stages);
+    states[effect] = effectState(stage, effect, stage.effects[i + 1] ?? 'preparing', stages, i === 0);
   });
   const jobFailed = { type: 'jobFailed', params: { stage: stage.id } };
   const escalate = (reason: string) => ({ type: 'escalate', params: { stage: stage.id, reason } });
