@@ -12,6 +12,7 @@ import { deferred, type Deferred } from './deferred.ts';
 import { RuntimeStoppingError, TaskRestoreError } from './errors.ts';
 import { instantImplementations } from './instant-implementations.ts';
 import { TaskIndex } from './task-index.ts';
+import { Wakeups } from './wakeups.ts';
 import type {
   CommittedTransition, CreateTaskInput, Implementations, RuntimeHandle, SendOptions, SendOutcome, TaskEventInput,
 } from './types.ts';
@@ -36,6 +37,11 @@ interface Cell {
   commit: Deferred | null;
 }
 
+/** A task whose only pending work is a deadline further away than this sleeps until this long before it. */
+const WAKE_MARGIN_MS = 60_000;
+
+type PersistedShape = { status?: string; children?: Record<string, { src?: unknown }>; context?: { deadline?: number | null } };
+
 const newTaskId = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 10);
 
 /** Runs one XState actor per task; the only writer of tasks (ARCHITECTURE invariant 2). */
@@ -45,6 +51,7 @@ export class Runtime implements RuntimeHandle {
   readonly machine: TaskMachine;
   readonly pipeline: PipelineDefinition;
   readonly index = new TaskIndex();
+  private readonly wakeups: Wakeups;
   private readonly store: Store;
   private readonly cells = new Map<string, Cell>();
   private readonly creating = new Map<string, Promise<{ taskId: string; created: boolean }>>();
@@ -60,6 +67,7 @@ export class Runtime implements RuntimeHandle {
     this.bootId = opts.bootId ?? newTaskId();
     this.pipeline = opts.pipeline ?? defaultPipeline;
     this.migrations = opts.migrations ?? {};
+    this.wakeups = new Wakeups(this.clock, (taskId) => this.wake(taskId));
     const impls = (opts.implementations ?? instantImplementations)(this);
     this.machine = compileTaskMachine(this.pipeline).provide({ actors: impls as never });
   }
@@ -79,10 +87,33 @@ export class Runtime implements RuntimeHandle {
     this.started = true;
     for (const record of this.store.listTasks()) {
       this.index.update(record);
-      const snap = record.snapshot as { status?: string; children?: Record<string, unknown> };
-      // Tasks waiting only on the outside world stay dormant; those with timers or work in flight run now.
-      if (snap.status === 'active' && Object.keys(snap.children ?? {}).length > 0) this.hydrate(this.cell(record.id));
+      const snap = record.snapshot as PersistedShape;
+      // Tasks waiting on the outside world or a far deadline stay dormant; those with work in flight run now.
+      if (snap.status !== 'active' || Object.keys(snap.children ?? {}).length === 0) continue;
+      const sleep = this.sleepUntil(snap.children ?? {}, snap.context?.deadline ?? null);
+      if (sleep === null) this.hydrate(this.cell(record.id));
+      else this.wakeups.schedule(record.id, sleep);
     }
+  }
+
+  /**
+   * When a task whose only children are timers may sleep until, or null: its actor must stay live
+   * (work in flight, or a deadline within the wake margin).
+   */
+  private sleepUntil(children: Record<string, { src?: unknown }>, deadline: number | null): number | null {
+    if (deadline === null) return null;
+    if (!Object.values(children).every((c) => c.src === 'timer')) return null;
+    const wakeAt = deadline - WAKE_MARGIN_MS;
+    return wakeAt > this.clock.now() ? wakeAt : null;
+  }
+
+  /** Revives a sleeping task through its mailbox, so the wake is ordered with its events. */
+  private wake(taskId: string): void {
+    if (this.#stopping) return;
+    const cell = this.cell(taskId);
+    cell.tail = cell.tail.then(() => {
+      if (!cell.actor && this.store.getTask(taskId)) this.hydrate(cell);
+    }).catch(() => undefined);
   }
 
   get stopping(): boolean {
@@ -274,6 +305,7 @@ export class Runtime implements RuntimeHandle {
   /** Starts the task's actor from its committed snapshot if it is not running. */
   private hydrate(cell: Cell): Actor<TaskMachine> {
     if (cell.actor) return cell.actor;
+    this.wakeups.cancel(cell.id);
     const record = this.store.getTask(cell.id)!;
     const snapshot = this.checkVersion(record);
     // A restored actor takes its context from the snapshot; the machine's input type does not apply.
@@ -316,9 +348,13 @@ export class Runtime implements RuntimeHandle {
     const actor = cell.actor;
     if (!actor) return;
     const snap = actor.getSnapshot();
-    if (snap.status !== 'active' || Object.keys(snap.children).length === 0) {
+    const children = snap.children as Record<string, { src?: unknown }>;
+    const sleep = snap.status === 'active' ? this.sleepUntil(children, snap.context.deadline) : null;
+    if (snap.status !== 'active' || Object.keys(children).length === 0 || sleep !== null) {
       cell.actor = null;
       actor.stop();
+      if (sleep !== null) this.wakeups.schedule(cell.id, sleep);
+      else this.wakeups.cancel(cell.id);
     }
   }
 
@@ -336,6 +372,11 @@ export class Runtime implements RuntimeHandle {
     return { maxRetries: p.maxRetries, maxJobAttempts: p.maxJobAttempts, jobTimeoutMs: p.jobTimeoutMs, baseBackoffMs: p.baseBackoffMs, gateTimeoutMs: p.gateTimeoutMs };
   }
 
+  /** Tasks asleep until a far deadline. */
+  sleepingCount(): number {
+    return this.wakeups.size();
+  }
+
   /** Live actors (tasks with work in flight) and mailboxes with events waiting. */
   liveCount(): number {
     let n = 0;
@@ -347,6 +388,7 @@ export class Runtime implements RuntimeHandle {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.wakeups.stop();
     await Promise.all([...this.cells.values()].map((c) => c.tail));
     for (const cell of this.cells.values()) {
       cell.actor?.stop();
