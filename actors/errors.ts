@@ -6,6 +6,14 @@ export class TaskRestoreError extends Error {
   }
 }
 
+/** The runtime will not start: some persisted tasks cannot be restored; each line names one. */
+export class RuntimeRefusedError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`runtime: refusing to start, ${problems.length} task(s) cannot be restored:\n  ${problems.join('\n  ')}`);
+    this.name = 'RuntimeRefusedError';
+  }
+}
+
 /** The runtime is shutting down and takes no new events; the sender should retry later. */
 export class RuntimeStoppingError extends Error {
   constructor() {

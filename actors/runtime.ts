@@ -9,8 +9,9 @@ import type { Collection, EventSource, HistoryEntry, Store, StoreRecord, TaskRec
 import { systemClock, type Clock } from './clock.ts';
 import { emissionRecords, type DecisionRecord } from './decisions/decision-record.ts';
 import { deferred, type Deferred } from './deferred.ts';
-import { RuntimeStoppingError, TaskRestoreError } from './errors.ts';
+import { RuntimeRefusedError, RuntimeStoppingError, TaskRestoreError } from './errors.ts';
 import { instantImplementations } from './instant-implementations.ts';
+import { restorableSnapshot, type Migrations } from './restorable-snapshot.ts';
 import { TaskIndex } from './task-index.ts';
 import { Wakeups } from './wakeups.ts';
 import type {
@@ -24,7 +25,7 @@ export interface RuntimeOptions {
   implementations?: Implementations;
   bootId?: string;
   /** Upgrades a persisted snapshot from the version it names to the next one. */
-  migrations?: Record<number, (snapshot: unknown) => unknown>;
+  migrations?: Migrations;
 }
 
 /** One task's live part: its actor while it has work in flight, and the mailbox that serializes it. */
@@ -56,7 +57,7 @@ export class Runtime implements RuntimeHandle {
   private readonly cells = new Map<string, Cell>();
   private readonly creating = new Map<string, Promise<{ taskId: string; created: boolean }>>();
   private readonly listeners = new Set<(t: CommittedTransition) => void>();
-  private readonly migrations: Record<number, (snapshot: unknown) => unknown>;
+  private readonly migrations: Migrations;
   #stopping = false;
   private started = false;
   readonly counters = { accepted: 0, ignored: 0, duplicates: 0, created: 0, commitFailures: 0 };
@@ -78,12 +79,14 @@ export class Runtime implements RuntimeHandle {
     const refused: string[] = [];
     for (const record of this.store.listTasks()) {
       try {
-        this.checkVersion(record);
+        const snapshot = restorableSnapshot(record, this.migrations) as PersistedShape & { value?: unknown };
+        // A state this chart does not have (a renamed stage, say) is refused now, not at the task's next event.
+        this.machine.resolveState({ value: snapshot.value as never, context: snapshot.context as never });
       } catch (e) {
-        refused.push((e as Error).message);
+        refused.push(e instanceof TaskRestoreError ? e.message : `runtime: task ${record.id}: its persisted snapshot does not fit the task machine: ${(e as Error).message}`);
       }
     }
-    if (refused.length > 0) throw new TaskRestoreError(refused.length === 1 ? 'one' : `${refused.length}`, `refusing to start:\n${refused.join('\n')}`);
+    if (refused.length > 0) throw new RuntimeRefusedError(refused);
     this.started = true;
     for (const record of this.store.listTasks()) {
       this.index.update(record);
@@ -307,7 +310,7 @@ export class Runtime implements RuntimeHandle {
     if (cell.actor) return cell.actor;
     this.wakeups.cancel(cell.id);
     const record = this.store.getTask(cell.id)!;
-    const snapshot = this.checkVersion(record);
+    const snapshot = restorableSnapshot(record, this.migrations);
     // A restored actor takes its context from the snapshot; the machine's input type does not apply.
     const actor = createActor(this.machine, { snapshot, id: cell.id } as never);
     const status = actor.getSnapshot().status;
@@ -328,19 +331,6 @@ export class Runtime implements RuntimeHandle {
     const records = emissionRecords(cell.id, cell.emitted, at, (id) => this.store.get<DecisionRecord>('decisions', id), (key) => this.store.get('effects', key));
     cell.emitted = [];
     return records;
-  }
-
-  /** The snapshot of a record, migrated to this build's version, or a loud refusal naming the task. */
-  private checkVersion(record: TaskRecord): unknown {
-    if (record.machineId !== TASK_MACHINE_ID) throw new TaskRestoreError(record.id, `persisted by machine "${record.machineId}", not "${TASK_MACHINE_ID}"`);
-    let snapshot = record.snapshot;
-    for (let v = record.version; v < TASK_MACHINE_VERSION; v++) {
-      const migrate = this.migrations[v];
-      if (!migrate) throw new TaskRestoreError(record.id, `persisted by task machine version ${record.version}; this build runs version ${TASK_MACHINE_VERSION} and has no migration from ${v}`);
-      snapshot = migrate(snapshot);
-    }
-    if (record.version > TASK_MACHINE_VERSION) throw new TaskRestoreError(record.id, `persisted by task machine version ${record.version}, newer than this build's ${TASK_MACHINE_VERSION}`);
-    return snapshot;
   }
 
   /** An actor with no timers or work in flight is dropped: its committed snapshot is all there is to it. */

@@ -81,6 +81,8 @@ async function main() {
 
 main().catch((e: unknown) => {
   const err = e as Error;
-  process.stderr.write(`${err instanceof SettingsError ? err.message : err.stack ?? err.message}\n`);
+  // A refusal (bad settings, a corrupt store, tasks this build cannot restore) is a message, not a crash.
+  const refusal = err instanceof SettingsError || ['RuntimeRefusedError', 'StoreCorruptError', 'StoreReadError', 'BackgroundStartError'].includes(err.name);
+  process.stderr.write(`${refusal ? err.message : err.stack ?? err.message}\n`);
   process.exit(1);
 });
