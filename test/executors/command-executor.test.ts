@@ -10,6 +10,7 @@ import { CommandExecutor, isAlive, readLogTail, reattach, truncationMarker } fro
 import type { JobExit, JobSpec, RunningJob } from '../../actors/executors/index.ts';
 import { exitFilePath } from '../../actors/executors/command-executor.ts';
 import { readExitFile } from '../../actors/executors/process-alive.ts';
+import { killGroups } from '../support/process-groups.ts';
 
 const node = process.execPath;
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -57,13 +58,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const pgid of groups.splice(0)) {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killGroups(groups);
   await rm(dir, { recursive: true, force: true });
 });
 

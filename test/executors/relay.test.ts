@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { truncationMarker } from '../../actors/executors/index.ts';
+import { killGroups } from '../support/process-groups.ts';
 
 const node = process.execPath;
 const RELAY = resolve(import.meta.dirname, '../../actors/executors/relay.mjs');
@@ -49,13 +50,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const pgid of groups.splice(0)) {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killGroups(groups);
   await rm(dir, { recursive: true, force: true });
 });
 
