@@ -37,6 +37,8 @@ export interface BackgroundOptions {
   log?: (line: string) => void;
   /** A persisted supervisor snapshot to restore instead of starting afresh. */
   snapshot?: unknown;
+  /** Keeps the supervisor's latest snapshot (restart counts, degraded mark, loop deadlines) across boots. */
+  persist?: (snapshot: unknown) => Promise<void>;
   /** Replaces a loop's logic wholesale (a loop that crashes, to exercise the supervisor). */
   loops?: Partial<Record<ChildName, AnyActorLogic>>;
 }
@@ -135,10 +137,18 @@ export class Background implements BackgroundControl {
       backoff: { baseMs: s.backoffBaseMs, maxMs: s.backoffMaxMs },
       window: { ms: s.windowMs, maxRestarts: s.maxRestarts },
     };
-    const actor = this.#o.snapshot === undefined
-      ? createActor(this.#machine, { input })
-      : createActor(this.#machine, { snapshot: this.#o.snapshot } as never);
-    if (actor.getSnapshot().status === 'error') throw new BackgroundStartError('supervisor: the persisted snapshot does not fit the supervisor machine');
+    // A snapshot taken under other settings (intervals, backoff, window) is not restored: the configuration wins.
+    const kept = this.#o.snapshot as { context?: { children?: unknown; backoff?: unknown; window?: unknown } } | undefined;
+    const sameSettings = kept !== undefined && JSON.stringify([kept.context?.children, kept.context?.backoff, kept.context?.window]) === JSON.stringify([input.children, input.backoff, input.window]);
+    let actor = sameSettings
+      ? createActor(this.#machine, { snapshot: this.#o.snapshot } as never)
+      : createActor(this.#machine, { input });
+    if (actor.getSnapshot().status === 'error') {
+      // The loops hold no task state: a snapshot this build cannot read costs only the restart history.
+      this.#log('supervisor: warning: the persisted supervisor snapshot does not fit this build; starting afresh');
+      actor = createActor(this.#machine, { input });
+    }
+    if (this.#o.persist) this.#persistOnChange(actor, this.#o.persist);
     actor.on('*', (e) => this.#onEmitted(e as SupervisorEmitted));
     actor.subscribe({ error: (e) => this.#log(`supervisor: stopped by an error it could not handle: ${(e as Error).message}`) });
     this.#actor = actor;
@@ -146,6 +156,23 @@ export class Background implements BackgroundControl {
     this.mirror?.start();
     actor.start();
     this.#log(`supervisor: started reconciler (${reconciler.enabled ? `every ${reconciler.intervalMs} ms` : 'off'}) and reaper (${reaper.enabled ? `every ${reaper.intervalMs} ms` : 'off'}, ceiling ${reaper.hardCeilingMs} ms)`);
+  }
+
+  /** Writes the supervisor's snapshot after its transitions: the latest one, one write at a time. */
+  #persistOnChange(actor: { subscribe(fn: () => void): unknown; getPersistedSnapshot(): unknown; getSnapshot(): { status: string } }, persist: (s: unknown) => Promise<void>): void {
+    let writing = false;
+    let again = false;
+    const write = async () => {
+      if (writing) return void (again = true);
+      writing = true;
+      do {
+        again = false;
+        if (actor.getSnapshot().status !== 'active') break;
+        await persist(actor.getPersistedSnapshot()).catch((e: unknown) => this.#log(`supervisor: could not persist its snapshot: ${(e as Error).message}`));
+      } while (again);
+      writing = false;
+    };
+    actor.subscribe(() => void write());
   }
 
   /** Stops the loops, lets a sweep in flight finish, then the mirror and the outbox. */

@@ -20,6 +20,9 @@ export interface StartBackgroundOptions {
   overrides?: Partial<Omit<BackgroundOptions, 'conveyor'>>;
 }
 
+/** Where the supervisor's snapshot is kept (collection meta). */
+const SUPERVISOR_RECORD = 'background:supervisor';
+
 /** The longest an agent job may run under this configuration. */
 export function longestJobMs(conveyor: Conveyor, config: ConveyorConfig | null): number {
   const stages = conveyor.runtime.pipeline.stages;
@@ -64,6 +67,9 @@ export function startBackground(conveyor: Conveyor, o: StartBackgroundOptions): 
     probe: Object.keys(forges).length > 0 ? new ForgeStatusProbe({ forges, fetch: o.fetch }) : null,
     outbox: new Outbox({ store: rt, clock: rt.clock, bootId: rt.bootId, webhookUrl: config?.notifications?.webhookUrl ?? null, log: o.log, fetch: o.fetch }),
     log: o.log,
+    // Restart counts, the degraded mark and the loops' deadlines survive a restart of conveyor.
+    snapshot: rt.read<{ snapshot: unknown }>('meta', SUPERVISOR_RECORD)?.snapshot,
+    persist: (snapshot) => rt.write([{ kind: 'put', collection: 'meta', id: SUPERVISOR_RECORD, value: { snapshot } }]),
     // The reaper defers to the agent runner's own finalizations, not only to its own.
     finalizers: conveyor.workbench?.finalizers,
     ...o.overrides,

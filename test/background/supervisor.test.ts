@@ -131,3 +131,33 @@ describe('supervisor', () => {
     expect(restored.status().supervisor).toMatchObject({ state: 'running', degraded: false, restarts: 4 });
   });
 });
+
+describe('supervisor across a restart of conveyor', () => {
+  let world: World;
+  afterEach(async () => world?.close());
+
+  it('keeps its restart count through its persisted snapshot, unless the settings changed', async () => {
+    world = await makeWorld();
+    const crash = { on: true, count: 0 };
+    const kept: unknown[] = [];
+    const persist = async (snapshot: unknown) => void kept.push(snapshot);
+    const first = world.background({ config, loops: { reaper: flakyLoop(world, crash) }, persist });
+    first.start();
+    for (const wait of [0, 1_000]) await world.advance(wait);
+    expect(first.status().supervisor).toMatchObject({ restarts: 2 });
+    await first.stop();
+
+    crash.on = false;
+    const second = world.background({ config, loops: { reaper: flakyLoop(world, crash) }, snapshot: kept.at(-1) });
+    second.start();
+    await world.advance(0);
+    expect(second.status().supervisor).toMatchObject({ restarts: 2 });
+    await second.stop();
+
+    const changed = { ...config, reaper: { intervalMs: 2_000 } };
+    const third = world.background({ config: changed, loops: { reaper: flakyLoop(world, crash) }, snapshot: kept.at(-1) });
+    third.start();
+    await world.advance(0);
+    expect(third.status().supervisor).toMatchObject({ restarts: 0 });
+  });
+});
