@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../store/index.ts';
 import type { TaskSummary, TaskView } from '../../actors/index.ts';
 import { signHex } from '../../server/webhooks/signatures.ts';
+import { seededRandom } from '../support/seeded-random.ts';
 
 // A real conveyor process on loopback, killed with SIGKILL mid-stream and restarted on the same data (SPEC R9, R31).
 
@@ -45,17 +46,6 @@ interface Server {
 const issueId = (i: number) => `ISS-${String(i).padStart(3, '0')}`;
 const titleOf = (issue: string) => `Issue ${issue}`;
 
-/** Small seeded generator (mulberry32), so a failing kill moment can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Each sender's deliveries in the order a tracker would send them: per issue start, approve, then block and resume. */
 function plan(): Delivery[][] {
@@ -270,7 +260,7 @@ describe('kill -9 during a stream of tracker webhooks', () => {
 
   for (const { seed, from, to } of moments) {
     it(`loses and repeats no acknowledged webhook when killed after ${from}..${to} acknowledgements (seed ${seed})`, async () => {
-      const random = seeded(seed);
+      const random = seededRandom(seed);
       const killAt = from + Math.floor(random() * (to - from));
       const killDelayMs = random() * 3;
       const dir = await freshDir();

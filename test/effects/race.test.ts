@@ -7,6 +7,7 @@ import { Conveyor, EffectSet, RuntimeStoppingError, type EffectRecord, type Send
 import { EmbeddedStore, type HistoryEntry } from '../../store/index.ts';
 import { driveToTesting, waitForTask, withEffects } from '../support/effects-pipeline.ts';
 import { ForgeDouble } from '../support/forge-double.ts';
+import { seededRandom } from '../support/seeded-random.ts';
 
 // 1,000 seeded runs. Each copies a data dir holding three tasks at the edge before their merge
 // (testing.gating), opens a conveyor on it with a forge of its own (counting mode: real HTTP, no
@@ -16,17 +17,6 @@ const BLOCKS = 4;
 const CONCURRENT = 12;
 const TASKS = 3;
 
-/** mulberry32: a small seeded generator, so a failing seed can be run again. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sha = (n: number) => n.toString(16).padStart(40, '0');
 
@@ -128,7 +118,7 @@ function rollbackAfterMerge(history: readonly HistoryEntry[]): boolean {
 }
 
 async function runSeed(seed: number): Promise<Finding[]> {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const dir = await mkdtemp(join(tmpdir(), 'conveyor-race-'));
   await cp(template.dir, dir, { recursive: true });
   // The forge is slow by a seeded few ms before merging and before answering, so restarts land inside the call.
