@@ -65,7 +65,15 @@ export function tasksApi(conveyor: Conveyor) {
 
   app.get('/:id', (c) => {
     const id = c.req.param('id');
-    return c.json({ task: mustExist(id), jobs: conveyor.jobsOf(id), waitingOn: conveyor.waitingOn(id) });
+    // Everything about one task in one answer (SPEC R32): state and context, its jobs, the decisions it
+    // waits on, its effects, and the tasks it waits for.
+    return c.json({
+      task: mustExist(id),
+      jobs: conveyor.jobsOf(id),
+      decisions: conveyor.decisions.list('pending').filter((d) => d.taskId === id),
+      effects: conveyor.effects({ taskId: id }),
+      waitingOn: conveyor.waitingOn(id),
+    });
   });
 
   app.post('/:id/dependencies', async (c) => {

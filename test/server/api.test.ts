@@ -127,6 +127,16 @@ describe('GET /api/tasks/:id', () => {
     expect(task.context.limits.maxRetries).toBe(defaultPipeline.maxRetries);
   });
 
+  it('shows the decisions the task waits on, its jobs and its effects alongside it', async () => {
+    const { id } = await createTask();
+    const body = await json<{ decisions: { contextKey: string; options: string[] }[]; jobs: { stage: string }[]; effects: unknown[]; waitingOn: string[] }>(
+      await t.api('GET', `/tasks/${id}`),
+    );
+    expect(body.decisions).toEqual([expect.objectContaining({ contextKey: 'analysis_approval', options: ['Approve', 'Reject'] })]);
+    expect(body.effects).toEqual([]);
+    expect(body.waitingOn).toEqual([]);
+  });
+
   it('answers 404 with the error shape for an unknown task on every task route', async () => {
     const calls: Array<[string, string, unknown?]> = [
       ['GET', '/tasks/nope'], ['GET', '/tasks/nope/history'], ['GET', '/tasks/nope/snapshot'], ['POST', '/tasks/nope/events', { type: 'hold' }],
