@@ -7,7 +7,7 @@ import { createApp } from '../../server/app.ts';
 import { defaultTrackerRouting } from '../../server/default-tracker.ts';
 import { EmbeddedStore } from '../../store/index.ts';
 import { commitFiles, createRemote, git, makeTempDir, readWorkFile, remoteHead, writeFiles } from '../git/fixtures.ts';
-import { API_TOKEN, FORGE_SECRET, TRACKER_SECRET, waitForState, type Delivery } from '../support/http-fixtures.ts';
+import { API_TOKEN, apiCaller, type Delivery, FORGE_SECRET, TRACKER_SECRET, waitForState } from '../support/http-fixtures.ts';
 
 export const REPO_NAME = 'shop';
 export const README = 'line 1\nline 2\nline 3\n';
@@ -36,12 +36,7 @@ export async function makeGitApp(): Promise<GitApp> {
   const conveyor = new Conveyor({ store: new EmbeddedStore({ dir: join(root.path, 'store') }), workbench });
   await conveyor.start();
   const app = createApp({ conveyor, apiToken: API_TOKEN, trackerSecret: TRACKER_SECRET, forgeSecret: FORGE_SECRET, tracker: defaultTrackerRouting });
-  const api = async (method: string, path: string, body?: unknown) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${API_TOKEN}` };
-    if (body === undefined) return app.request(`/api${path}`, { method, headers });
-    headers['content-type'] = 'application/json';
-    return app.request(`/api${path}`, { method, headers, body: JSON.stringify(body) });
-  };
+  const api = apiCaller(app);
   return {
     app,
     conveyor,

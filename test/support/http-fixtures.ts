@@ -45,12 +45,7 @@ export async function makeTestApp(opts: { wrapStore?: (store: Store) => Store; m
     tracker: defaultTrackerRouting, maxBodyBytes: opts.maxBodyBytes, now: opts.now,
   });
   const deliver = async (d: Delivery) => app.request(d.path, { method: 'POST', headers: d.headers, body: d.body });
-  const api = async (method: string, path: string, body?: unknown, token = API_TOKEN) => {
-    const headers: Record<string, string> = token === '' ? {} : { authorization: `Bearer ${token}` };
-    if (body === undefined) return app.request(`/api${path}`, { method, headers });
-    headers['content-type'] = 'application/json';
-    return app.request(`/api${path}`, { method, headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
-  };
+  const api = apiCaller(app);
   const close = async () => {
     await conveyor.stop();
     await rm(dir, { recursive: true, force: true });
@@ -237,4 +232,14 @@ export class FailingStore implements Store {
   list<T>(collection: Parameters<Store['list']>[0]) { return this.inner.list<T>(collection); }
   stats() { return this.inner.stats(); }
   close() { return this.inner.close(); }
+}
+
+/** Calls the app's /api in-process with the bearer token (none when ''); a string body is sent as it is. */
+export function apiCaller(app: { request(path: string, init: RequestInit): Response | Promise<Response> }) {
+  return async (method: string, path: string, body?: unknown, token = API_TOKEN): Promise<Response> => {
+    const headers: Record<string, string> = token === '' ? {} : { authorization: `Bearer ${token}` };
+    if (body === undefined) return app.request(`/api${path}`, { method, headers });
+    headers['content-type'] = 'application/json';
+    return app.request(`/api${path}`, { method, headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  };
 }

@@ -9,7 +9,7 @@ import { defaultPipeline } from '../../machines/index.ts';
 import { createApp } from '../../server/app.ts';
 import { defaultTrackerRouting } from '../../server/default-tracker.ts';
 import { EmbeddedStore } from '../../store/index.ts';
-import { API_TOKEN, FORGE_SECRET, TRACKER_SECRET, waitForState } from '../support/http-fixtures.ts';
+import { API_TOKEN, apiCaller, FORGE_SECRET, TRACKER_SECRET, waitForState } from '../support/http-fixtures.ts';
 
 const REPO = 'shop';
 
@@ -30,12 +30,7 @@ async function bench(options: Omit<WorkbenchOptions, 'dataDir'>): Promise<Bench>
   const conveyor = new Conveyor({ store: new EmbeddedStore({ dir: join(dir, 'store') }), workbench, pipeline });
   await conveyor.start();
   const app = createApp({ conveyor, apiToken: API_TOKEN, trackerSecret: TRACKER_SECRET, forgeSecret: FORGE_SECRET, tracker: defaultTrackerRouting });
-  const api = async (method: string, path: string, body?: unknown) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${API_TOKEN}` };
-    if (body === undefined) return app.request(`/api${path}`, { method, headers });
-    headers['content-type'] = 'application/json';
-    return app.request(`/api${path}`, { method, headers, body: JSON.stringify(body) });
-  };
+  const api = apiCaller(app);
   const b = { dir, conveyor, workbench, api };
   opened.push(b);
   return b;

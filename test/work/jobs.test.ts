@@ -9,7 +9,7 @@ import { defaultPipeline } from '../../machines/index.ts';
 import { createApp } from '../../server/app.ts';
 import { defaultTrackerRouting } from '../../server/default-tracker.ts';
 import { EmbeddedStore } from '../../store/index.ts';
-import { API_TOKEN, FORGE_SECRET, TRACKER_SECRET, waitForState } from '../support/http-fixtures.ts';
+import { API_TOKEN, apiCaller, FORGE_SECRET, TRACKER_SECRET, waitForState } from '../support/http-fixtures.ts';
 
 const pipeline = { ...defaultPipeline, baseBackoffMs: 200, maxJobAttempts: 2 };
 
@@ -32,12 +32,7 @@ async function startBench(dir: string, options: Omit<WorkbenchOptions, 'dataDir'
   await conveyor.start();
   opened.push({ dir, conveyor });
   const app = createApp({ conveyor, apiToken: API_TOKEN, trackerSecret: TRACKER_SECRET, forgeSecret: FORGE_SECRET, tracker: defaultTrackerRouting });
-  const api = async (method: string, path: string, body?: unknown, token = API_TOKEN) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-    if (body === undefined) return app.request(`/api${path}`, { method, headers });
-    headers['content-type'] = 'application/json';
-    return app.request(`/api${path}`, { method, headers, body: JSON.stringify(body) });
-  };
+  const api = apiCaller(app);
   return { dir, conveyor, workbench, api, workdir: (id) => workbench.workdirFor(id), reopen: () => startBench(dir, options) };
 }
 
