@@ -1,21 +1,20 @@
 // Webhook intake with 10,000 live tasks: signed forge statuses over HTTP into committed transitions, against a
 // bare Hono echo server under the same load; plus restart time and heap per idle task at 10,000 tasks.
-import { fork } from 'node:child_process';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { Conveyor, openConveyor } from '../actors/index.ts';
 import { createApp } from '../server/app.ts';
 import { defaultTrackerRouting } from '../server/default-tracker.ts';
 import { EmbeddedStore } from '../store/index.ts';
-import type { LoadOrder, LoadResult } from './support/autocannon-worker.ts';
+import type { LoadOrder } from './support/autocannon-worker.ts';
+import { close, listen, load } from './support/http-load.ts';
 
 const TASKS = 10_000;
 const CREATE_CONCURRENCY = 500;
@@ -24,8 +23,6 @@ const WARMUP_SEC = 2;
 const DURATION_SEC = 10;
 const REPO = 'bench/shop';
 const FORGE_SECRET = 'bench-forge-secret';
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WORKER = fileURLToPath(new URL('./support/autocannon-worker.ts', import.meta.url));
 
 /** Runs a full collection and returns the heap in use; the gc comes from a flag set at run time, not the command line. */
 function heapAfterGc(): number {
@@ -73,32 +70,8 @@ async function restartMs(dataDir: string): Promise<number> {
   return ms;
 }
 
-function listen(fetch: (req: Request) => Response | Promise<Response>): Promise<{ server: ServerType; url: string }> {
-  return new Promise((resolve) => {
-    const server = serve({ fetch, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) => resolve({ server, url: `http://127.0.0.1:${info.port}` }));
-  });
-}
 
-function close(server: ServerType): Promise<void> {
-  return new Promise((resolve) => {
-    if ('closeAllConnections' in server) server.closeAllConnections();
-    server.close(() => resolve());
-  });
-}
 
-/** Runs autocannon in a child process, so the load generator and the server do not share one event loop. */
-function load(order: LoadOrder): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(WORKER, [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let result: LoadResult | undefined;
-    child.once('message', (message) => {
-      result = message as LoadResult;
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`bench: load worker exited with ${code} and no result`))));
-    child.send(order);
-  });
-}
 
 /** Measures intake throughput and latency, restart times and heap per idle task; one run, under two minutes. */
 export async function run(): Promise<Record<string, number>> {

@@ -1,18 +1,17 @@
 // Background sweeps at 10,000 tasks: one reconciler tick and one reaper tick (ms, target <= 20 each), and the
 // webhook intake's p99 latency with both loops sweeping every 100 ms against without them (target ratio <= 1.5).
-import { fork } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { serve, type ServerType } from '@hono/node-server';
+import { pathToFileURL } from 'node:url';
+import type { ServerType } from '@hono/node-server';
 import { Background, Conveyor, type GateProbe, type JobRecord } from '../actors/index.ts';
 import { createApp } from '../server/app.ts';
 import { defaultTrackerRouting } from '../server/default-tracker.ts';
 import { EmbeddedStore, type StoreRecord, type TaskRecord } from '../store/index.ts';
 import type { LoadOrder, LoadResult } from './support/autocannon-worker.ts';
+import { close, listen, load } from './support/http-load.ts';
 
 const TASKS = 10_000;
 const TICKS = 20;
@@ -20,8 +19,6 @@ const CONNECTIONS = 20;
 const PHASE_SEC = 6;
 const REPO = 'bench/shop';
 const FORGE_SECRET = 'bench-forge-secret';
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WORKER = fileURLToPath(new URL('./support/autocannon-worker.ts', import.meta.url));
 
 /** Where the 10,000 tasks rest, out of every 200: the shape of a busy pipeline with few agents at work. */
 const MIX: [kind: Kind, per200: number][] = [['gating', 120], ['human', 40], ['queued', 20], ['running', 1], ['held', 9], ['done', 10]];
@@ -95,23 +92,7 @@ async function ticks(sweep: () => Promise<void>): Promise<{ cold: number; warm: 
   return { cold: times[0]!, warm: median(warm), max: Math.max(...warm) };
 }
 
-function listen(fetch: (req: Request) => Response | Promise<Response>): Promise<{ server: ServerType; url: string }> {
-  return new Promise((resolve) => {
-    const server = serve({ fetch, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) => resolve({ server, url: `http://127.0.0.1:${info.port}` }));
-  });
-}
 
-/** Signed forge statuses from autocannon in a child process, so the load does not share the server's event loop. */
-function load(order: LoadOrder): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(WORKER, [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let result: LoadResult | undefined;
-    child.once('message', (message) => (result = message as LoadResult));
-    child.once('error', reject);
-    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`bench: load worker exited with ${code} and no result`))));
-    child.send(order);
-  });
-}
 
 /** Pending CI for every head it is asked about: the answer of a forge where nothing was missed. */
 const pendingProbe: GateProbe = {
@@ -174,11 +155,7 @@ export async function run(): Promise<Record<string, number>> {
     };
   } finally {
     await background?.stop();
-    if (server) {
-      const s = server;
-      if ('closeAllConnections' in s) s.closeAllConnections();
-      await new Promise<void>((resolve) => s.close(() => resolve()));
-    }
+    if (server) await close(server);
     await conveyor.stop();
     await rm(dir, { recursive: true, force: true });
   }
