@@ -34,11 +34,19 @@ const forgeSchema = z.strictObject({
   tokenEnv: envName.default('FORGE_TOKEN'),
 });
 
+// A repository's own webhook secret; during a rotation the previous one is accepted too, until the time given.
+const webhookSchema = z.strictObject({
+  secretEnv: envName,
+  previousSecretEnv: envName.optional(),
+  previousUntil: z.iso.datetime({ offset: true }).optional(),
+});
+
 const repositorySchema = z.strictObject({
   name,
   remote: z.string().refine(isRemote, 'a URL (https://, ssh://, git://, file:// or user@host:path) or an absolute path'),
   targetBranch: z.string().min(1).default('main'),
   forge: forgeSchema.optional(),
+  webhook: webhookSchema.optional(),
 });
 
 const agentSchema = z.strictObject({
@@ -47,6 +55,8 @@ const agentSchema = z.strictObject({
   env: z
     .record(z.string().regex(AGENT_ENV_NAME, 'an environment variable name not starting with CONVEYOR_ (conveyor sets those)'), z.string())
     .default({}),
+  /** Variables copied from conveyor's environment into this agent's, by name: a forge token it must push with, say. */
+  passEnv: z.array(envName).default([]),
 });
 
 const limitsSchema = z.strictObject({
@@ -155,6 +165,7 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   if (tracker?.apiBase !== undefined && tracker.workspace === undefined) {
     issues.push({ path: ['tracker', 'workspace'], expected: 'a workspace slug, needed when tracker.apiBase is set', got: 'nothing' });
   }
+  issues.push(...secretPassIssues(config));
   const overrides = obj(obj(config.pipeline)?.stages) ?? {};
   const stageIds = defaultPipeline.stages.map((s) => s.id);
   for (const id of Object.keys(overrides)) {
@@ -180,6 +191,28 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   return issues;
 }
 
+const SECRET_DEFAULTS: Record<string, string> = { apiToken: 'CONVEYOR_API_TOKEN', trackerSecret: 'CONVEYOR_TRACKER_SECRET', forgeSecret: 'CONVEYOR_FORGE_SECRET' };
+
+/** conveyor's own secrets (API token, webhook secrets) can never be handed to an agent or a deploy command. */
+function secretPassIssues(config: Obj): CrossFieldIssue[] {
+  const configured = obj(config.secrets) ?? {};
+  const secretNames = new Set(Object.entries(SECRET_DEFAULTS).map(([key, fallback]) => (typeof configured[key] === 'string' ? configured[key] : fallback)));
+  for (const repo of Array.isArray(config.repositories) ? config.repositories : []) {
+    const webhook = obj(obj(repo)?.webhook);
+    for (const key of ['secretEnv', 'previousSecretEnv']) if (typeof webhook?.[key] === 'string') secretNames.add(webhook[key]);
+  }
+  const issues: CrossFieldIssue[] = [];
+  const check = (path: (string | number)[], names: unknown) => {
+    if (!Array.isArray(names)) return;
+    names.forEach((n, i) => {
+      if (typeof n === 'string' && secretNames.has(n)) issues.push({ path: [...path, i], expected: "a variable that is not one of conveyor's own secrets", got: quoted(n) });
+    });
+  };
+  for (const [agent, setup] of Object.entries(obj(config.agents) ?? {})) check(['agents', agent, 'passEnv'], obj(setup)?.passEnv);
+  check(['deploy', 'passEnv'], obj(config.deploy)?.passEnv);
+  return issues;
+}
+
 /** The shape of conveyor.config.json alone, without the checks that relate one field to another. */
 export const configShapeSchema = z.strictObject({
   repositories: z.array(repositorySchema).min(1),
@@ -191,7 +224,14 @@ export const configShapeSchema = z.strictObject({
   notifications: z.strictObject({ webhookUrl: httpUrl.optional() }).optional(),
   /** Deploy command lines (argv), run in the task's worktree; without one an environment's deploy is skipped. */
   deploy: z
-    .strictObject({ staging: argv.optional(), production: argv.optional(), check: argv.optional() })
+    .strictObject({
+      staging: argv.optional(),
+      production: argv.optional(),
+      check: argv.optional(),
+      // The commands get the allowlisted environment and these; nothing else of conveyor's.
+      env: z.record(envName, z.string()).default({}),
+      passEnv: z.array(envName).default([]),
+    })
     .optional(),
   reconciler: reconcilerSchema.optional(),
   reaper: reaperSchema.optional(),

@@ -1,4 +1,4 @@
-import { CommandExecutor } from '../executors/index.ts';
+import { CommandExecutor, passedEnvironment } from '../executors/index.ts';
 import type { AgentSetup, WorkbenchOptions } from '../work/index.ts';
 import type { ConveyorConfig } from './schema.ts';
 
@@ -9,7 +9,8 @@ export function workbenchOptionsFromConfig(config: ConveyorConfig, dataDir: stri
     agents[name] = {
       executor: new CommandExecutor({ command: agent.command, maxLogBytes: config.limits.maxLogBytes }),
       timeoutMs: agent.timeoutMs,
-      env: agent.env,
+      // Named variables come from conveyor's environment at start; the configured values win over them.
+      env: { ...passedEnvironment(agent.passEnv, env), ...agent.env },
     };
   }
   return {
@@ -20,7 +21,7 @@ export function workbenchOptionsFromConfig(config: ConveyorConfig, dataDir: stri
       targetBranch: r.targetBranch,
       ...(r.forge ? { forge: { kind: r.forge.kind, apiBase: r.forge.apiBase, owner: r.forge.owner, repo: r.forge.repo, token: env[r.forge.tokenEnv] ?? '' } } : {}),
     })),
-    deploy: config.deploy,
+    deploy: config.deploy && { ...config.deploy, env: { ...passedEnvironment(config.deploy.passEnv, env), ...config.deploy.env } },
     agents,
     limits: { globalJobs: config.limits.globalJobs, perRepoJobs: config.limits.perRepoJobs },
   };

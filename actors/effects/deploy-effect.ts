@@ -9,6 +9,8 @@ export interface DeployCommands {
   staging?: string[];
   production?: string[];
   check?: string[];
+  /** What the commands need beyond the allowlisted environment (credentials of the deploy target, say); conveyor's own secrets are never passed. */
+  env?: Record<string, string>;
 }
 
 export interface DeployEffectOptions {
@@ -30,6 +32,7 @@ export function deployEffect(o: DeployEffectOptions) {
   const command = o.commands?.[environment];
   const timeoutMs = o.timeoutMs ?? 30 * 60_000;
   const env = (input: EffectInput) => ({
+    ...o.commands?.env,
     CONVEYOR_TASK_ID: input.taskId,
     CONVEYOR_EFFECT: input.effect,
     CONVEYOR_EFFECT_KEY: input.key,

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { childEnvironment } from '../executors/index.ts';
 
 /** How a command ended: its exit code (null when killed or it could not start) and the tail of its output. */
 export interface CommandExit {
@@ -9,7 +10,7 @@ export interface CommandExit {
 
 const TAIL_BYTES = 4096;
 
-/** Runs a command line (no shell) to its end, killing it after `timeoutMs`; never throws. */
+/** Runs a command line (no shell) with the allowlisted environment plus `env`, to its end, killing it after `timeoutMs`; never throws. */
 export function runCommand(argv: readonly string[], opts: { cwd: string; env: Record<string, string>; timeoutMs: number }): Promise<CommandExit> {
   const [file, ...args] = argv;
   if (!file) return Promise.resolve({ code: null, output: '', error: 'run-command: empty command' });
@@ -18,7 +19,7 @@ export function runCommand(argv: readonly string[], opts: { cwd: string; env: Re
     const keep = (chunk: Buffer) => {
       output = (output + chunk.toString('utf8')).slice(-TAIL_BYTES);
     };
-    const child = spawn(file, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd: opts.cwd, env: childEnvironment(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;

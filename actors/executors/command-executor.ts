@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { rmSync, statSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { childEnvironment } from './child-environment.ts';
 import { DEFAULT_MAX_LOG_BYTES, openBoundedLog } from './log-file.ts';
 import type { BoundedLog } from './log-file.ts';
 import { readExitFile, reattach, terminate } from './process-alive.ts';
@@ -29,10 +30,9 @@ export function exitFilePath(logPath: string): string {
   return `${logPath}.exit.json`;
 }
 
-/** The environment of an agent: conveyor's own, the job's extras, then the names of the job. */
+/** The environment of an agent: the allowlisted part of conveyor's, the job's extras, then the names of the job; never conveyor's secrets. */
 export function jobEnvironment(spec: JobSpec): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
+  return childEnvironment({
     ...spec.env,
     CONVEYOR_TASK_ID: spec.taskId,
     CONVEYOR_STAGE: spec.stage,
@@ -43,7 +43,7 @@ export function jobEnvironment(spec: JobSpec): NodeJS.ProcessEnv {
     CONVEYOR_API: spec.apiBase,
     CONVEYOR_JOB_ID: spec.jobId,
     CONVEYOR_TOKEN: spec.token,
-  };
+  });
 }
 
 function isDirectory(path: string): boolean {

@@ -8,3 +8,4 @@ export { BoundedLog, DEFAULT_MAX_LOG_BYTES, openBoundedLog, readLogTail, truncat
 export type { LogOpenResult, LogTail } from './log-file.ts';
 export { isAlive, leadsGroup, processStartedAt, reattach, readExitFile, terminate } from './process-alive.ts';
 export type { ExitFileRead, ReattachOptions } from './process-alive.ts';
+export { childEnvironment, INHERITED_ENV_NAMES, passedEnvironment } from './child-environment.ts';

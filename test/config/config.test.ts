@@ -186,7 +186,7 @@ describe('loadConfig', () => {
       pipeline: { stages: { qa: {} } },
     });
     expect(errors).toEqual([
-      'config: repositories.1.branch: unknown key; expected one of name, remote, targetBranch, forge (got "main")',
+      'config: repositories.1.branch: unknown key; expected one of name, remote, targetBranch, forge, webhook (got "main")',
       'config: agents.developer.timeoutMs: expected a number (got "long")',
       'config: repositories.1.name: expected a name not already used by repositories.0 (got "web")',
       'config: tracker.defaultRepo: expected a configured repository name (one of: web) (got "shop")',
