@@ -1,9 +1,9 @@
-import { open, readFile } from 'node:fs/promises';
 import { Low } from 'lowdb';
-import { DataFile } from 'lowdb/node';
 import { COLLECTIONS, detachPrototypes, emptyDoc } from './apply.ts';
+import { FsDataFile } from './data-file.ts';
 import { StoreCorruptError, StoreReadError, StoreWriteError } from './errors.ts';
 import { byteOffset, decodeUtf8, parseJson } from './json-position.ts';
+import type { FileSystem } from './file-system.ts';
 import type { StoreDoc } from './types.ts';
 
 // Unindented: at 10,000 tasks the indented document is a third larger and slower to write.
@@ -24,10 +24,10 @@ export type CheckpointRead =
   | { ok: false; error: StoreCorruptError | StoreReadError };
 
 /** Reads and checks checkpoint.json without ever writing to it. */
-export async function readCheckpoint(file: string): Promise<CheckpointRead> {
+export async function readCheckpoint(fs: FileSystem, file: string): Promise<CheckpointRead> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await fs.readFile(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, checkpoint: null };
     return { ok: false, error: new StoreReadError(file, error) };
@@ -48,16 +48,18 @@ export async function readCheckpoint(file: string): Promise<CheckpointRead> {
 
 /** Writes checkpoints through lowdb (temp file and rename) and makes them durable. */
 export class CheckpointWriter {
+  readonly #fs: FileSystem;
   readonly #dir: string;
   readonly #file: string;
   // Built by hand: lowdb's node preset turns into a memory adapter under NODE_ENV=test.
   readonly #db: Low<{ format: number; seq: number; doc: StoreDoc }>;
 
-  constructor(dir: string, file: string) {
+  constructor(fs: FileSystem, dir: string, file: string) {
+    this.#fs = fs;
     this.#dir = dir;
     this.#file = file;
     type Checkpoint = { format: number; seq: number; doc: StoreDoc };
-    this.#db = new Low(new DataFile<Checkpoint>(file, { parse: (text) => JSON.parse(text) as Checkpoint, stringify: compact }), { format: CHECKPOINT_FORMAT, seq: 0, doc: emptyDoc() });
+    this.#db = new Low(new FsDataFile<Checkpoint>(fs, file, { parse: (text) => JSON.parse(text) as Checkpoint, stringify: compact }), { format: CHECKPOINT_FORMAT, seq: 0, doc: emptyDoc() });
   }
 
   /** Replaces checkpoint.json; once this resolves ok the file and its directory entry are on disk. */
@@ -66,8 +68,8 @@ export class CheckpointWriter {
       this.#db.data = { format: CHECKPOINT_FORMAT, seq, doc };
       await this.#db.write();
       // steno renames without fsync; the journal may be dropped only after both of these.
-      await fsyncPath(this.#file);
-      await fsyncPath(this.#dir);
+      await this.#fs.fsync(this.#file);
+      await this.#fs.fsync(this.#dir);
       return { ok: true };
     } catch (error) {
       return { ok: false, error: new StoreWriteError(this.#file, error) };
@@ -75,16 +77,6 @@ export class CheckpointWriter {
       // Do not pin the document between checkpoints.
       this.#db.data = { format: CHECKPOINT_FORMAT, seq, doc: emptyDoc() };
     }
-  }
-}
-
-/** Flushes a file or directory to disk. */
-export async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

@@ -1,9 +1,9 @@
-import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { applyRecord, emptyDoc, recordProblem } from './apply.ts';
-import { CheckpointWriter, fsyncPath, readCheckpoint } from './checkpoint.ts';
+import { CheckpointWriter, readCheckpoint } from './checkpoint.ts';
 import { StoreClosedError, StoreError, StoreReadError } from './errors.ts';
 import type { StoreWriteError } from './errors.ts';
+import { nodeFileSystem, type FileSystem } from './file-system.ts';
 import { JournalWriter, readJournal } from './journal.ts';
 import { RevFence } from './rev-fence.ts';
 import type { Collection, HistoryEntry, Store, StoreDoc, StoreRecord, TaskRecord } from './types.ts';
@@ -16,6 +16,8 @@ export interface EmbeddedStoreOptions {
   /** Checkpoint when the last one is this old and the journal is not empty; default 60000. */
   checkpointIntervalMs?: number;
   clock?: { now(): number };
+  /** Where the files live; the node filesystem unless simulated. */
+  fs?: FileSystem;
 }
 
 interface Call {
@@ -33,6 +35,7 @@ const NO_HISTORY: readonly HistoryEntry[] = Object.freeze([]);
 /** The single-process store: a journal of commit batches plus lowdb checkpoints, the document in memory. */
 export class EmbeddedStore implements Store {
   readonly #dir: string;
+  readonly #fs: FileSystem;
   readonly #journalFile: string;
   readonly #every: number;
   readonly #intervalMs: number;
@@ -58,11 +61,12 @@ export class EmbeddedStore implements Store {
 
   constructor(options: EmbeddedStoreOptions) {
     this.#dir = options.dir;
+    this.#fs = options.fs ?? nodeFileSystem;
     this.#journalFile = join(options.dir, 'journal.jsonl');
     this.#every = options.checkpointEvery ?? 5000;
     this.#intervalMs = options.checkpointIntervalMs ?? 60_000;
     this.#clock = options.clock ?? Date;
-    this.#checkpointer = new CheckpointWriter(options.dir, join(options.dir, 'checkpoint.json'));
+    this.#checkpointer = new CheckpointWriter(this.#fs, options.dir, join(options.dir, 'checkpoint.json'));
   }
 
   load(): Promise<void> {
@@ -83,13 +87,13 @@ export class EmbeddedStore implements Store {
   }
 
   async #load(): Promise<void> {
-    const created = await mkdir(this.#dir, { recursive: true });
-    if (created !== undefined) await fsyncPath(dirname(created));
-    const checkpoint = await readCheckpoint(join(this.#dir, 'checkpoint.json'));
+    const created = await this.#fs.mkdirp(this.#dir);
+    if (created !== undefined) await this.#fs.fsync(dirname(created));
+    const checkpoint = await readCheckpoint(this.#fs, join(this.#dir, 'checkpoint.json'));
     if (!checkpoint.ok) throw checkpoint.error;
     const doc = checkpoint.checkpoint?.doc ?? emptyDoc();
     let seq = checkpoint.checkpoint?.seq ?? 0;
-    const journal = await readJournal(this.#journalFile, seq);
+    const journal = await readJournal(this.#fs, this.#journalFile, seq);
     if (!journal.ok) throw journal.error;
     let records = 0;
     for (const batch of journal.batches) {
@@ -97,7 +101,7 @@ export class EmbeddedStore implements Store {
       records += batch.records.length;
       seq = batch.seq;
     }
-    this.#journal = await JournalWriter.open(this.#journalFile, journal);
+    this.#journal = await JournalWriter.open(this.#fs, this.#journalFile, journal);
     this.#doc = doc;
     this.#seq = seq;
     this.#taskCount = Object.keys(doc.tasks).length;

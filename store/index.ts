@@ -11,3 +11,5 @@ export {
 } from './errors.ts';
 export type { StoreErrorCode } from './errors.ts';
 export { applyRecord, COLLECTIONS, emptyDoc } from './apply.ts';
+export { nodeFileSystem } from './file-system.ts';
+export type { AppendFile, FileSystem } from './file-system.ts';

@@ -1,9 +1,7 @@
-import { open, readFile } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { recordProblem } from './apply.ts';
-import { fsyncPath } from './checkpoint.ts';
 import { StoreCorruptError, StoreReadError, StoreWriteError } from './errors.ts';
+import type { AppendFile, FileSystem } from './file-system.ts';
 import { byteOffset, decodeUtf8, parseJson } from './json-position.ts';
 import type { StoreRecord } from './types.ts';
 
@@ -29,10 +27,10 @@ export type JournalRead =
 const NEWLINE = 0x0a;
 
 /** Reads journal.jsonl and returns the batches after afterSeq; never writes to the file. */
-export async function readJournal(file: string, afterSeq: number): Promise<JournalRead> {
+export async function readJournal(fs: FileSystem, file: string, afterSeq: number): Promise<JournalRead> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await fs.readFile(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, exists: false, batches: [], validBytes: 0, tornBytes: 0 };
     return { ok: false, error: new StoreReadError(file, error) };
@@ -69,24 +67,26 @@ export async function readJournal(file: string, afterSeq: number): Promise<Journ
 
 /** Appends batches to journal.jsonl, one write and one fsync each, and cuts off whatever a failed write left. */
 export class JournalWriter {
+  readonly #fs: FileSystem;
   readonly #file: string;
-  #handle: FileHandle | null = null;
+  #handle: AppendFile | null = null;
   /** Bytes known to be complete lines on disk. */
   #size: number;
   /** The file may hold bytes past #size (a torn line, or a write whose fsync failed). */
   #dirty: boolean;
 
-  private constructor(file: string, size: number, dirty: boolean) {
+  private constructor(fs: FileSystem, file: string, size: number, dirty: boolean) {
+    this.#fs = fs;
     this.#file = file;
     this.#size = size;
     this.#dirty = dirty;
   }
 
   /** Opens the journal for appending after a read; creates it (durably) when it did not exist. */
-  static async open(file: string, read: { exists: boolean; validBytes: number; tornBytes: number }): Promise<JournalWriter> {
-    const writer = new JournalWriter(file, read.validBytes, read.tornBytes > 0);
-    writer.#handle = await open(file, 'a');
-    if (!read.exists) await fsyncPath(dirname(file));
+  static async open(fs: FileSystem, file: string, read: { exists: boolean; validBytes: number; tornBytes: number }): Promise<JournalWriter> {
+    const writer = new JournalWriter(fs, file, read.validBytes, read.tornBytes > 0);
+    writer.#handle = await fs.openAppend(file);
+    if (!read.exists) await fs.fsync(dirname(file));
     return writer;
   }
 
@@ -94,7 +94,7 @@ export class JournalWriter {
   async append(line: Buffer): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
     try {
       const handle = await this.#ready();
-      await handle.appendFile(line);
+      await handle.append(line);
       await handle.datasync();
       this.#size += line.length;
       return { ok: true };
@@ -126,13 +126,13 @@ export class JournalWriter {
     await handle?.close();
   }
 
-  async #ready(): Promise<FileHandle> {
+  async #ready(): Promise<AppendFile> {
     if (this.#handle === null) {
-      this.#handle = await open(this.#file, 'a');
+      this.#handle = await this.#fs.openAppend(this.#file);
       this.#dirty = true;
     }
     if (this.#dirty) {
-      const { size } = await this.#handle.stat();
+      const size = await this.#handle.size();
       // Truncating up would pad with zeros; a journal shorter than what was acknowledged is not ours.
       if (size < this.#size) throw new Error(`journal holds ${size} bytes, ${this.#size} were committed`);
       if (size > this.#size) await this.#handle.truncate(this.#size);

@@ -1,0 +1,33 @@
+import { basename, dirname, join } from 'node:path';
+import type { Adapter } from 'lowdb';
+import type { FileSystem } from './file-system.ts';
+
+/**
+ * lowdb's DataFile over conveyor's FileSystem seam: a read parses the file (null when absent), a write
+ * puts the text in a temp file beside it and renames it into place, as lowdb's own steno writer does.
+ */
+export class FsDataFile<T> implements Adapter<T> {
+  readonly #temp: string;
+
+  constructor(
+    private readonly fs: FileSystem,
+    private readonly file: string,
+    private readonly format: { parse(text: string): T; stringify(data: T): string },
+  ) {
+    this.#temp = join(dirname(file), `.${basename(file)}.tmp`);
+  }
+
+  async read(): Promise<T | null> {
+    try {
+      return this.format.parse((await this.fs.readFile(this.file)).toString('utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  async write(data: T): Promise<void> {
+    await this.fs.writeFile(this.#temp, this.format.stringify(data));
+    await this.fs.rename(this.#temp, this.file);
+  }
+}

@@ -1,0 +1,73 @@
+import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+
+/** A file opened for appending: the journal's handle. */
+export interface AppendFile {
+  append(data: Uint8Array): Promise<void>;
+  /** Flushes the file's data (not necessarily its metadata). */
+  datasync(): Promise<void>;
+  /** Flushes the file's data and metadata. */
+  sync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Every file operation conveyor makes under its data directory: the store's journal and checkpoint,
+ * job reason files, working directories. Production uses the node filesystem; the simulator one
+ * whose unsynced writes a crash drops (ARCHITECTURE invariant 7). Errors carry node's `code`
+ * (`ENOENT`, `ENOSPC`, `EIO`).
+ */
+export interface FileSystem {
+  readFile(path: string): Promise<Buffer>;
+  /** Creates or replaces a file's content; not durable until fsync. */
+  writeFile(path: string, data: string | Uint8Array): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  /** Makes a directory and its parents; resolves to the first directory created, if any. */
+  mkdirp(path: string): Promise<string | undefined>;
+  exists(path: string): Promise<boolean>;
+  openAppend(path: string): Promise<AppendFile>;
+  /** Flushes a file or a directory (its entries) to disk. */
+  fsync(path: string): Promise<void>;
+}
+
+class NodeAppendFile implements AppendFile {
+  constructor(private readonly handle: FileHandle) {}
+  append(data: Uint8Array): Promise<void> {
+    return this.handle.appendFile(data);
+  }
+  datasync(): Promise<void> {
+    return this.handle.datasync();
+  }
+  sync(): Promise<void> {
+    return this.handle.sync();
+  }
+  truncate(length: number): Promise<void> {
+    return this.handle.truncate(length);
+  }
+  async size(): Promise<number> {
+    return (await this.handle.stat()).size;
+  }
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+/** The node filesystem. */
+export const nodeFileSystem: FileSystem = {
+  readFile: (path) => readFile(path),
+  writeFile: (path, data) => writeFile(path, data),
+  rename: (from, to) => rename(from, to),
+  mkdirp: (path) => mkdir(path, { recursive: true }),
+  exists: (path) => stat(path).then(() => true, () => false),
+  openAppend: async (path) => new NodeAppendFile(await open(path, 'a')),
+  fsync: async (path) => {
+    const handle = await open(path, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+};
