@@ -7,6 +7,7 @@ import type { DeclareOutcome, JobRecord, Workbench } from './work/index.ts';
 import { effectStats, releaseEffect, type EffectRecord, type EffectStatus, type ReleaseOutcome } from './effects/index.ts';
 import { syncEvent } from './work/sync-stage.ts';
 import { Decisions } from './decisions/index.ts';
+import { Alerts } from './alerts/index.ts';
 import type { SyncOutcome } from './git/index.ts';
 
 export type RefreshResult =
@@ -36,6 +37,8 @@ export class Conveyor {
 
   readonly workbench: Workbench | null;
   readonly decisions: Decisions;
+  /** Alerts as operators see them (message, suggested action), and their acknowledgement. */
+  readonly alertBoard: Alerts;
   #background: BackgroundControl | null = null;
 
   constructor(opts: ConveyorOptions) {
@@ -44,6 +47,7 @@ export class Conveyor {
     this.runtime = new Runtime({ ...opts, implementations: opts.implementations ?? this.workbench?.implementations });
     this.startedAt = this.runtime.clock.now();
     this.decisions = new Decisions(this.runtime);
+    this.alertBoard = new Alerts(this.runtime);
   }
 
   /** Loads the store and restores every task; throws (naming file or task) on anything it cannot trust. */
@@ -171,6 +175,7 @@ export class Conveyor {
     ]);
   }
 
+  /** Alerts as their raisers stored them. */
   alerts(): unknown[] {
     return this.store.list('alerts');
   }

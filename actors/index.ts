@@ -17,3 +17,4 @@ export * from './decisions/index.ts';
 export * from './effects/index.ts';
 export * from './background/index.ts';
 export * from './notifications/index.ts';
+export * from './alerts/index.ts';

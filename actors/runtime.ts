@@ -144,6 +144,10 @@ export class Runtime implements RuntimeHandle {
     return this.store.list<T>(collection);
   }
 
+  entries<T>(collection: Collection): [string, T][] {
+    return this.store.entries<T>(collection);
+  }
+
   async annotate(taskId: string, entry: Omit<HistoryEntry, 'at' | 'from' | 'to'>): Promise<void> {
     const state = this.describe(taskId);
     await this.store.commit([{ kind: 'history', taskId, entry: { ...entry, at: this.clock.now(), from: state, to: state } }]);

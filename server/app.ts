@@ -7,6 +7,7 @@ import { SUPERVISOR_MACHINE_ID, SWEEP_LOOP_MACHINE_ID, supervisor, sweepLoop } f
 import { machinesApi } from './api/machines.ts';
 import { chartsApi } from './api/charts.ts';
 import { consoleApp } from './console/page.ts';
+import { alertsApi } from './api/alerts.ts';
 import { backgroundApi } from './api/background.ts';
 import { decisionsApi } from './api/decisions.ts';
 import { effectsApi } from './api/effects.ts';
@@ -54,6 +55,7 @@ export function createApp(deps: AppDeps) {
   api.route('/jobs', jobsApi(conveyor));
   api.route('/effects', effectsApi(conveyor));
   api.route('/decisions', decisionsApi(conveyor));
+  api.route('/alerts', alertsApi(conveyor));
   api.get('/status', (c) => c.json(conveyor.status()));
   api.route('/background', backgroundApi(conveyor));
   // Every machine conveyor runs, exported and drawn from the same definitions (SPEC R33).

@@ -258,6 +258,10 @@ export class EmbeddedStore implements Store {
     return Object.values(this.#doc.collections[collection]) as T[];
   }
 
+  entries<T>(collection: Collection): [string, T][] {
+    return Object.entries(this.#doc.collections[collection]) as [string, T][];
+  }
+
   stats(): { seq: number; journalRecords: number; checkpoints: number; lastCheckpointAt: number | null } {
     return { seq: this.#seq, journalRecords: this.#journalRecords, checkpoints: this.#checkpoints, lastCheckpointAt: this.#lastCheckpointAt };
   }

@@ -78,6 +78,8 @@ export interface Store {
   taskForIssue(trackerIssueId: string): string | undefined;
   get<T>(collection: Collection, id: string): T | undefined;
   list<T>(collection: Collection): T[];
+  /** The collection's documents with their ids. */
+  entries<T>(collection: Collection): [string, T][];
   /** Figures for GET /api/status. */
   stats(): { seq: number; journalRecords: number; checkpoints: number; lastCheckpointAt: number | null };
   /** Writes a final checkpoint and releases files; commits after close reject. */

@@ -230,6 +230,7 @@ export class FailingStore implements Store {
   taskForIssue(issueId: string) { return this.inner.taskForIssue(issueId); }
   get<T>(collection: Parameters<Store['get']>[0], id: string) { return this.inner.get<T>(collection, id); }
   list<T>(collection: Parameters<Store['list']>[0]) { return this.inner.list<T>(collection); }
+  entries<T>(collection: Parameters<Store['entries']>[0]) { return this.inner.entries<T>(collection); }
   stats() { return this.inner.stats(); }
   close() { return this.inner.close(); }
 }

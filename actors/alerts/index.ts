@@ -1,0 +1,2 @@
+export * from './alert-text.ts';
+export * from './alerts.ts';
