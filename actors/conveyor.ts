@@ -80,7 +80,14 @@ export class Conveyor {
   }
 
   jobsOf(taskId: string): JobRecord[] {
-    return this.store.list<JobRecord>('jobs').filter((j) => j.taskId === taskId);
+    return this.jobs({ taskId });
+  }
+
+  /** Job records of one task, stage or status, or all of them. */
+  jobs(filter: { taskId?: string; stage?: string; status?: JobRecord['status'] } = {}): JobRecord[] {
+    return this.store
+      .list<JobRecord>('jobs')
+      .filter((j) => (!filter.taskId || j.taskId === filter.taskId) && (!filter.stage || j.stage === filter.stage) && (!filter.status || j.status === filter.status));
   }
 
   /**
@@ -130,12 +137,13 @@ export class Conveyor {
     return record && viewOf(record, this.runtime.machine);
   }
 
-  tasks(filter: { stage?: string; repo?: string } = {}): TaskSummary[] {
+  tasks(filter: { stage?: string; repo?: string; status?: string } = {}): TaskSummary[] {
     const out: TaskSummary[] = [];
     for (const record of this.store.listTasks()) {
       const s = summarize(record);
       if (filter.stage && s.stage !== filter.stage) continue;
       if (filter.repo && s.repo !== filter.repo) continue;
+      if (filter.status && s.status !== filter.status) continue;
       out.push(s);
     }
     return out;

@@ -32,13 +32,14 @@ export interface TaskSummary {
   state: string;
   stage: string;
   status: string;
+  createdAt: number;
 }
 
 type Persisted = { value: StateValue; context: TaskContext; status: string };
 
 export function summarize(record: TaskRecord): TaskSummary {
   const snap = record.snapshot as Persisted;
-  return { id: record.id, title: record.meta.title, repo: record.meta.repo, state: describeState(snap.value), stage: stageOf(snap.value), status: snap.status };
+  return { id: record.id, title: record.meta.title, repo: record.meta.repo, state: describeState(snap.value), stage: stageOf(snap.value), status: snap.status, createdAt: record.meta.createdAt };
 }
 
 /** The full view, tags resolved from the chart without starting the actor. */

@@ -10,9 +10,12 @@ export type ResolveResult =
 export class Decisions {
   constructor(private readonly runtime: Runtime) {}
 
-  list(status?: DecisionRecord['status']): DecisionRecord[] {
-    const all = this.runtime.list<DecisionRecord>('decisions');
-    return (status ? all.filter((d) => d.status === status) : all).sort((a, b) => a.openedAt - b.openedAt);
+  /** Decisions of one status and/or one task, oldest first. */
+  list(status?: DecisionRecord['status'], taskId?: string): DecisionRecord[] {
+    return this.runtime
+      .list<DecisionRecord>('decisions')
+      .filter((d) => (!status || d.status === status) && (!taskId || d.taskId === taskId))
+      .sort((a, b) => a.openedAt - b.openedAt);
   }
 
   get(id: string): DecisionRecord | undefined {

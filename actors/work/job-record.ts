@@ -20,4 +20,6 @@ export interface JobRecord {
   tokenHash?: string;
 }
 
+export const jobStatuses: readonly JobRecord['status'][] = ['queued', 'starting', 'running', 'exited', 'timed_out', 'failed_to_start', 'killed', 'lost', 'orphaned'];
+
 export const finishedStatuses: ReadonlySet<JobRecord['status']> = new Set(['exited', 'timed_out', 'failed_to_start', 'killed', 'lost']);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { alertStatuses, type Conveyor } from '../../actors/index.ts';
 import { HttpError } from '../http-error.ts';
 import { jsonBody } from '../json-body.ts';
-import { oneOf, pageQuery, paginate } from './page.ts';
+import { oneOf, pagedJson } from './page.ts';
 
 const ackBody = z.strictObject({ by: z.string().trim().min(1).max(200).optional(), note: z.string().max(2000).optional() });
 
@@ -14,8 +14,7 @@ export function alertsApi(conveyor: Conveyor) {
   app.get('/', (c) => {
     const status = oneOf(c, 'status', alertStatuses);
     const list = conveyor.alertBoard.list({ kind: c.req.query('kind'), taskId: c.req.query('task'), status });
-    const page = paginate(list, (a) => [a.at, a.id], 'desc', pageQuery(c));
-    return c.json({ alerts: page.items, next: page.next });
+    return pagedJson(c, 'alerts', list, (a) => [a.at, a.id], 'desc');
   });
 
   app.get('/:id', (c) => {

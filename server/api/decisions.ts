@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Conveyor } from '../../actors/index.ts';
 import { HttpError } from '../http-error.ts';
 import { jsonBody } from '../json-body.ts';
+import { oneOf, pagedJson } from './page.ts';
 
 const resolveBody = z.strictObject({ option: z.string().min(1).max(500), by: z.string().min(1).max(200).optional() });
 const statuses = ['pending', 'resolved', 'superseded'] as const;
@@ -12,11 +13,8 @@ export function decisionsApi(conveyor: Conveyor) {
   const app = new Hono();
 
   app.get('/', (c) => {
-    const status = c.req.query('status');
-    if (status !== undefined && !statuses.includes(status as never)) {
-      throw new HttpError('invalid_payload', `status must be one of ${statuses.join(', ')}, not ${status}`, 'status');
-    }
-    return c.json({ decisions: conveyor.decisions.list(status as (typeof statuses)[number] | undefined) });
+    const decisions = conveyor.decisions.list(oneOf(c, 'status', statuses), c.req.query('task'));
+    return pagedJson(c, 'decisions', decisions, (d) => [d.openedAt, d.id], 'asc');
   });
 
   app.get('/:id', (c) => {

@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { effectStatuses, type Conveyor, type EffectStatus } from '../../actors/index.ts';
+import { effectStatuses, type Conveyor } from '../../actors/index.ts';
 import { HttpError } from '../http-error.ts';
 import { jsonBody } from '../json-body.ts';
+import { oneOf, pagedJson } from './page.ts';
 
 const release = z.strictObject({
   reason: z.string().trim().min(1).max(2000),
@@ -14,12 +15,8 @@ export function effectsApi(conveyor: Conveyor) {
   const app = new Hono();
 
   app.get('/', (c) => {
-    const status = c.req.query('status');
-    if (status !== undefined && !effectStatuses.includes(status as EffectStatus)) {
-      throw new HttpError('invalid_payload', `status must be one of ${effectStatuses.join(', ')}`, 'status');
-    }
-    const taskId = c.req.query('task');
-    return c.json({ effects: conveyor.effects({ status: status as EffectStatus | undefined, taskId }) });
+    const effects = conveyor.effects({ status: oneOf(c, 'status', effectStatuses), taskId: c.req.query('task') });
+    return pagedJson(c, 'effects', effects, (e) => [e.startedAt, e.key], 'desc');
   });
 
   app.post('/:key/release', async (c) => {

@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { readLogTail, type Conveyor, type TaskEventInput } from '../../actors/index.ts';
+import { jobStatuses, readLogTail, type Conveyor, type TaskEventInput } from '../../actors/index.ts';
 import { HttpError } from '../http-error.ts';
 import { jsonBody } from '../json-body.ts';
+import { oneOf, pagedJson } from './page.ts';
 
 const sha = z.string().regex(/^[0-9a-f]{7,64}$/, 'must be a hex commit sha');
 
@@ -41,6 +42,11 @@ export function jobsApi(conveyor: Conveyor) {
     if (!job) throw new HttpError('not_found', `job ${id} does not exist`, 'id');
     return job;
   };
+
+  app.get('/', (c) => {
+    const jobs = conveyor.jobs({ taskId: c.req.query('task'), stage: c.req.query('stage'), status: oneOf(c, 'status', jobStatuses) });
+    return pagedJson(c, 'jobs', jobs, (j) => [j.requestedAt, j.id], 'desc');
+  });
 
   app.get('/:id', (c) => c.json({ job: mustExist(c.req.param('id')) }));
 

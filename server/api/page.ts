@@ -80,3 +80,9 @@ export function oneOf<T extends string>(c: Context, field: string, allowed: read
   if (!allowed.includes(value as T)) throw new HttpError('invalid_payload', `${field} must be one of ${allowed.join(', ')}, not ${value}`, field);
   return value as T;
 }
+
+/** Answers `{ [name]: page, next }` for one page of a list read from the request's `cursor` and `limit`. */
+export function pagedJson<T>(c: Context, name: string, items: Iterable<T>, keyOf: (item: T) => SortKey, order: 'asc' | 'desc') {
+  const page = paginate(items, keyOf, order, pageQuery(c));
+  return c.json({ [name]: page.items, next: page.next });
+}

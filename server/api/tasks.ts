@@ -3,6 +3,10 @@ import { z } from 'zod';
 import type { Conveyor, TaskEventInput } from '../../actors/index.ts';
 import { HttpError } from '../http-error.ts';
 import { jsonBody } from '../json-body.ts';
+import { oneOf, pagedJson, pageQuery, paginate } from './page.ts';
+
+/** xstate's snapshot statuses: a finished task is `done`. */
+const taskStatuses = ['active', 'done', 'error', 'stopped'] as const;
 
 const createTask = z.strictObject({
   repo: z.string().min(1).max(200),
@@ -52,9 +56,8 @@ export function tasksApi(conveyor: Conveyor) {
   };
 
   app.get('/', (c) => {
-    const stage = c.req.query('stage');
-    const repo = c.req.query('repo');
-    return c.json({ tasks: conveyor.tasks({ stage, repo }) });
+    const tasks = conveyor.tasks({ stage: c.req.query('stage'), repo: c.req.query('repo'), status: oneOf(c, 'status', taskStatuses) });
+    return pagedJson(c, 'tasks', tasks, (t) => [t.createdAt, t.id], 'asc');
   });
 
   app.post('/', async (c) => {
@@ -70,7 +73,7 @@ export function tasksApi(conveyor: Conveyor) {
     return c.json({
       task: mustExist(id),
       jobs: conveyor.jobsOf(id),
-      decisions: conveyor.decisions.list('pending').filter((d) => d.taskId === id),
+      decisions: conveyor.decisions.list('pending', id),
       effects: conveyor.effects({ taskId: id }),
       waitingOn: conveyor.waitingOn(id),
     });
@@ -87,7 +90,14 @@ export function tasksApi(conveyor: Conveyor) {
 
   app.get('/:id/history', (c) => {
     mustExist(c.req.param('id'));
-    return c.json({ history: conveyor.history(c.req.param('id')) });
+    const source = c.req.query('source');
+    const type = c.req.query('type');
+    const accepted = oneOf(c, 'accepted', ['true', 'false']);
+    // History only grows, so an entry's position is its stable sort key.
+    const entries = conveyor.history(c.req.param('id')).map((entry, at) => ({ entry, at }));
+    const matching = entries.filter(({ entry }) => (!source || entry.source === source) && (!type || entry.event.type === type) && (!accepted || String(entry.accepted) === accepted));
+    const page = paginate(matching, (e) => [e.at], 'asc', pageQuery(c));
+    return c.json({ history: page.items.map((e) => e.entry), next: page.next });
   });
 
   app.get('/:id/snapshot', (c) => {

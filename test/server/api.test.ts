@@ -49,7 +49,7 @@ describe('bearer auth', () => {
   it('accepts the right token', async () => {
     const res = await t.api('GET', '/tasks');
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ tasks: [] });
+    expect(await res.json()).toEqual({ tasks: [], next: null });
   });
 
   it('serves /health without a token', async () => {
