@@ -8,6 +8,7 @@ import { effectStats, releaseEffect, type EffectRecord, type EffectStatus, type 
 import { syncEvent } from './work/sync-stage.ts';
 import { Decisions } from './decisions/index.ts';
 import { Alerts } from './alerts/index.ts';
+import { randomId } from './world.ts';
 import type { SyncOutcome } from './git/index.ts';
 
 export type RefreshResult =
@@ -176,7 +177,7 @@ export class Conveyor {
   /** An event that names no task (or more than one) is kept for inspection, never applied (SPEC R10). */
   async recordUnrouted(deliveryKey: string | undefined, event: unknown, reason: string): Promise<void> {
     const at = this.runtime.clock.now();
-    const id = deliveryKey ?? `unrouted:${at}:${Math.random().toString(36).slice(2)}`;
+    const id = deliveryKey ?? `unrouted:${at}:${randomId(this.runtime.randomBytes, 10)}`;
     await this.store.commit([
       { kind: 'put', collection: 'alerts', id, value: { kind: 'unrouted_event', at, reason, event } },
       ...(deliveryKey ? [{ kind: 'delivery' as const, key: deliveryKey, at }] : []),

@@ -18,3 +18,4 @@ export * from './effects/index.ts';
 export * from './background/index.ts';
 export * from './notifications/index.ts';
 export * from './alerts/index.ts';
+export * from './world.ts';

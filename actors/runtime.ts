@@ -1,5 +1,5 @@
+import { randomBytes } from 'node:crypto';
 import { createActor, type Actor } from 'xstate';
-import { customAlphabet } from 'nanoid';
 import {
   compileTaskMachine, defaultPipeline, describeState, explainRefusal, stageOf,
   TASK_MACHINE_ID, TASK_MACHINE_VERSION,
@@ -14,6 +14,7 @@ import { instantImplementations } from './instant-implementations.ts';
 import { restorableSnapshot, type Migrations } from './restorable-snapshot.ts';
 import { TaskIndex } from './task-index.ts';
 import { Wakeups } from './wakeups.ts';
+import { randomId, type RandomBytes } from './world.ts';
 import type {
   CommittedTransition, CreateTaskInput, Implementations, RuntimeHandle, SendOptions, SendOutcome, TaskEventInput,
 } from './types.ts';
@@ -21,6 +22,8 @@ import type {
 export interface RuntimeOptions {
   store: Store;
   clock?: Clock;
+  /** Where task and boot ids come from; crypto's randomness unless simulated. */
+  randomBytes?: RandomBytes;
   pipeline?: PipelineDefinition;
   implementations?: Implementations;
   bootId?: string;
@@ -43,11 +46,10 @@ const WAKE_MARGIN_MS = 60_000;
 
 type PersistedShape = { status?: string; children?: Record<string, { src?: unknown }>; context?: { deadline?: number | null } };
 
-const newTaskId = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 10);
-
 /** Runs one XState actor per task; the only writer of tasks (ARCHITECTURE invariant 2). */
 export class Runtime implements RuntimeHandle {
   readonly clock: Clock;
+  readonly randomBytes: RandomBytes;
   readonly bootId: string;
   readonly machine: TaskMachine;
   readonly pipeline: PipelineDefinition;
@@ -65,7 +67,8 @@ export class Runtime implements RuntimeHandle {
   constructor(opts: RuntimeOptions) {
     this.store = opts.store;
     this.clock = opts.clock ?? systemClock;
-    this.bootId = opts.bootId ?? newTaskId();
+    this.randomBytes = opts.randomBytes ?? ((n) => randomBytes(n));
+    this.bootId = opts.bootId ?? randomId(this.randomBytes, 10);
     this.pipeline = opts.pipeline ?? defaultPipeline;
     this.migrations = opts.migrations ?? {};
     this.wakeups = new Wakeups(this.clock, (taskId) => this.wake(taskId));
@@ -195,7 +198,7 @@ export class Runtime implements RuntimeHandle {
   }
 
   private async create(input: CreateTaskInput, opts: SendOptions): Promise<{ taskId: string; created: boolean }> {
-    const id = newTaskId();
+    const id = randomId(this.randomBytes, 10);
     const at = this.clock.now();
     const meta = {
       repo: input.repo, title: input.title, trackerIssueId: input.trackerIssueId, trackerProjectId: input.trackerProjectId,

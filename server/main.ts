@@ -1,5 +1,5 @@
 import { serve } from '@hono/node-server';
-import { loadConfig, openConveyor, pipelineFromConfig, startBackground, Workbench, workbenchOptionsFromConfig, type ConveyorConfig } from '../actors/index.ts';
+import { loadConfig, openConveyor, pipelineFromConfig, startBackground, systemWorld, Workbench, workbenchOptionsFromConfig, type ConveyorConfig } from '../actors/index.ts';
 import { createApp } from './app.ts';
 import { demoBackgroundOverrides, demoWorkbenchOptions, startDemo } from './demo/index.ts';
 import { readFlags, resolveSecrets, SettingsError } from './settings.ts';
@@ -22,8 +22,10 @@ async function main() {
   // With no configuration conveyor runs its self-contained demo: a local repository, demo agents,
   // and a simulated tracker and forge that send signed webhooks over loopback.
   const workbenchOptions = config ? workbenchOptionsFromConfig(config, flags.dataDir, process.env) : await demoWorkbenchOptions(flags.dataDir);
-  const workbench = new Workbench({ ...workbenchOptions, apiBase: () => baseUrl });
-  const conveyor = await openConveyor({ dataDir: flags.dataDir, workbench, pipeline: config ? pipelineFromConfig(config) : undefined });
+  // Every contact with the world (clock, randomness, files, git, commands, HTTP) is wired here, and only here.
+  const world = systemWorld(flags.dataDir);
+  const workbench = new Workbench({ ...workbenchOptions, apiBase: () => baseUrl, world });
+  const conveyor = await openConveyor({ dataDir: flags.dataDir, workbench, world, pipeline: config ? pipelineFromConfig(config) : undefined });
   const tracker = trackerRoutingFromConfig(config);
   const app = createApp({
     conveyor,
@@ -34,7 +36,7 @@ async function main() {
     log,
   });
   // Supervisor, reconciler and reaper; with the demo they start once its simulated forge serves its API.
-  if (config) startBackground(conveyor, { config, tracker, env: process.env, log });
+  if (config) startBackground(conveyor, { config, tracker, env: process.env, log, fetch: world.fetch });
   let demo: { stop(): Promise<void> } | null = null;
   const server = serve({ fetch: app.fetch, port: flags.port, hostname: flags.host }, (info) => {
     baseUrl = `http://${flags.host}:${info.port}`;
@@ -49,7 +51,7 @@ async function main() {
       void startDemo({ conveyor, baseUrl, dataDir: flags.dataDir, ...secrets, log, dropCi: process.env.CONVEYOR_DEMO_DROP_CI === '1', diverge: process.env.CONVEYOR_DEMO_DIVERGE === '1' })
         .then((d) => {
           demo = d;
-          startBackground(conveyor, { config: null, tracker, env: process.env, log, overrides: demoBackgroundOverrides(d.forgeApiBase) });
+          startBackground(conveyor, { config: null, tracker, env: process.env, log, fetch: world.fetch, overrides: demoBackgroundOverrides(d.forgeApiBase) });
         })
         .catch((e: unknown) => log(`demo: failed to start: ${(e as Error).message}`));
     }

@@ -20,6 +20,8 @@ export interface DeployEffectOptions {
   /** Where the commands run: the task's worktree, or a directory of conveyor's when it has none. */
   cwdFor(taskId: string): Promise<string>;
   timeoutMs?: number;
+  /** Runs the commands; spawns them unless simulated. */
+  runCommand?: typeof runCommand;
 }
 
 /**
@@ -31,6 +33,7 @@ export function deployEffect(o: DeployEffectOptions) {
   const environment = o.name === 'deployStaging' ? 'staging' : 'production';
   const command = o.commands?.[environment];
   const timeoutMs = o.timeoutMs ?? 30 * 60_000;
+  const run = o.runCommand ?? runCommand;
   const env = (input: EffectInput) => ({
     ...o.commands?.env,
     CONVEYOR_TASK_ID: input.taskId,
@@ -48,7 +51,7 @@ export function deployEffect(o: DeployEffectOptions) {
     idempotent: false,
     run: async (input) => {
       if (!command?.length) return { environment, skipped: true };
-      const exit = await runCommand(command, { cwd: await o.cwdFor(input.taskId), env: env(input), timeoutMs });
+      const exit = await run(command, { cwd: await o.cwdFor(input.taskId), env: env(input), timeoutMs });
       if (exit.code === 0) return { environment, exitCode: 0, output: exit.output.slice(-1024) };
       const why = exit.error ?? `exited with code ${exit.code}: ${lastLine(exit.output)}`;
       // A command that cannot even start will not start on the next attempt either.
@@ -59,7 +62,7 @@ export function deployEffect(o: DeployEffectOptions) {
       if (!command?.length) return { notDone: true };
       const check = o.commands?.check;
       if (!check?.length) return { unknown: `no check command is configured to tell whether the ${environment} deploy ran` };
-      const exit = await runCommand(check, { cwd: await o.cwdFor(input.taskId), env: env(input), timeoutMs });
+      const exit = await run(check, { cwd: await o.cwdFor(input.taskId), env: env(input), timeoutMs });
       if (exit.code === 0) return { done: { environment, exitCode: 0, checked: true, output: exit.output.slice(-1024) } };
       return { unknown: `the ${environment} check ${exit.error ?? `exited with code ${exit.code}: ${lastLine(exit.output)}`}` };
     },

@@ -2,6 +2,8 @@ import type { RuntimeHandle } from '../types.ts';
 import { deployEffect, type DeployCommands } from './deploy-effect.ts';
 import { ForgeClient, type ForgeConfig } from './forge-client.ts';
 import { mergeEffect } from './merge-effect.ts';
+import type { RebaseOutcome } from './rebase.ts';
+import type { runCommand } from './run-command.ts';
 import { MergeQueue } from './merge-queue.ts';
 
 /** A repository as the effects see it: where changes land and, if configured, its forge. */
@@ -20,6 +22,10 @@ export interface EffectSetOptions {
   cwdFor(taskId: string): Promise<string>;
   fetch?: typeof fetch;
   deployTimeoutMs?: number;
+  /** Runs deploy commands; spawns them unless simulated. */
+  runCommand?: typeof runCommand;
+  /** Rebases a branch onto its target before its merge; real git unless simulated. */
+  rebase?: (worktree: string, branch: string, target: string) => Promise<RebaseOutcome>;
 }
 
 /** The journaled side-effectful edges (merge, deploys) with one forge client and one merge queue for the process. */
@@ -32,13 +38,13 @@ export class EffectSet {
     const forges: Record<string, ForgeConfig> = {};
     for (const repo of opts.repos) if (repo.forge) forges[repo.name] = repo.forge;
     this.forge = new ForgeClient({ repos: forges, fetch: opts.fetch });
-    this.queue = new MergeQueue({ forge: this.forge });
+    this.queue = new MergeQueue({ forge: this.forge, rebase: opts.rebase });
     this.#targets = new Map(opts.repos.map((r) => [r.name, r.targetBranch]));
   }
 
   /** The mergePullRequest, deployStaging and deployProduction actors for a runtime. */
   implementations(rt: RuntimeHandle) {
-    const { deploy, cwdFor, deployTimeoutMs } = this.opts;
+    const { deploy, cwdFor, deployTimeoutMs, runCommand } = this.opts;
     return {
       mergePullRequest: mergeEffect({
         rt,
@@ -47,8 +53,8 @@ export class EffectSet {
         targetBranchOf: (repo) => this.#targets.get(repo) ?? 'main',
         worktreeFor: (taskId, repo, branch) => this.opts.worktreeFor(taskId, repo, branch),
       }),
-      deployStaging: deployEffect({ rt, name: 'deployStaging', commands: deploy, cwdFor, timeoutMs: deployTimeoutMs }),
-      deployProduction: deployEffect({ rt, name: 'deployProduction', commands: deploy, cwdFor, timeoutMs: deployTimeoutMs }),
+      deployStaging: deployEffect({ rt, name: 'deployStaging', commands: deploy, cwdFor, timeoutMs: deployTimeoutMs, runCommand }),
+      deployProduction: deployEffect({ rt, name: 'deployProduction', commands: deploy, cwdFor, timeoutMs: deployTimeoutMs, runCommand }),
     };
   }
 }

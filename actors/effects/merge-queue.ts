@@ -1,6 +1,6 @@
 import { forgeError, type ForgeClient } from './forge-client.ts';
 import { NonRetriableError, RetriableError, throwIfAbandoned } from './errors.ts';
-import { rebaseOntoTarget } from './rebase.ts';
+import { rebaseOntoTarget, type RebaseOutcome } from './rebase.ts';
 
 /** One pull request to merge: the task's branch, its PR number and the worktree to rebase it in. */
 export interface MergeRequest {
@@ -33,9 +33,11 @@ export class MergeQueue {
   readonly #forge: ForgeClient;
   readonly #tails = new Map<string, Promise<unknown>>();
   readonly #waiting = new Map<string, number>();
+  readonly #rebase: (worktree: string, branch: string, target: string) => Promise<RebaseOutcome>;
 
-  constructor(opts: { forge: ForgeClient }) {
+  constructor(opts: { forge: ForgeClient; rebase?: (worktree: string, branch: string, target: string) => Promise<RebaseOutcome> }) {
     this.#forge = opts.forge;
+    this.#rebase = opts.rebase ?? rebaseOntoTarget;
   }
 
   /** Merges one pull request in its repository's turn; throws NonRetriableError, RetriableError or EffectAbandonedError. */
@@ -68,7 +70,7 @@ export class MergeQueue {
     if (pr.value.state === 'closed') throw new NonRetriableError(`merge-queue: ${what} is closed without being merged`);
 
     throwIfAbandoned(signal, `merging ${what}`);
-    const synced = req.worktree ? await rebaseOntoTarget(req.worktree, req.branch, req.targetBranch) : { head: pr.value.headSha, rebased: false, pushed: false };
+    const synced = req.worktree ? await this.#rebase(req.worktree, req.branch, req.targetBranch) : { head: pr.value.headSha, rebased: false, pushed: false };
     throwIfAbandoned(signal, `merging ${what}`);
     const merged = await this.#forge.mergePullRequest(req.repo, req.pr, { sha: synced.head });
 

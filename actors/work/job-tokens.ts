@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { RandomBytes } from '../world.ts';
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -6,8 +7,10 @@ export const hashToken = (token: string) => createHash('sha256').update(token).d
 export class JobTokens {
   private readonly live = new Map<string, string>();
 
+  constructor(private readonly random: RandomBytes = (n) => randomBytes(n)) {}
+
   mint(jobId: string): { token: string; hash: string } {
-    const token = `cvj_${randomBytes(24).toString('hex')}`;
+    const token = `cvj_${this.random(24).toString('hex')}`;
     const hash = hashToken(token);
     this.live.set(jobId, hash);
     return { token, hash };

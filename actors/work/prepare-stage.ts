@@ -1,13 +1,15 @@
-import { mkdir } from 'node:fs/promises';
 import { fromCallback } from 'xstate';
 import type { PrepareInput } from '../../machines/index.ts';
-import { syncWorktree, type RepoSpec, type Worktrees } from '../git/index.ts';
+import type { FileSystem } from '../../store/index.ts';
+import type { RepoSpec } from '../git/index.ts';
+import type { GitWorkbench } from './git-workbench.ts';
 import type { RuntimeHandle, TaskEventInput } from '../types.ts';
 import { syncEvent } from './sync-stage.ts';
 
 export interface PrepareOptions {
   rt: RuntimeHandle;
-  worktrees: Worktrees;
+  git: GitWorkbench;
+  fs: FileSystem;
   /** The configured repository of that name, or undefined (then the task works in a plain directory). */
   repoFor(name: string): RepoSpec | undefined;
   workdirFor(taskId: string): string;
@@ -29,14 +31,14 @@ export function prepareStageActor(o: PrepareOptions) {
       if (stopped) return;
       const repo = o.repoFor(input.repo);
       if (!repo) {
-        await mkdir(o.workdirFor(input.taskId), { recursive: true });
+        await o.fs.mkdirp(o.workdirFor(input.taskId));
         return report({ type: 'stage.prepared' });
       }
-      const result = await o.worktrees.ensureWorktree(repo, input.taskId, input.branch);
+      const result = await o.git.ensureWorktree(repo, input.taskId, input.branch);
       if (!result.ok) return report({ type: 'stage.prepare_failed', reason: result.reason });
       if (result.created) return report({ type: 'stage.prepared' });
       // At every later stage boundary the worktree is synced with its remote branch (SPEC R26).
-      const outcome = await syncWorktree({ path: result.path, branch: input.branch, taskId: input.taskId });
+      const outcome = await o.git.sync({ path: result.path, branch: input.branch, taskId: input.taskId });
       return report(syncEvent(outcome) ?? { type: 'stage.prepared' });
     })().catch((e: unknown) => report({ type: 'stage.prepare_failed', reason: (e as Error).message }));
     return () => {

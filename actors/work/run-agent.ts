@@ -1,8 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fromCallback } from 'xstate';
 import type { AgentInput } from '../../machines/index.ts';
-import { isAlive, readExitFile, readLogTail, reattach, type Executor, type JobExit, type RunningJob } from '../executors/index.ts';
+import type { FileSystem } from '../../store/index.ts';
+import { isAlive, readExitFile, reattach, type Executor, type JobExit, type RunningJob } from '../executors/index.ts';
 import type { Scheduler, SlotRequest } from '../scheduler.ts';
 import type { RuntimeHandle } from '../types.ts';
 import { finishedStatuses, type JobRecord } from './job-record.ts';
@@ -24,6 +24,8 @@ export interface AgentWorkOptions {
   workdirFor(taskId: string): string;
   logPathFor(jobId: string): string;
   apiBase(): string;
+  /** Where reason files are written and logs read. */
+  fs: FileSystem;
 }
 
 function exitToEvent(exit: JobExit): { code: number | null; reason?: string; status: JobRecord['status'] } {
@@ -91,7 +93,7 @@ export function runAgentActor(o: AgentWorkOptions) {
         return;
       }
       const { token, hash } = o.tokens.mint(job.id);
-      const reasonFile = await writeReason(input, record.logPath, o.logPathFor);
+      const reasonFile = await writeReason(o.fs, input, record.logPath, o.logPathFor);
       // The job is on record as starting before any process exists (commit before the world changes).
       record = { ...record, status: 'starting', tokenHash: hash };
       await put(record);
@@ -163,14 +165,25 @@ export function runAgentActor(o: AgentWorkOptions) {
 }
 
 /** Hands a retry or rollback its reason (SPEC R35): what failed, with the previous log's tail. */
-async function writeReason(input: AgentInput, logPath: string, logPathFor: (jobId: string) => string): Promise<string | null> {
+async function writeReason(fs: FileSystem, input: AgentInput, logPath: string, logPathFor: (jobId: string) => string): Promise<string | null> {
   if (!input.lastFailure) return null;
   const file = `${logPath}.reason.json`;
   const failedJob = input.lastFailure.jobId;
-  const previousLog = failedJob ? await readLogTail(logPathFor(failedJob), 4096) : null;
-  await mkdir(dirname(file), { recursive: true });
+  const previousLog = failedJob ? await readTail(fs, logPathFor(failedJob), 4096) : null;
+  await fs.mkdirp(dirname(file));
   // `stage` is where the failure happened; the run reading this works in `runStage`.
-  const reason = { ...input.lastFailure, runStage: input.stage, attempt: input.job?.attempt, previousLog: previousLog?.kind === 'ok' ? previousLog.text : null };
-  await writeFile(file, JSON.stringify(reason, null, 2));
+  const reason = { ...input.lastFailure, runStage: input.stage, attempt: input.job?.attempt, previousLog };
+  await fs.writeFile(file, JSON.stringify(reason, null, 2));
   return file;
+}
+
+/** The last `bytes` of a log as text, or null when there is none. */
+async function readTail(fs: FileSystem, path: string, bytes: number): Promise<string | null> {
+  try {
+    const data = await fs.readFile(path);
+    // A cut inside a character shows as U+FFFD at the start; drop it.
+    return data.subarray(Math.max(0, data.length - bytes)).toString('utf8').replace(/^\uFFFD+/, '');
+  } catch {
+    return null;
+  }
 }

@@ -1,8 +1,7 @@
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EffectSet, type DeployCommands, type ForgeConfig } from '../effects/index.ts';
 import type { Executor } from '../executors/index.ts';
-import { syncWorktree, Worktrees, type RepoSpec, type SyncOutcome } from '../git/index.ts';
+import type { RepoSpec, SyncOutcome } from '../git/index.ts';
 import { instantImplementations } from '../instant-implementations.ts';
 import type { Runtime } from '../runtime.ts';
 import { Scheduler } from '../scheduler.ts';
@@ -12,6 +11,9 @@ import { Dependencies } from './dependencies.ts';
 import { JobTokens } from './job-tokens.ts';
 import { Finalizers } from '../background/finalizers.ts';
 import { prepareStageActor } from './prepare-stage.ts';
+import { realGit, type GitWorkbench } from './git-workbench.ts';
+import type { World } from '../world.ts';
+import { nodeFileSystem } from '../../store/index.ts';
 import { runAgentActor } from './run-agent.ts';
 
 export interface AgentSetup {
@@ -33,6 +35,8 @@ export interface WorkbenchOptions {
   defaultTimeoutMs?: number;
   /** Where agents reach conveyor's API; known once the server listens. */
   apiBase?: () => string;
+  /** The world the workbench touches: files, git, deploy commands, the forge's HTTP, token randomness. Real unless given. */
+  world?: Partial<Pick<World, 'fs' | 'git' | 'runCommand' | 'fetch' | 'randomBytes'>>;
 }
 
 /**
@@ -41,9 +45,10 @@ export interface WorkbenchOptions {
  */
 export class Workbench {
   readonly scheduler: Scheduler;
-  readonly tokens = new JobTokens();
+  readonly tokens: JobTokens;
   readonly finalizers = new Finalizers();
-  readonly worktrees: Worktrees;
+  readonly git: GitWorkbench;
+  private readonly fs: World['fs'];
   dependencies: Dependencies | null = null;
   private readonly launches = new Map<string, () => void>();
   private readonly repos: Map<string, RepoSpec>;
@@ -52,13 +57,19 @@ export class Workbench {
 
   constructor(private readonly opts: WorkbenchOptions) {
     this.repos = new Map((opts.repos ?? []).map((r) => [r.name, r]));
+    const world = opts.world ?? {};
+    this.fs = world.fs ?? nodeFileSystem;
+    this.git = world.git ?? realGit(opts.dataDir);
+    this.tokens = new JobTokens(world.randomBytes);
     this.effects = new EffectSet({
       repos: opts.repos ?? [],
       deploy: opts.deploy,
       worktreeFor: (taskId, repo, branch) => this.mergeWorktree(taskId, repo, branch),
-      cwdFor: async (taskId) => (await stat(this.workdirFor(taskId)).then(() => true, () => false)) ? this.workdirFor(taskId) : opts.dataDir,
+      cwdFor: async (taskId) => (await this.fs.exists(this.workdirFor(taskId))) ? this.workdirFor(taskId) : opts.dataDir,
+      fetch: world.fetch,
+      runCommand: world.runCommand,
+      rebase: (worktree, branch, target) => this.git.rebaseOntoTarget(worktree, branch, target),
     });
-    this.worktrees = new Worktrees({ dataDir: opts.dataDir });
     this.scheduler = new Scheduler({
       globalLimit: opts.limits?.globalJobs ?? 4,
       perRepoLimit: opts.limits?.perRepoJobs ?? 2,
@@ -78,7 +89,7 @@ export class Workbench {
   readonly implementations: Implementations = (rt) => ({
     ...instantImplementations(rt),
     timer: timerActor(rt),
-    prepareStage: prepareStageActor({ rt, worktrees: this.worktrees, repoFor: (n) => this.repos.get(n), workdirFor: (id) => this.workdirFor(id) }),
+    prepareStage: prepareStageActor({ rt, git: this.git, fs: this.fs, repoFor: (n) => this.repos.get(n), workdirFor: (id) => this.workdirFor(id) }),
     runAgent: runAgentActor({
       rt,
       scheduler: this.scheduler,
@@ -91,6 +102,7 @@ export class Workbench {
       workdirFor: (id) => this.workdirFor(id),
       logPathFor: (id) => this.logPathFor(id),
       apiBase: () => this.opts.apiBase?.() ?? '',
+      fs: this.fs,
     }),
     ...this.effects.implementations(rt),
   });
@@ -99,7 +111,7 @@ export class Workbench {
   private async mergeWorktree(taskId: string, repo: string, branch: string): Promise<string | null> {
     const spec = this.repos.get(repo);
     if (!spec) return null;
-    const ensured = await this.worktrees.ensureWorktree(spec, taskId, branch);
+    const ensured = await this.git.ensureWorktree(spec, taskId, branch);
     if (!ensured.ok) throw new Error(ensured.reason);
     return ensured.path;
   }
@@ -108,9 +120,9 @@ export class Workbench {
   async syncTask(taskId: string, repo: string, branch: string): Promise<SyncOutcome | { outcome: 'failed'; step: 'read'; error: string } | null> {
     const spec = this.repos.get(repo);
     if (!spec) return null;
-    const ensured = await this.worktrees.ensureWorktree(spec, taskId, branch);
+    const ensured = await this.git.ensureWorktree(spec, taskId, branch);
     if (!ensured.ok) return { outcome: 'failed', step: 'read', error: ensured.reason };
-    return syncWorktree({ path: ensured.path, branch, taskId });
+    return this.git.sync({ path: ensured.path, branch, taskId });
   }
 
   /** Follows the runtime: releases dependents of done tasks, removes worktrees of finished ones. */
@@ -123,7 +135,7 @@ export class Workbench {
       if (t.to !== 'done' && t.to !== 'cancelled') return;
       const repo = this.repos.get(runtime.meta(t.taskId)?.repo ?? '');
       // Kept on escalation for inspection; removed once the task is finished either way.
-      if (repo) void this.worktrees.removeWorktree(repo, t.taskId).catch(() => undefined);
+      if (repo) void this.git.removeWorktree(repo, t.taskId).catch(() => undefined);
     });
   }
 }

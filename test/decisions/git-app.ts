@@ -2,7 +2,7 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'vitest';
-import { Conveyor, Workbench, type DecisionRecord, type TaskView } from '../../actors/index.ts';
+import { Conveyor, Workbench, Worktrees, type DecisionRecord, type TaskView } from '../../actors/index.ts';
 import { createApp } from '../../server/app.ts';
 import { defaultTrackerRouting } from '../../server/default-tracker.ts';
 import { EmbeddedStore } from '../../store/index.ts';
@@ -42,7 +42,7 @@ export async function makeGitApp(): Promise<GitApp> {
     conveyor,
     root: root.path,
     remote: remote.path,
-    bare: workbench.worktrees.repoPath({ name: REPO_NAME }),
+    bare: new Worktrees({ dataDir }).repoPath({ name: REPO_NAME }),
     api,
     deliver: async (d) => app.request(d.path, { method: 'POST', headers: d.headers, body: d.body }),
     worktreeOf: (taskId) => workbench.workdirFor(taskId),
