@@ -10,6 +10,7 @@ import { Decisions } from './decisions/index.ts';
 import { Alerts } from './alerts/index.ts';
 import { randomId } from './world.ts';
 import type { SyncOutcome } from './git/index.ts';
+import { CommitFeed, type CommitListener } from './commit-feed.ts';
 
 export type RefreshResult =
   | { ok: true; outcome: SyncOutcome['outcome'] }
@@ -33,7 +34,7 @@ export interface ConveyorOptions extends RuntimeOptions {
 /** The one interface server/ uses: the runtime for writes, read models for inspection. */
 export class Conveyor {
   readonly runtime: Runtime;
-  private readonly store: Store;
+  private readonly store: CommitFeed;
   private readonly startedAt: number;
 
   readonly workbench: Workbench | null;
@@ -43,9 +44,9 @@ export class Conveyor {
   #background: BackgroundControl | null = null;
 
   constructor(opts: ConveyorOptions) {
-    this.store = opts.store;
+    this.store = new CommitFeed(opts.store);
     this.workbench = opts.workbench ?? null;
-    this.runtime = new Runtime({ ...opts, implementations: opts.implementations ?? this.workbench?.implementations });
+    this.runtime = new Runtime({ ...opts, store: this.store, implementations: opts.implementations ?? this.workbench?.implementations });
     this.startedAt = this.runtime.clock.now();
     this.decisions = new Decisions(this.runtime);
     this.alertBoard = new Alerts(this.runtime);
@@ -56,6 +57,11 @@ export class Conveyor {
     await this.store.load();
     this.runtime.start();
     this.workbench?.attach(this.runtime);
+  }
+
+  /** Follows what every durable commit wrote (transitions, decisions, alerts, jobs, effects), in commit order. */
+  onCommit(listener: CommitListener): () => void {
+    return this.store.follow(listener);
   }
 
   /** Creates a task (atomic per tracker issue) and declares its dependencies, if any. */

@@ -3,6 +3,7 @@ export * from './clock.ts';
 export * from './errors.ts';
 export * from './runtime.ts';
 export * from './conveyor.ts';
+export type { CommitListener } from './commit-feed.ts';
 export * from './views.ts';
 export * from './instant-implementations.ts';
 export * from './timer-actor.ts';

@@ -14,6 +14,7 @@ import { effectsApi } from './api/effects.ts';
 import { jobsApi } from './api/jobs.ts';
 import { tasksApi } from './api/tasks.ts';
 import { bearerAuth } from './auth.ts';
+import { eventsApi, LiveEvents, StreamTickets } from './events/index.ts';
 import { HttpError, errorResponse } from './http-error.ts';
 import { forgeWebhook, trackerWebhook, type TrackerRouting } from './webhooks/index.ts';
 
@@ -27,6 +28,8 @@ export interface AppDeps {
   maxBodyBytes?: number;
   now?: () => number;
   log?: (line: string) => void;
+  /** The event streams; server/main.ts keeps it to end them at shutdown. */
+  live?: LiveEvents;
 }
 
 /** The whole HTTP surface; only server/main.ts binds it to a port. */
@@ -48,6 +51,10 @@ export function createApp(deps: AppDeps) {
   app.get('/health', (c) => c.json({ ok: true }));
   app.route('/webhooks/tracker', trackerWebhook(conveyor, deps.trackerSecret, deps.tracker));
   app.route('/webhooks/forge', forgeWebhook(conveyor, deps.forgeSecret, now));
+
+  // Before /api: the stream also opens with a ticket cookie, since a browser's EventSource sends no header.
+  const live = deps.live ?? new LiveEvents(conveyor);
+  app.route('/api/events', eventsApi({ apiToken: deps.apiToken, live, tickets: new StreamTickets(now) }));
 
   const api = new Hono();
   api.use('*', bearerAuth(deps.apiToken, (jobId, token) => conveyor.verifyJobToken(jobId, token)));

@@ -1,6 +1,7 @@
 import { serve } from '@hono/node-server';
 import { loadConfig, openConveyor, pipelineFromConfig, startBackground, systemWorld, Workbench, workbenchOptionsFromConfig, type ConveyorConfig } from '../actors/index.ts';
 import { createApp } from './app.ts';
+import { LiveEvents } from './events/index.ts';
 import { demoBackgroundOverrides, demoWorkbenchOptions, startDemo } from './demo/index.ts';
 import { readFlags, resolveSecrets, SettingsError } from './settings.ts';
 import { trackerRoutingFromConfig } from './tracker-routing.ts';
@@ -27,8 +28,10 @@ async function main() {
   const workbench = new Workbench({ ...workbenchOptions, apiBase: () => baseUrl, world });
   const conveyor = await openConveyor({ dataDir: flags.dataDir, workbench, world, pipeline: config ? pipelineFromConfig(config) : undefined });
   const tracker = trackerRoutingFromConfig(config);
+  const live = new LiveEvents(conveyor);
   const app = createApp({
     conveyor,
+    live,
     apiToken: secrets.apiToken,
     trackerSecret: secrets.trackerSecret,
     forgeSecret: secrets.forgeSecret,
@@ -63,10 +66,13 @@ async function main() {
     stopping = true;
     log(`conveyor: ${signal}: stopping intake, draining, committing`);
     // Stop accepting connections first; in-flight requests finish against a still-running runtime.
+    // Event streams never finish by themselves: end them, or server.close() waits on them forever.
+    live.close();
     server.close();
     void (async () => {
       await demo?.stop();
       await conveyor.stop();
+      if ('closeAllConnections' in server) server.closeAllConnections();
     })()
       .then(() => {
         log('conveyor: stopped cleanly');
