@@ -1,4 +1,4 @@
-import type { Collection, HistoryEntry, Store, StoreRecord, TaskRecord } from '../store/index.ts';
+import type { Store, StoreRecord } from '../store/index.ts';
 
 /** What one durable commit wrote, handed to followers (the live event stream) after it is on disk. */
 export type CommitListener = (records: readonly StoreRecord[]) => void;
@@ -8,12 +8,25 @@ export type CommitListener = (records: readonly StoreRecord[]) => void;
  * Every writer (transitions, decisions, alerts, jobs, effects) commits through it, so a follower sees
  * all of them in commit order without each writer having to remember to announce itself.
  */
-export class CommitFeed implements Store {
-  readonly #inner: Store;
+export class CommitFeed {
   readonly #listeners = new Set<CommitListener>();
+  /** The store to commit through: the inner one, with commit() announcing what it wrote. */
+  readonly store: Store;
 
   constructor(inner: Store) {
-    this.#inner = inner;
+    const commit = async (records: StoreRecord[]): Promise<number> => {
+      const seq = await inner.commit(records);
+      this.announce(records);
+      return seq;
+    };
+    // Every other method passes through untouched, however the Store interface grows.
+    this.store = new Proxy(inner, {
+      get(target, key) {
+        if (key === 'commit') return commit;
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
   }
 
   /** Follows every commit from now on; returns the function that stops following. */
@@ -22,8 +35,7 @@ export class CommitFeed implements Store {
     return () => this.#listeners.delete(listener);
   }
 
-  async commit(records: StoreRecord[]): Promise<number> {
-    const seq = await this.#inner.commit(records);
+  private announce(records: readonly StoreRecord[]): void {
     for (const listener of this.#listeners) {
       try {
         listener(records);
@@ -31,50 +43,5 @@ export class CommitFeed implements Store {
         // A follower's failure must not turn a durable commit into a failed one.
       }
     }
-    return seq;
-  }
-
-  load(): Promise<void> {
-    return this.#inner.load();
-  }
-
-  getTask(id: string): TaskRecord | undefined {
-    return this.#inner.getTask(id);
-  }
-
-  listTasks(): Iterable<TaskRecord> {
-    return this.#inner.listTasks();
-  }
-
-  taskCount(): number {
-    return this.#inner.taskCount();
-  }
-
-  getHistory(taskId: string): readonly HistoryEntry[] {
-    return this.#inner.getHistory(taskId);
-  }
-
-  hasDelivery(key: string): boolean {
-    return this.#inner.hasDelivery(key);
-  }
-
-  taskForIssue(trackerIssueId: string): string | undefined {
-    return this.#inner.taskForIssue(trackerIssueId);
-  }
-
-  get<T>(collection: Collection, id: string): T | undefined {
-    return this.#inner.get<T>(collection, id);
-  }
-
-  list<T>(collection: Collection): T[] {
-    return this.#inner.list<T>(collection);
-  }
-
-  stats() {
-    return this.#inner.stats();
-  }
-
-  close(): Promise<void> {
-    return this.#inner.close();
   }
 }

@@ -34,7 +34,8 @@ export interface ConveyorOptions extends RuntimeOptions {
 /** The one interface server/ uses: the runtime for writes, read models for inspection. */
 export class Conveyor {
   readonly runtime: Runtime;
-  private readonly store: CommitFeed;
+  private readonly store: Store;
+  private readonly feed: CommitFeed;
   private readonly startedAt: number;
 
   readonly workbench: Workbench | null;
@@ -44,7 +45,8 @@ export class Conveyor {
   #background: BackgroundControl | null = null;
 
   constructor(opts: ConveyorOptions) {
-    this.store = new CommitFeed(opts.store);
+    this.feed = new CommitFeed(opts.store);
+    this.store = this.feed.store;
     this.workbench = opts.workbench ?? null;
     this.runtime = new Runtime({ ...opts, store: this.store, implementations: opts.implementations ?? this.workbench?.implementations });
     this.startedAt = this.runtime.clock.now();
@@ -61,7 +63,7 @@ export class Conveyor {
 
   /** Follows what every durable commit wrote (transitions, decisions, alerts, jobs, effects), in commit order. */
   onCommit(listener: CommitListener): () => void {
-    return this.store.follow(listener);
+    return this.feed.follow(listener);
   }
 
   /** Creates a task (atomic per tracker issue) and declares its dependencies, if any. */

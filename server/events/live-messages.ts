@@ -1,4 +1,4 @@
-import { summarize, type Conveyor, type TaskSummary } from '../../actors/index.ts';
+import { alertView, summarize, type Conveyor, type StoredAlert, type TaskSummary } from '../../actors/index.ts';
 import type { StoreRecord } from '../../store/index.ts';
 
 /** One message of the event stream: its SSE event name and its JSON data. */
@@ -62,9 +62,10 @@ function collectionMessage(collection: string, id: string, value: unknown): Live
     case 'decisions':
       return { event: 'decision', data: v };
     case 'alerts': {
-      // An unrouted webhook keeps its whole payload; the stream names it only.
-      const { event: _payload, ...rest } = v;
-      return { event: 'alert', data: { id, ...rest } };
+      // As GET /api/alerts shows it, less an unrouted webhook's whole payload.
+      const alert = alertView(id, v as StoredAlert);
+      const { event: _payload, ...details } = alert.details;
+      return { event: 'alert', data: { ...alert, details } };
     }
     case 'jobs': {
       const { tokenHash: _hash, ...rest } = v;

@@ -96,11 +96,18 @@ describe('the event stream', () => {
     await stream.cancel();
   });
 
-  it('streams an alert without the webhook payload it keeps', async () => {
+  it('streams an alert as the alerts API shows it, without the webhook payload it keeps, and its acknowledgement', async () => {
     const stream = await openStream();
-    await t.conveyor.recordUnrouted('delivery-1', { secretish: 'x'.repeat(100) }, 'no task has branch feature/x');
-    const alert = await stream.until('of the alert', (m) => m.event === 'alert');
-    expect(data(alert)).toEqual({ id: 'delivery-1', kind: 'unrouted_event', at: expect.any(Number), reason: 'no task has branch feature/x' });
+    await t.conveyor.recordUnrouted('delivery-1', { payload: 'x'.repeat(100) }, 'no task has branch feature/x');
+    const raised = await stream.until('of the alert', (m) => m.event === 'alert');
+    const listed = ((await (await api('GET', '/alerts')).json()) as { alerts: Record<string, unknown>[] }).alerts[0]!;
+    expect(data(raised)).toEqual({ ...listed, details: { reason: 'no task has branch feature/x' } });
+    expect(data(raised)).toMatchObject({ id: 'delivery-1', kind: 'unrouted_event', status: 'open' });
+    expect(String(data(raised).suggestedAction).length).toBeGreaterThan(0);
+
+    expect((await api('POST', '/alerts/delivery-1/ack', { by: 'pat' })).status).toBe(200);
+    const acked = await stream.until('of the acknowledgement', (m) => m.event === 'alert' && data(m).status === 'acknowledged');
+    expect(data(acked).acknowledged).toMatchObject({ by: 'pat' });
     await stream.cancel();
   });
 
