@@ -182,10 +182,11 @@ export class Conveyor {
     return this.runtime.index.taskForHeadSha(sha);
   }
 
-  /** An event that names no task (or more than one) is kept for inspection, never applied (SPEC R10). */
+  /** An event that names no task (or more than one) is kept for inspection, never applied (SPEC R10); once per delivery key. */
   async recordUnrouted(deliveryKey: string | undefined, event: unknown, reason: string): Promise<void> {
     const at = this.runtime.clock.now();
     const id = deliveryKey ?? `unrouted:${at}:${randomId(this.runtime.randomBytes, 10)}`;
+    if (this.store.get('alerts', id) !== undefined) return;
     await this.store.commit([
       { kind: 'put', collection: 'alerts', id, value: { kind: 'unrouted_event', at, reason, event } },
       ...(deliveryKey ? [{ kind: 'delivery' as const, key: deliveryKey, at }] : []),

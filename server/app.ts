@@ -16,7 +16,7 @@ import { tasksApi } from './api/tasks.ts';
 import { bearerAuth } from './auth.ts';
 import { eventsApi, LiveEvents, StreamTickets } from './events/index.ts';
 import { HttpError, errorResponse } from './http-error.ts';
-import { forgeWebhook, trackerWebhook, type TrackerRouting } from './webhooks/index.ts';
+import { ForgeRepositories, forgeWebhook, trackerWebhook, type IntakeRepository, type TrackerRouting } from './webhooks/index.ts';
 
 export interface AppDeps {
   conveyor: Conveyor;
@@ -24,6 +24,10 @@ export interface AppDeps {
   trackerSecret: string;
   forgeSecret: string;
   tracker: TrackerRouting;
+  /** Configured repositories as forges name them, with their own webhook secrets; without them `full_name` is the repository's name. */
+  repositories?: IntakeRepository[];
+  /** How far a Standard Webhooks timestamp may be from now; default 5 minutes. */
+  replayWindowMs?: number;
   /** Largest accepted request body, in bytes. */
   maxBodyBytes?: number;
   now?: () => number;
@@ -50,7 +54,9 @@ export function createApp(deps: AppDeps) {
 
   app.get('/health', (c) => c.json({ ok: true }));
   app.route('/webhooks/tracker', trackerWebhook(conveyor, deps.trackerSecret, deps.tracker));
-  app.route('/webhooks/forge', forgeWebhook(conveyor, deps.forgeSecret, now));
+  app.route('/webhooks/forge', forgeWebhook(conveyor, {
+    repositories: new ForgeRepositories(deps.repositories), secret: { current: deps.forgeSecret }, now, toleranceMs: deps.replayWindowMs,
+  }));
 
   // Before /api: the stream also opens with a ticket cookie, since a browser's EventSource sends no header.
   const live = deps.live ?? new LiveEvents(conveyor);

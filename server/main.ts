@@ -5,6 +5,7 @@ import { LiveEvents } from './events/index.ts';
 import { demoBackgroundOverrides, demoWorkbenchOptions, startDemo } from './demo/index.ts';
 import { readFlags, resolveSecrets, SettingsError } from './settings.ts';
 import { trackerRoutingFromConfig } from './tracker-routing.ts';
+import { intakeRepositoriesFromConfig } from './intake-repositories.ts';
 
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 
@@ -19,6 +20,7 @@ async function main() {
   const flags = readFlags(process.argv.slice(2), process.env);
   const config = readConfig(flags.configPath);
   const secrets = resolveSecrets(flags.dataDir, process.env, config?.secrets);
+  const repositories = intakeRepositoriesFromConfig(config, process.env);
   let baseUrl = '';
   // With no configuration conveyor runs its self-contained demo: a local repository, demo agents,
   // and a simulated tracker and forge that send signed webhooks over loopback.
@@ -36,6 +38,7 @@ async function main() {
     trackerSecret: secrets.trackerSecret,
     forgeSecret: secrets.forgeSecret,
     tracker,
+    repositories,
     log,
   });
   // Supervisor, reconciler and reaper; with the demo they start once its simulated forge serves its API.

@@ -1,5 +1,8 @@
 import type { Collection, StoreDoc, StoreRecord } from './types.ts';
 
+/** Alerts a document keeps; past it the oldest go, so a flood of bad deliveries grows neither memory nor checkpoints (SPEC R40). */
+export const MAX_ALERTS = 1000;
+
 /** Every collection a document holds, in a fixed order. */
 export const COLLECTIONS: readonly Collection[] = ['decisions', 'jobs', 'effects', 'alerts', 'meta'];
 
@@ -41,9 +44,14 @@ export function applyRecord(doc: StoreDoc, record: StoreRecord): StoreDoc {
       }
       break;
     }
-    case 'put':
-      doc.collections[record.collection][record.id] = record.value;
+    case 'put': {
+      const collection = doc.collections[record.collection];
+      const added = !Object.hasOwn(collection, record.id);
+      collection[record.id] = record.value;
+      // Keys keep insertion order (alert ids are never integers), in memory and through a checkpoint, so the first key is the oldest.
+      if (added && record.collection === 'alerts') dropOldest(collection, MAX_ALERTS);
       break;
+    }
     case 'delete':
       delete doc.collections[record.collection][record.id];
       break;
@@ -93,6 +101,11 @@ export function detachPrototypes(doc: StoreDoc): StoreDoc {
   Object.setPrototypeOf(doc.collections, null);
   for (const name of COLLECTIONS) Object.setPrototypeOf(doc.collections[name], null);
   return doc;
+}
+
+function dropOldest(collection: Record<string, unknown>, max: number): void {
+  const ids = Object.keys(collection);
+  for (const id of ids.slice(0, Math.max(0, ids.length - max))) delete collection[id];
 }
 
 function dict<T>(): Record<string, T> {

@@ -35,11 +35,17 @@ const forgeSchema = z.strictObject({
 });
 
 // A repository's own webhook secret; during a rotation the previous one is accepted too, until the time given.
-const webhookSchema = z.strictObject({
-  secretEnv: envName,
-  previousSecretEnv: envName.optional(),
-  previousUntil: z.iso.datetime({ offset: true }).optional(),
-});
+const webhookSchema = z
+  .strictObject({
+    secretEnv: envName,
+    previousSecretEnv: envName.optional(),
+    previousUntil: z.iso.datetime({ offset: true }).optional(),
+  })
+  .superRefine((w, ctx) => {
+    if ((w.previousSecretEnv === undefined) === (w.previousUntil === undefined)) return;
+    const missing = w.previousUntil === undefined ? 'previousUntil' : 'previousSecretEnv';
+    ctx.addIssue({ code: 'custom', path: [missing], message: 'previousSecretEnv and previousUntil together (a rotation needs its end)', input: undefined });
+  });
 
 const repositorySchema = z.strictObject({
   name,

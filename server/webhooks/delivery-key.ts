@@ -1,14 +1,28 @@
+import { createHash } from 'node:crypto';
 import type { TrackerFact } from './facts.ts';
-import { headerValue } from './signatures.ts';
+import { headerValue, type ForgeScheme, type RawBody } from './signatures.ts';
 
-// One delivery id per forge; Gitea repeats its id in X-GitHub-Delivery, so the first present wins.
-const FORGE_DELIVERY_HEADERS = ['x-gitea-delivery', 'x-github-delivery', 'webhook-id'] as const;
+/** SHA-256 of a body's bytes, hex: what a signature covers, so what a replay cannot change. */
+export function bodyHash(rawBody: RawBody): string {
+  return createHash('sha256').update(rawBody).digest('hex');
+}
 
-/** The dedupe key of a forge delivery, `forge:<delivery id>`, or undefined when the sender named none. */
-export function forgeDeliveryKey(headers: Record<string, string | undefined>): string | undefined {
-  for (const name of FORGE_DELIVERY_HEADERS) {
+/**
+ * The dedupe key of an authenticated forge delivery, on what its sender signed (SPEC R38): Standard
+ * Webhooks signs its `webhook-id`, which is the key; Gitea and GitHub sign only the body, and their
+ * delivery-id header is not signed, so the key is the body's hash (a redelivery repeats both; a new
+ * header on an old body is still the old delivery).
+ */
+export function forgeDeliveryKey(scheme: ForgeScheme, headers: Record<string, string | undefined>, rawBody: RawBody): string {
+  if (scheme === 'standard') return `forge:webhook-id:${headerValue(headers, 'webhook-id')?.trim() ?? ''}`;
+  return `forge:body:${bodyHash(rawBody)}`;
+}
+
+/** The sender's own delivery id, unsigned, kept for people reading alerts and logs. */
+export function forgeDeliveryId(headers: Record<string, string | undefined>): string | undefined {
+  for (const name of ['x-gitea-delivery', 'x-github-delivery', 'webhook-id']) {
     const id = headerValue(headers, name)?.trim();
-    if (id !== undefined && id !== '') return `forge:${id}`;
+    if (id !== undefined && id !== '') return id;
   }
   return undefined;
 }

@@ -175,11 +175,15 @@ function dispatch(event: string, body: unknown, prefix: string): ParseResult<For
 /** Parses a forge delivery (Gitea, GitHub, or a Standard Webhooks envelope when no event header came) into one fact; never throws. */
 export function parseForgeEvent(eventName: string | undefined, rawBody: string): ParseResult<ForgeFact> {
   const json = readJson(rawBody);
-  if (!json.ok) return json;
+  return json.ok ? parseForgeJson(eventName, json.value) : json;
+}
+
+/** Like parseForgeEvent, for a body already read as JSON. */
+export function parseForgeJson(eventName: string | undefined, value: unknown): ParseResult<ForgeFact> {
   const named = eventName?.trim().toLowerCase();
-  if (named !== undefined && named !== '') return dispatch(ALIASES.get(named) ?? named, json.value, '');
+  if (named !== undefined && named !== '') return dispatch(ALIASES.get(named) ?? named, value, '');
   // Standard Webhooks carries the event name in the body and the native payload under data.
-  const e = validate(envelope, json.value, 'standard webhook', '');
+  const e = validate(envelope, value, 'standard webhook', '');
   if (!e.ok) return e;
   const type = e.data.type.trim().toLowerCase();
   return dispatch(ALIASES.get(type) ?? type, e.data.data, 'data');

@@ -1,9 +1,10 @@
 import { Hono } from 'hono';
 import type { Conveyor, TaskEventInput } from '../../actors/index.ts';
 import { HttpError } from '../http-error.ts';
-import { forgeDeliveryKey } from './delivery-key.ts';
-import type { ForgeFact } from './facts.ts';
-import { parseForgeEvent } from './forge-payload.ts';
+import { forgeDeliveryId, forgeDeliveryKey } from './delivery-key.ts';
+import { readJson, type ForgeFact } from './facts.ts';
+import { repositoryIdentity, type ForgeRepositories, type RotatingSecret } from './forge-repositories.ts';
+import { parseForgeJson } from './forge-payload.ts';
 import { acknowledge, headersOf, parseError } from './respond.ts';
 import { headerValue, verifyForgeRequest } from './signatures.ts';
 
@@ -47,24 +48,41 @@ function route(conveyor: Conveyor, fact: Routable): { taskId: string } | { reaso
   return { reason: `sha ${fact.sha} names no known branch and ${developing.length} tasks of ${fact.repo} are in development` };
 }
 
-/** POST /webhooks/forge: Gitea, GitHub and Standard Webhooks deliveries. */
-export function forgeWebhook(conveyor: Conveyor, secret: string, now: () => number) {
+/** What forge intake needs besides the conveyor: who the repositories are, their secrets, and the clock. */
+export interface ForgeIntakeOptions {
+  repositories: ForgeRepositories;
+  /** The forge-wide secret, for repositories without their own. */
+  secret: RotatingSecret;
+  now: () => number;
+  /** How far a Standard Webhooks timestamp may be from now; default 5 minutes. */
+  toleranceMs?: number;
+}
+
+/** POST /webhooks/forge: Gitea, GitHub and Standard Webhooks deliveries, verified over the raw bytes. */
+export function forgeWebhook(conveyor: Conveyor, o: ForgeIntakeOptions) {
   const app = new Hono();
   app.post('/', async (c) => {
-    const raw = await c.req.text();
+    const raw = new Uint8Array(await c.req.arrayBuffer());
     const headers = headersOf(c);
-    const verified = verifyForgeRequest(secret, raw, headers, now());
+    // The body picks which secret to check it against, and is trusted for nothing else until it passes.
+    const text = new TextDecoder().decode(raw);
+    const json = readJson(text);
+    const identity = repositoryIdentity(json.ok ? json.value : undefined);
+    const verified = verifyForgeRequest(o.repositories.secretsFor(identity, o.secret, o.now()), raw, headers, o.now(), o.toleranceMs);
+    // Nothing unauthenticated is written: a flood of forged deliveries costs no disk and no alerts.
     if (!verified.ok) throw new HttpError('unauthorized', `forge webhook refused: ${verified.reason}`);
     const eventName = headerValue(headers, 'x-gitea-event') ?? headerValue(headers, 'x-github-event');
-    const parsed = parseForgeEvent(eventName, raw);
+    if (!json.ok) throw parseError(json);
+    const parsed = parseForgeJson(eventName, json.value);
     if (!parsed.ok) throw parseError(parsed);
     const fact = parsed.fact;
     if (fact.kind === 'noop') return acknowledge(c, { status: 'noop', reason: fact.reason });
-    const deliveryKey = forgeDeliveryKey(headers);
-    if (deliveryKey && conveyor.hasDelivery(deliveryKey)) return acknowledge(c, { status: 'duplicate', taskId: '' });
-    const target = route(conveyor, fact);
+    const deliveryKey = forgeDeliveryKey(verified.scheme, headers, raw);
+    if (conveyor.hasDelivery(deliveryKey)) return acknowledge(c, { status: 'duplicate', taskId: '' });
+    const repo = o.repositories.resolve(identity);
+    const target = 'name' in repo ? route(conveyor, { ...fact, repo: repo.name }) : repo;
     if ('reason' in target) {
-      await conveyor.recordUnrouted(deliveryKey, fact, target.reason);
+      await conveyor.recordUnrouted(deliveryKey, { ...fact, deliveryId: forgeDeliveryId(headers) }, target.reason);
       return acknowledge(c, { status: 'unrouted', reason: target.reason });
     }
     const outcome = await conveyor.send(target.taskId, toTaskEvent(fact), { source: 'webhook', deliveryKey });

@@ -5,3 +5,4 @@ export * from './tracker-payload.ts';
 export * from './delivery-key.ts';
 export * from './forge-route.ts';
 export * from './tracker-route.ts';
+export * from './forge-repositories.ts';

@@ -66,13 +66,14 @@ export function signStandardWebhook(secret: string, id: string, timestampSec: nu
 
 /** Checks a Standard Webhooks delivery: signature over `id.timestamp.body`, any of several `v1,` entries, timestamp within five minutes. */
 export function verifyStandardWebhook(
-  secret: string,
+  secrets: string | readonly string[],
   rawBody: RawBody,
   headers: { id: string | undefined; timestamp: string | undefined; signature: string | undefined },
   nowMs: number,
+  toleranceMs = STANDARD_WEBHOOK_TOLERANCE_MS,
 ): VerifyResult {
-  const key = standardKey(secret);
-  if (key === undefined) return { ok: false, reason: 'webhook secret is empty or not base64 after whsec_' };
+  const keys = (typeof secrets === 'string' ? [secrets] : secrets).map(standardKey).filter((k): k is Buffer => k !== undefined);
+  if (keys.length === 0) return { ok: false, reason: 'webhook secret is empty or not base64 after whsec_' };
   const { id, timestamp, signature } = headers;
   if (id === undefined || id.trim() === '') return { ok: false, reason: 'missing webhook-id' };
   if (timestamp === undefined || timestamp.trim() === '') return { ok: false, reason: 'missing webhook-timestamp' };
@@ -80,18 +81,20 @@ export function verifyStandardWebhook(
   const ts = timestamp.trim();
   if (!/^\d{1,15}$/.test(ts)) return { ok: false, reason: `webhook-timestamp '${ts}' is not whole seconds` };
   const skewMs = nowMs - Number(ts) * 1000;
-  if (skewMs > STANDARD_WEBHOOK_TOLERANCE_MS) return { ok: false, reason: 'webhook-timestamp is more than 5 minutes old' };
-  if (-skewMs > STANDARD_WEBHOOK_TOLERANCE_MS) return { ok: false, reason: 'webhook-timestamp is more than 5 minutes in the future' };
+  const window = toleranceMs % 60_000 === 0 ? `${toleranceMs / 60_000} minutes` : `${Math.round(toleranceMs / 1000)} s`;
+  // The signed id is the replay key; beyond this window it may have been forgotten, so an older delivery is refused.
+  if (skewMs > toleranceMs) return { ok: false, reason: `webhook-timestamp is more than ${window} old` };
+  if (-skewMs > toleranceMs) return { ok: false, reason: `webhook-timestamp is more than ${window} in the future` };
 
-  const expected = standardDigest(key, id.trim(), ts, rawBody);
-  // Senders rotating secrets list several signatures; any one valid v1 entry is enough.
+  const expected = keys.map((key) => standardDigest(key, id.trim(), ts, rawBody));
+  // Senders rotating secrets list several signatures, and conveyor may hold two secrets; any valid pair is enough.
   for (const entry of signature.trim().split(/\s+/)) {
     const comma = entry.indexOf(',');
     if (comma < 0 || entry.slice(0, comma) !== 'v1') continue;
     const encoded = entry.slice(comma + 1);
     if (!BASE64.test(encoded)) continue;
     const given = Buffer.from(encoded, 'base64');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return { ok: true };
+    if (expected.some((digest) => given.length === digest.length && timingSafeEqual(given, digest))) return { ok: true };
   }
   return { ok: false, reason: 'no webhook-signature entry matches' };
 }
@@ -104,28 +107,33 @@ export function headerValue(headers: Record<string, string | undefined>, name: s
   return undefined;
 }
 
-/** Authenticates a forge delivery by whichever signature header it carries: Standard Webhooks, Gitea or GitHub. */
+/**
+ * Authenticates a forge delivery by whichever signature header it carries (Standard Webhooks, Gitea or
+ * GitHub), over the raw bytes, against each of `secrets` (two during a rotation).
+ */
 export function verifyForgeRequest(
-  secret: string,
+  secrets: string | readonly string[],
   rawBody: RawBody,
   headers: Record<string, string | undefined>,
   nowMs: number,
+  toleranceMs = STANDARD_WEBHOOK_TOLERANCE_MS,
 ): { ok: true; scheme: ForgeScheme } | { ok: false; reason: string } {
+  const candidates = typeof secrets === 'string' ? [secrets] : secrets;
   const standard = headerValue(headers, 'webhook-signature');
   if (standard !== undefined) {
     const id = headerValue(headers, 'webhook-id');
     const timestamp = headerValue(headers, 'webhook-timestamp');
-    const result = verifyStandardWebhook(secret, rawBody, { id, timestamp, signature: standard }, nowMs);
+    const result = verifyStandardWebhook(candidates, rawBody, { id, timestamp, signature: standard }, nowMs, toleranceMs);
     return result.ok ? { ok: true, scheme: 'standard' } : result;
   }
   // Gitea sends X-Hub-Signature-256 as well, so its own header is what tells the two apart.
   const gitea = headerValue(headers, 'x-gitea-signature');
   if (gitea !== undefined) {
-    return verifyHexHmac(secret, rawBody, gitea) ? { ok: true, scheme: 'gitea' } : { ok: false, reason: 'x-gitea-signature does not match' };
+    return candidates.some((secret) => verifyHexHmac(secret, rawBody, gitea)) ? { ok: true, scheme: 'gitea' } : { ok: false, reason: 'x-gitea-signature does not match' };
   }
   const github = headerValue(headers, 'x-hub-signature-256');
   if (github !== undefined) {
-    return verifyGithubSignature(secret, rawBody, github)
+    return candidates.some((secret) => verifyGithubSignature(secret, rawBody, github))
       ? { ok: true, scheme: 'github' }
       : { ok: false, reason: 'x-hub-signature-256 does not match' };
   }

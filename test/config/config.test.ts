@@ -50,6 +50,15 @@ async function errorsOf(content: unknown): Promise<string[]> {
 }
 
 describe('loadConfig', () => {
+  it('takes a repository’s own webhook secret and refuses a rotation without its end', async () => {
+    const repo = { name: 'web', remote: '/srv/git/web.git' };
+    const rotating = { secretEnv: 'WEB_HOOK_SECRET', previousSecretEnv: 'WEB_HOOK_SECRET_OLD', previousUntil: '2026-12-31T00:00:00Z' };
+    expect((await valid({ repositories: [{ ...repo, webhook: rotating }] })).repositories[0]?.webhook).toEqual(rotating);
+    expect(await errorsOf({ repositories: [{ ...repo, webhook: { secretEnv: 'WEB_HOOK_SECRET', previousSecretEnv: 'WEB_HOOK_SECRET_OLD' } }] })).toEqual([
+      'config: repositories.0.webhook.previousUntil: expected previousSecretEnv and previousUntil together (a rotation needs its end) (got nothing)',
+    ]);
+  });
+
   it('fills in defaults for a minimal configuration', async () => {
     const config = await valid(minimal);
     expect(config.repositories).toEqual([{ name: 'web', remote: '/srv/git/web.git', targetBranch: 'main' }]);

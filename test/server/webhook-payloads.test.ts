@@ -234,16 +234,17 @@ describe('parseTrackerEvent refuses', () => {
 });
 
 describe('delivery keys', () => {
-  it('takes the forge delivery id from Gitea, GitHub or Standard Webhooks headers', () => {
-    expect(forgeDeliveryKey({ 'x-gitea-delivery': 'g-1', 'x-github-delivery': 'g-1' })).toBe('forge:g-1');
-    expect(forgeDeliveryKey({ 'x-github-delivery': 'h-2' })).toBe('forge:h-2');
-    expect(forgeDeliveryKey({ 'webhook-id': 'msg_3' })).toBe('forge:msg_3');
-    expect(forgeDeliveryKey({ 'X-GitHub-Delivery': 'h-4' })).toBe('forge:h-4');
+  it('keys a Standard Webhooks delivery by its signed webhook-id alone, whatever else its headers say', () => {
+    expect(forgeDeliveryKey('standard', { 'webhook-id': 'msg_3', 'x-gitea-delivery': 'invented' }, '{"a":1}')).toBe('forge:webhook-id:msg_3');
+    expect(forgeDeliveryKey('standard', { 'webhook-id': 'msg_3' }, '{"a":2}')).toBe('forge:webhook-id:msg_3');
   });
 
-  it('has no forge key when the sender names no delivery', () => {
-    expect(forgeDeliveryKey({ 'x-gitea-event': 'push' })).toBeUndefined();
-    expect(forgeDeliveryKey({ 'x-gitea-delivery': '  ' })).toBeUndefined();
+  it('keys a Gitea or GitHub delivery by its signed body, so a new delivery header on an old body is the same delivery', () => {
+    const body = Buffer.from('{"action":"opened"}');
+    const key = forgeDeliveryKey('github', { 'x-github-delivery': 'h-2' }, body);
+    expect(forgeDeliveryKey('github', { 'x-github-delivery': 'h-invented' }, body)).toBe(key);
+    expect(forgeDeliveryKey('gitea', {}, body)).toBe(key);
+    expect(forgeDeliveryKey('github', { 'x-github-delivery': 'h-2' }, Buffer.from('{"action":"opened" }'))).not.toBe(key);
   });
 
   const trackerKey = (body: unknown) => {

@@ -7,6 +7,7 @@ import { Conveyor, type TaskView } from '../../actors/index.ts';
 import { createApp } from '../../server/app.ts';
 import { defaultTrackerRouting } from '../../server/default-tracker.ts';
 import { signGithub, signHex, signStandardWebhook } from '../../server/webhooks/signatures.ts';
+import type { IntakeRepository } from '../../server/webhooks/index.ts';
 import { EmbeddedStore, StoreWriteError, type Store } from '../../store/index.ts';
 
 export const API_TOKEN = 'test-api-token';
@@ -35,14 +36,14 @@ export interface TestApp {
 }
 
 /** Starts a conveyor on a fresh store in a temp dir and builds its app. */
-export async function makeTestApp(opts: { wrapStore?: (store: Store) => Store; maxBodyBytes?: number; now?: () => number } = {}): Promise<TestApp> {
+export async function makeTestApp(opts: { wrapStore?: (store: Store) => Store; maxBodyBytes?: number; now?: () => number; repositories?: IntakeRepository[] } = {}): Promise<TestApp> {
   const dir = await mkdtemp(join(tmpdir(), 'conveyor-http-'));
   const store = new EmbeddedStore({ dir });
   const conveyor = new Conveyor({ store: opts.wrapStore ? opts.wrapStore(store) : store });
   await conveyor.start();
   const app = createApp({
     conveyor, apiToken: API_TOKEN, trackerSecret: TRACKER_SECRET, forgeSecret: FORGE_SECRET,
-    tracker: defaultTrackerRouting, maxBodyBytes: opts.maxBodyBytes, now: opts.now,
+    tracker: defaultTrackerRouting, maxBodyBytes: opts.maxBodyBytes, now: opts.now, repositories: opts.repositories,
   });
   const deliver = async (d: Delivery) => app.request(d.path, { method: 'POST', headers: d.headers, body: d.body });
   const api = apiCaller(app);
