@@ -73,14 +73,15 @@ describe('the environment of agents and deploy commands', () => {
     cleanups.push(() => conveyor.stop());
 
     const { taskId } = await conveyor.createTask({ repo: 'shop', title: 'Add search' }, { source: 'operator' });
-    await waitForState(conveyor, taskId, 'analysis.gating');
+    // Generous: git worktrees and a child process on a busy machine.
+    await waitForState(conveyor, taskId, 'analysis.gating', 30_000);
     const env = await readEnv(envFile);
 
     expectNoSecret(env);
     expect(env).toMatchObject({ PATH: process.env.PATH, MODEL: 'large', PUSH_TOKEN: 'push-token-named-in-config', CONVEYOR_TASK_ID: taskId, CONVEYOR_STAGE: 'analysis' });
     expect(env.CONVEYOR_TOKEN).toMatch(/^cvj_/);
     expect(env).not.toHaveProperty('DEPLOY_KEY');
-  });
+  }, 60_000);
 
   it('gives a deploy command only the allowlist, its configured variables and the effect’s names', async () => {
     stubSecrets();
