@@ -11,6 +11,7 @@ import { Alerts } from './alerts/index.ts';
 import { randomId } from './world.ts';
 import type { SyncOutcome } from './git/index.ts';
 import { CommitFeed, type CommitListener } from './commit-feed.ts';
+import { ConveyorMetrics, type BackgroundFigures } from './metrics/index.ts';
 
 export type RefreshResult =
   | { ok: true; outcome: SyncOutcome['outcome'] }
@@ -42,6 +43,8 @@ export class Conveyor {
   readonly decisions: Decisions;
   /** Alerts as operators see them (message, suggested action), and their acknowledgement. */
   readonly alertBoard: Alerts;
+  /** This conveyor's Prometheus figures, in a registry of its own. */
+  readonly metrics: ConveyorMetrics;
   #background: BackgroundControl | null = null;
 
   constructor(opts: ConveyorOptions) {
@@ -52,6 +55,18 @@ export class Conveyor {
     this.startedAt = this.runtime.clock.now();
     this.decisions = new Decisions(this.runtime);
     this.alertBoard = new Alerts(this.runtime);
+    this.metrics = new ConveyorMetrics({
+      tasksByStage: () => this.#tasksByStage(),
+      actors: () => ({ live: this.runtime.liveCount(), sleeping: this.runtime.sleepingCount() }),
+      events: () => ({ ...this.runtime.counters }),
+      scheduler: () => this.workbench?.scheduler.stats() ?? null,
+      effectsInFlight: () => this.store.list<EffectRecord>('effects').filter((r) => r.status === 'started').length,
+      background: () => (this.#background?.status() as BackgroundFigures | undefined) ?? null,
+      openDecisions: () => this.decisions.list('pending').length,
+      alerts: () => this.store.list<{ kind?: string; acknowledged?: unknown }>('alerts').map((a) => ({ kind: a.kind ?? 'unknown', acknowledged: a.acknowledged !== undefined })),
+    });
+    this.store.observe?.(this.metrics.store);
+    this.feed.follow((records) => this.metrics.committed(records));
   }
 
   /** Loads the store and restores every task; throws (naming file or task) on anything it cannot trust. */
@@ -225,9 +240,14 @@ export class Conveyor {
     return this.#background;
   }
 
-  status() {
+  #tasksByStage(): Record<string, number> {
     const byStage: Record<string, number> = {};
     for (const t of this.tasks()) byStage[t.stage] = (byStage[t.stage] ?? 0) + 1;
+    return byStage;
+  }
+
+  status() {
+    const byStage = this.#tasksByStage();
     return {
       bootId: this.runtime.bootId,
       startedAt: new Date(this.startedAt).toISOString(),

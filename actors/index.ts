@@ -20,3 +20,5 @@ export * from './background/index.ts';
 export * from './notifications/index.ts';
 export * from './alerts/index.ts';
 export * from './world.ts';
+export * from './metrics/index.ts';
+export * from './log.ts';

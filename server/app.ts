@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from 'pino';
 import type { Conveyor } from '../actors/index.ts';
 import { RuntimeStoppingError } from '../actors/index.ts';
 import { TASK_MACHINE_VERSION } from '../machines/index.ts';
@@ -16,6 +17,10 @@ import { tasksApi } from './api/tasks.ts';
 import { bearerAuth } from './auth.ts';
 import { eventsApi, LiveEvents, StreamTickets } from './events/index.ts';
 import { HttpError, errorResponse } from './http-error.ts';
+import { silentLogger } from './logger.ts';
+import { metricsRoute } from './metrics-route.ts';
+import { requestLog, type RequestVariables } from './request-log.ts';
+import { countWebhookOutcomes } from './webhook-outcomes.ts';
 import { ForgeRepositories, forgeWebhook, trackerWebhook, type IntakeRepository, type TrackerRouting } from './webhooks/index.ts';
 
 export interface AppDeps {
@@ -28,20 +33,27 @@ export interface AppDeps {
   repositories?: IntakeRepository[];
   /** How far a Standard Webhooks timestamp may be from now; default 5 minutes. */
   replayWindowMs?: number;
+  /** Bearer token a scraper must present at GET /metrics; without it /metrics is open to whoever reaches the address. */
+  metricsToken?: string;
   /** Largest accepted request body, in bytes. */
   maxBodyBytes?: number;
   now?: () => number;
-  log?: (line: string) => void;
   /** The event streams; server/main.ts keeps it to end them at shutdown. */
   live?: LiveEvents;
+  /** Access lines and failures; none are written without it. */
+  logger?: Logger;
+  /** The level of access lines of answered requests (refused ones are warn, failed ones error); default info. */
+  accessLogLevel?: 'info' | 'debug';
 }
 
 /** The whole HTTP surface; only server/main.ts binds it to a port. */
 export function createApp(deps: AppDeps) {
   const { conveyor } = deps;
   const now = deps.now ?? (() => conveyor.runtime.clock.now());
-  const app = new Hono();
+  const logger = deps.logger ?? silentLogger();
+  const app = new Hono<{ Variables: RequestVariables }>();
 
+  app.use('*', requestLog(logger.child({ name: 'http' }), conveyor.metrics, deps.accessLogLevel));
   app.use(
     '*',
     bodyLimit({
@@ -53,6 +65,8 @@ export function createApp(deps: AppDeps) {
   );
 
   app.get('/health', (c) => c.json({ ok: true }));
+  app.route('/metrics', metricsRoute(conveyor.metrics, deps.metricsToken));
+  app.use('/webhooks/*', countWebhookOutcomes(conveyor.metrics));
   app.route('/webhooks/tracker', trackerWebhook(conveyor, deps.trackerSecret, deps.tracker));
   app.route('/webhooks/forge', forgeWebhook(conveyor, {
     repositories: new ForgeRepositories(deps.repositories), secret: { current: deps.forgeSecret }, now, toleranceMs: deps.replayWindowMs,
@@ -85,7 +99,7 @@ export function createApp(deps: AppDeps) {
     if (err instanceof RuntimeStoppingError) return errorResponse(c, new HttpError('unavailable', err.message));
     // Nothing was acknowledged: a storage failure answers 503 so the sender retries (SPEC R9).
     if (isStorageError(err)) return errorResponse(c, new HttpError('unavailable', `not stored, retry later: ${err.message}`));
-    deps.log?.(`server: ${c.req.method} ${c.req.path} failed: ${err.stack ?? err.message}`);
+    (c.var.log ?? logger).error({ err }, `${c.req.method} ${c.req.path} failed`);
     return errorResponse(c, new HttpError('internal', 'internal error; nothing was applied'));
   });
   return app;

@@ -3,11 +3,12 @@ import { loadConfig, openConveyor, pipelineFromConfig, startBackground, systemWo
 import { createApp } from './app.ts';
 import { LiveEvents } from './events/index.ts';
 import { demoBackgroundOverrides, demoWorkbenchOptions, startDemo } from './demo/index.ts';
+import { lineLog } from './line-log.ts';
+import { createLogger, logFormat } from './logger.ts';
 import { readFlags, resolveSecrets, SettingsError } from './settings.ts';
+import { followTransitions } from './task-log.ts';
 import { trackerRoutingFromConfig } from './tracker-routing.ts';
 import { intakeRepositoriesFromConfig } from './intake-repositories.ts';
-
-const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 
 function readConfig(path: string | undefined): ConveyorConfig | null {
   if (!path) return null;
@@ -21,6 +22,16 @@ async function main() {
   const config = readConfig(flags.configPath);
   const secrets = resolveSecrets(flags.dataDir, process.env, config?.secrets);
   const repositories = intakeRepositoriesFromConfig(config, process.env);
+  const metricsToken = process.env.CONVEYOR_METRICS_TOKEN || undefined;
+  const logger = createLogger({
+    level: process.env.CONVEYOR_LOG_LEVEL,
+    format: logFormat(process.env, process.stdout.isTTY === true),
+    secrets: [
+      secrets.apiToken, secrets.trackerSecret, secrets.forgeSecret, ...(metricsToken ? [metricsToken] : []),
+      ...repositories.flatMap((r) => [r.secret?.current, r.secret?.previous].filter((v): v is string => v !== undefined)),
+    ],
+  });
+  const log = lineLog(logger);
   let baseUrl = '';
   // With no configuration conveyor runs its self-contained demo: a local repository, demo agents,
   // and a simulated tracker and forge that send signed webhooks over loopback.
@@ -39,27 +50,29 @@ async function main() {
     forgeSecret: secrets.forgeSecret,
     tracker,
     repositories,
-    log,
+    metricsToken,
+    logger,
+    // The demo's readable lines are its stage changes; its own webhook traffic is detail.
+    accessLogLevel: config ? 'info' : 'debug',
   });
+  conveyor.metrics.collectProcessMetrics();
+  // Every committed transition is a task line; the demo prints its own readable ones, so there they are debug.
+  followTransitions(conveyor, logger.child({ name: 'task' }), { stageChanges: config ? 'info' : 'debug' });
   // Supervisor, reconciler and reaper; with the demo they start once its simulated forge serves its API.
   if (config) startBackground(conveyor, { config, tracker, env: process.env, log, fetch: world.fetch });
   let demo: { stop(): Promise<void> } | null = null;
   const server = serve({ fetch: app.fetch, port: flags.port, hostname: flags.host }, (info) => {
     baseUrl = `http://${flags.host}:${info.port}`;
     log(`conveyor: listening on ${baseUrl} (data ${flags.dataDir}, ${conveyor.status().tasks.total} tasks restored)`);
-    if (secrets.generated.length > 0) {
-      log(`conveyor: generated secrets into ${flags.dataDir}/secrets.json:`);
-      log(`  CONVEYOR_API_TOKEN=${secrets.apiToken}`);
-      log(`  CONVEYOR_TRACKER_SECRET=${secrets.trackerSecret}`);
-      log(`  CONVEYOR_FORGE_SECRET=${secrets.forgeSecret}`);
-    }
+    // Secrets are never written to the log; the operator reads them from the file.
+    if (secrets.generated.length > 0) log(`conveyor: generated ${secrets.generated.join(', ')} into ${flags.dataDir}/secrets.json`);
     if (!config) {
       void startDemo({ conveyor, baseUrl, dataDir: flags.dataDir, ...secrets, log, dropCi: process.env.CONVEYOR_DEMO_DROP_CI === '1', diverge: process.env.CONVEYOR_DEMO_DIVERGE === '1' })
         .then((d) => {
           demo = d;
           startBackground(conveyor, { config: null, tracker, env: process.env, log, fetch: world.fetch, overrides: demoBackgroundOverrides(d.forgeApiBase) });
         })
-        .catch((e: unknown) => log(`demo: failed to start: ${(e as Error).message}`));
+        .catch((e: unknown) => log(`demo: failed to start: ${(e as Error).message}`, { level: 'error' }));
     }
   });
 
@@ -82,7 +95,7 @@ async function main() {
         process.exit(0);
       })
       .catch((e: unknown) => {
-        log(`conveyor: shutdown failed: ${(e as Error).message}`);
+        log(`conveyor: shutdown failed: ${(e as Error).message}`, { level: 'error' });
         process.exit(1);
       });
   };

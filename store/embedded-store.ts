@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { applyRecord, emptyDoc, recordProblem } from './apply.ts';
 import { CheckpointWriter, readCheckpoint } from './checkpoint.ts';
@@ -6,7 +7,7 @@ import type { StoreWriteError } from './errors.ts';
 import { nodeFileSystem, type FileSystem } from './file-system.ts';
 import { JournalWriter, readJournal } from './journal.ts';
 import { RevFence } from './rev-fence.ts';
-import type { Collection, HistoryEntry, Store, StoreDoc, StoreRecord, TaskRecord } from './types.ts';
+import type { Collection, HistoryEntry, Store, StoreDoc, StoreObserver, StoreRecord, TaskRecord } from './types.ts';
 
 /** Where the embedded store keeps its files and how often it checkpoints. */
 export interface EmbeddedStoreOptions {
@@ -18,6 +19,8 @@ export interface EmbeddedStoreOptions {
   clock?: { now(): number };
   /** Where the files live; the node filesystem unless simulated. */
   fs?: FileSystem;
+  /** Told of every commit, batch and checkpoint (metrics); observe() sets it later. */
+  observer?: StoreObserver;
 }
 
 interface Call {
@@ -58,6 +61,7 @@ export class EmbeddedStore implements Store {
   #draining: Promise<void> | null = null;
   /** Set when applying a written batch threw: the memory no longer matches the journal. */
   #defect = false;
+  #observer: StoreObserver = {};
 
   constructor(options: EmbeddedStoreOptions) {
     this.#dir = options.dir;
@@ -67,6 +71,11 @@ export class EmbeddedStore implements Store {
     this.#intervalMs = options.checkpointIntervalMs ?? 60_000;
     this.#clock = options.clock ?? Date;
     this.#checkpointer = new CheckpointWriter(this.#fs, options.dir, join(options.dir, 'checkpoint.json'));
+    if (options.observer) this.observe(options.observer);
+  }
+
+  observe(observer: StoreObserver): void {
+    this.#observer = observer;
   }
 
   load(): Promise<void> {
@@ -129,8 +138,15 @@ export class EmbeddedStore implements Store {
     }
     const reserved = this.#fence.reserve(copies);
     if (!reserved.ok) return Promise.reject(reserved.error);
+    const calledAt = performance.now();
+    const settled = (stored: boolean) => this.#observer.commit?.(performance.now() - calledAt, stored);
     return new Promise<number>((resolve, reject) => {
-      this.#queue.push({ records: copies, json: json.slice(1, -1), resolve, reject });
+      this.#queue.push({
+        records: copies,
+        json: json.slice(1, -1),
+        resolve: (seq) => (settled(true), resolve(seq)),
+        reject: (error) => (settled(false), reject(error)),
+      });
       this.#draining ??= this.#drain();
     });
   }
@@ -167,6 +183,7 @@ export class EmbeddedStore implements Store {
       return false;
     }
     this.#seq = seq;
+    this.#observer.batch?.(batch.reduce((n, call) => n + call.records.length, 0), written.fsyncMs);
     try {
       for (const call of batch) {
         for (const record of call.records) {
@@ -198,7 +215,9 @@ export class EmbeddedStore implements Store {
   }
 
   async #checkpoint(now: number): Promise<StoreWriteError | undefined> {
+    const startedAt = performance.now();
     const written = await this.#checkpointer.write(this.#seq, this.#doc);
+    this.#observer.checkpoint?.(performance.now() - startedAt, written.ok);
     if (!written.ok) {
       // The journal still holds everything; try again after another interval's worth of work.
       this.#due = { records: this.#journalRecords + this.#every, at: now + this.#intervalMs };

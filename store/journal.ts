@@ -1,4 +1,5 @@
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { recordProblem } from './apply.ts';
 import { StoreCorruptError, StoreReadError, StoreWriteError } from './errors.ts';
 import type { AppendFile, FileSystem } from './file-system.ts';
@@ -90,14 +91,15 @@ export class JournalWriter {
     return writer;
   }
 
-  /** Appends one complete line and fsyncs it. */
-  async append(line: Buffer): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+  /** Appends one complete line and fsyncs it; says how long the fsync took, in milliseconds. */
+  async append(line: Buffer): Promise<{ ok: true; fsyncMs: number } | { ok: false; error: StoreWriteError }> {
     try {
       const handle = await this.#ready();
       await handle.append(line);
+      const syncing = performance.now();
       await handle.datasync();
       this.#size += line.length;
-      return { ok: true };
+      return { ok: true, fsyncMs: performance.now() - syncing };
     } catch (error) {
       await this.#drop();
       return { ok: false, error: new StoreWriteError(this.#file, error) };

@@ -58,6 +58,19 @@ export interface StoreDoc {
   collections: Record<Collection, Record<string, unknown>>;
 }
 
+/**
+ * What the store reports as it works, for metrics. Every method is optional, is called after the fact
+ * and must not throw; durations are milliseconds.
+ */
+export interface StoreObserver {
+  /** A commit() call settled: the time from the call to its durable answer, and whether it was stored. */
+  commit?(ms: number, stored: boolean): void;
+  /** One write to disk: how many records the grouped calls held, and how long its fsync took. */
+  batch?(records: number, fsyncMs: number): void;
+  /** A checkpoint was written (or failed to be), and how long it took. */
+  checkpoint?(ms: number, written: boolean): void;
+}
+
 /** Persistence behind one interface: the embedded store now, a Postgres store later. */
 export interface Store {
   /** Loads the checkpoint and replays the journal; throws StoreCorruptError naming file and offset. */
@@ -84,4 +97,6 @@ export interface Store {
   stats(): { seq: number; journalRecords: number; checkpoints: number; lastCheckpointAt: number | null };
   /** Writes a final checkpoint and releases files; commits after close reject. */
   close(): Promise<void>;
+  /** Reports commits, batches and checkpoints to an observer (metrics); a store without figures omits it. */
+  observe?(observer: StoreObserver): void;
 }

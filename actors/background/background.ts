@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { createActor, fromPromise, type Actor, type AnyActorLogic } from 'xstate';
 import {
   CHILD_NAMES, supervisor, sweepLoop,
@@ -19,6 +20,7 @@ import type { TrackerClient } from './tracker-client.ts';
 import type { TrackerRoutingTable } from './tracker-events.ts';
 import { TrackerMirror } from './tracker-mirror.ts';
 import { TrackerReplay } from './tracker-replay.ts';
+import type { LogLine } from '../log.ts';
 
 export interface BackgroundOptions {
   conveyor: Conveyor;
@@ -34,7 +36,7 @@ export interface BackgroundOptions {
   alive?: (pid: number, startedAt?: number) => boolean;
   kill?: (pid: number) => Promise<void>;
   clock?: Clock;
-  log?: (line: string) => void;
+  log?: LogLine;
   /** A persisted supervisor snapshot to restore instead of starting afresh. */
   snapshot?: unknown;
   /** Keeps the supervisor's latest snapshot (restart counts, degraded mark, loop deadlines) across boots. */
@@ -62,7 +64,7 @@ export class Background implements BackgroundControl {
   readonly mirror: TrackerMirror | null;
   readonly #o: BackgroundOptions;
   readonly #clock: Clock;
-  readonly #log: (line: string) => void;
+  readonly #log: LogLine;
   readonly #machine: SupervisorMachine;
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #issueProjects = new Map<string, string>();
@@ -105,13 +107,16 @@ export class Background implements BackgroundControl {
     const timer = loopTimer(this.#clock);
     const sweep = (name: ChildName, run: () => Promise<void>) =>
       fromPromise<SweepOutput, SweepInput>(async () => {
+        const startedAt = performance.now();
         try {
           await this.#track(run());
         } catch (e) {
           this.counters[name].errors++;
-          this.#log(`${name}: sweep failed, the loop goes on: ${(e as Error).stack ?? String(e)}`);
+          this.#o.conveyor.metrics.sweep(name, performance.now() - startedAt, false);
+          this.#log(`${name}: sweep failed, the loop goes on: ${(e as Error).stack ?? String(e)}`, { level: 'error' });
           throw e;
         }
+        this.#o.conveyor.metrics.sweep(name, performance.now() - startedAt, true);
         return { at: this.#clock.now() };
       });
     const loop = (name: ChildName, run: () => Promise<void>) => this.#o.loops?.[name] ?? sweepLoop.provide({ actors: { timer, sweep: sweep(name, run) } });
@@ -145,12 +150,12 @@ export class Background implements BackgroundControl {
       : createActor(this.#machine, { input });
     if (actor.getSnapshot().status === 'error') {
       // The loops hold no task state: a snapshot this build cannot read costs only the restart history.
-      this.#log('supervisor: warning: the persisted supervisor snapshot does not fit this build; starting afresh');
+      this.#log('supervisor: the persisted supervisor snapshot does not fit this build; starting afresh', { level: 'warn' });
       actor = createActor(this.#machine, { input });
     }
     if (this.#o.persist) this.#persistOnChange(actor, this.#o.persist);
     actor.on('*', (e) => this.#onEmitted(e as SupervisorEmitted));
-    actor.subscribe({ error: (e) => this.#log(`supervisor: stopped by an error it could not handle: ${(e as Error).message}`) });
+    actor.subscribe({ error: (e) => this.#log(`supervisor: stopped by an error it could not handle: ${(e as Error).message}`, { level: 'error' }) });
     this.#actor = actor;
     this.outbox.start();
     this.mirror?.start();
@@ -168,7 +173,7 @@ export class Background implements BackgroundControl {
       do {
         again = false;
         if (actor.getSnapshot().status !== 'active') break;
-        await persist(actor.getPersistedSnapshot()).catch((e: unknown) => this.#log(`supervisor: could not persist its snapshot: ${(e as Error).message}`));
+        await persist(actor.getPersistedSnapshot()).catch((e: unknown) => this.#log(`supervisor: could not persist its snapshot: ${(e as Error).message}`, { level: 'error' }));
       } while (again);
       writing = false;
     };
@@ -251,7 +256,7 @@ export class Background implements BackgroundControl {
   #onEmitted(e: SupervisorEmitted): void {
     switch (e.type) {
       case 'supervisor.restart':
-        this.#log(`supervisor: ${e.name} failed (${e.error ?? 'unknown error'}); restarting it in ${e.delayMs} ms`);
+        this.#log(`supervisor: ${e.name} failed (${e.error ?? 'unknown error'}); restarting it in ${e.delayMs} ms`, { level: 'warn' });
         return;
       case 'supervisor.degraded':
         this.#notify('degraded', e);
@@ -283,7 +288,7 @@ export class Background implements BackgroundControl {
         value: { kind: 'supervisor_degraded', at: e.at, restarts: e.restarts, windowMs: e.windowMs, maxRestarts: e.maxRestarts, lastErrors: ctx?.lastError ?? null },
       }]);
       await this.outbox.notify({ kind: 'supervisor.degraded', text });
-    })().catch((err: unknown) => this.#log(`background: notification failed: ${(err as Error).message}`));
+    })().catch((err: unknown) => this.#log(`background: notification failed: ${(err as Error).message}`, { level: 'warn' }));
     void this.#track(work);
   }
 

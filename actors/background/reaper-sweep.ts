@@ -6,6 +6,7 @@ import type { Finalizers } from './finalizers.ts';
 import type { ReaperSettings } from './settings.ts';
 import { turnTaker, type ScannedTask, type TaskScan } from './task-scan.ts';
 import { UnitErrors } from './unit-errors.ts';
+import type { LogLine } from '../log.ts';
 
 export interface ReaperSweepOptions {
   conveyor: Conveyor;
@@ -17,7 +18,7 @@ export interface ReaperSweepOptions {
   alive(pid: number, startedAt?: number): boolean;
   /** Kills a job's process group and resolves once it is gone. */
   kill(pid: number): Promise<void>;
-  log(line: string): void;
+  log: LogLine;
   onChange(change: ConfirmedChange): void;
 }
 

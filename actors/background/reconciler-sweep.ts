@@ -9,6 +9,7 @@ import type { ReconcilerSettings } from './settings.ts';
 import { turnTaker, type ScannedTask, type TaskScan } from './task-scan.ts';
 import type { TrackerReplay } from './tracker-replay.ts';
 import { UnitErrors } from './unit-errors.ts';
+import type { LogLine } from '../log.ts';
 
 export interface ReconcilerSweepOptions {
   conveyor: Conveyor;
@@ -17,7 +18,7 @@ export interface ReconcilerSweepOptions {
   probe: GateProbe | null;
   tracker: TrackerReplay | null;
   counters: ReconcilerCounters;
-  log(line: string): void;
+  log: LogLine;
   onChange(change: ConfirmedChange): void;
 }
 

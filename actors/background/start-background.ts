@@ -6,6 +6,7 @@ import { Background, type BackgroundOptions } from './background.ts';
 import { ForgeStatusProbe } from './gate-probe.ts';
 import { TrackerClient } from './tracker-client.ts';
 import type { TrackerRoutingTable } from './tracker-events.ts';
+import type { LogLine } from '../log.ts';
 
 export interface StartBackgroundOptions {
   /** The validated configuration, or null to run with defaults (no tracker polling, no forge probe). */
@@ -14,7 +15,7 @@ export interface StartBackgroundOptions {
   tracker: TrackerRoutingTable;
   /** Where tokens named by the configuration are read. */
   env: Record<string, string | undefined>;
-  log(line: string): void;
+  log: LogLine;
   fetch?: typeof fetch;
   /** Anything else to set or replace (tests, the demo). */
   overrides?: Partial<Omit<BackgroundOptions, 'conveyor'>>;

@@ -1,6 +1,7 @@
 import type { Runtime } from '../runtime.ts';
 import type { CommittedTransition } from '../types.ts';
 import type { TrackerClient } from './tracker-client.ts';
+import type { LogLine } from '../log.ts';
 
 /** The journal record of one status write to the tracker, in the 'effects' collection like every outside effect. */
 export interface MirrorRecord {
@@ -27,7 +28,7 @@ export interface TrackerMirrorOptions {
   states: Record<string, string>;
   /** The project an issue lives in, or undefined when it cannot be told. */
   projectOf(issueId: string, repo: string, recorded?: string): string | undefined;
-  log(line: string): void;
+  log: LogLine;
 }
 
 /**
@@ -89,7 +90,7 @@ export class TrackerMirror {
     const base = { key, taskId: t.taskId, effect: 'trackerMirror' as const, bootId: rt.bootId, startedAt: rt.clock.now(), issueId, projectId: projectId ?? '', stage: to, stateId };
     if (!projectId) {
       this.stats.failed++;
-      this.#o.log(`mirror: issue ${issueId} of task ${t.taskId}: its tracker project is unknown; status not mirrored`);
+      this.#o.log(`mirror: issue ${issueId} of task ${t.taskId}: its tracker project is unknown; status not mirrored`, { level: 'warn', taskId: t.taskId, stage: to });
       return;
     }
     this.#enqueue({ ...base, status: 'started' });
@@ -98,7 +99,7 @@ export class TrackerMirror {
   /** One task's writes go out in order, so a quick second stage change cannot be overtaken by the first. */
   #enqueue(record: MirrorRecord): void {
     const previous = this.#chains.get(record.taskId) ?? Promise.resolve();
-    const next = previous.then(() => this.#apply(record)).catch((e: unknown) => this.#o.log(`mirror: ${record.key}: ${(e as Error).message}`));
+    const next = previous.then(() => this.#apply(record)).catch((e: unknown) => this.#o.log(`mirror: ${record.key}: ${(e as Error).message}`, { level: 'error', taskId: record.taskId, stage: record.stage }));
     this.#chains.set(record.taskId, next);
     void next.then(() => {
       if (this.#chains.get(record.taskId) === next) this.#chains.delete(record.taskId);
@@ -120,7 +121,7 @@ export class TrackerMirror {
       return;
     }
     this.stats.failed++;
-    this.#o.log(`mirror: issue ${record.issueId} to state ${record.stateId} for ${record.stage} failed: ${res.error}`);
+    this.#o.log(`mirror: issue ${record.issueId} to state ${record.stateId} for ${record.stage} failed: ${res.error}`, { level: 'warn', taskId: record.taskId, stage: record.stage });
     await put({ ...started, status: 'failed', finishedAt, error: res.error, retriable: true });
   }
 }

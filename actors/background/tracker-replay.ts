@@ -4,6 +4,7 @@ import type { TaskScan } from './task-scan.ts';
 import type { TrackerClient, TrackerIssue, TrackerState } from './tracker-client.ts';
 import { isTerminalGroup, repoForIssue, trackerEvent, type TrackerMeaning, type TrackerRoutingTable } from './tracker-events.ts';
 import { UnitErrors } from './unit-errors.ts';
+import type { LogLine } from '../log.ts';
 
 export interface TrackerReplayOptions {
   conveyor: Conveyor;
@@ -13,7 +14,7 @@ export interface TrackerReplayOptions {
   projects: readonly string[];
   scan: TaskScan;
   counters: ReconcilerCounters;
-  log(line: string): void;
+  log: LogLine;
   onChange(change: ConfirmedChange): void;
   /** Told the project of every issue seen, so the status mirror knows where an issue lives. */
   onIssue?(issueId: string, projectId: string): void;

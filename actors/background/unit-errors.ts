@@ -1,4 +1,5 @@
 import { SeenOnce } from './counters.ts';
+import type { LogLine } from '../log.ts';
 
 /**
  * Where a sweep puts the failure of one unit of work (a task, an issue, a job): counted every time, logged
@@ -9,13 +10,13 @@ export class UnitErrors {
 
   constructor(
     private readonly name: string,
-    private readonly log: (line: string) => void,
+    private readonly log: LogLine,
     private readonly count: () => void,
   ) {}
 
   report(unit: string, error: unknown): void {
     this.count();
     const message = error instanceof Error ? error.message : String(error);
-    if (this.#logged.first(`${unit}\u0000${message}`)) this.log(`${this.name}: ${unit} failed, the sweep goes on: ${message}`);
+    if (this.#logged.first(`${unit}\u0000${message}`)) this.log(`${this.name}: ${unit} failed, the sweep goes on: ${message}`, { level: 'warn' });
   }
 }

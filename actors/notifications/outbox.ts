@@ -1,5 +1,6 @@
 import type { Collection, StoreRecord } from '../../store/index.ts';
 import type { Clock } from '../clock.ts';
+import type { LogLine } from '../log.ts';
 
 /** One message for operators: a confirmed change or an alert. */
 export interface Notification {
@@ -24,7 +25,7 @@ export interface OutboxOptions {
   bootId: string;
   /** A Slack-compatible incoming webhook (`{ text }`); without one, messages go to the log only. */
   webhookUrl?: string | null;
-  log(line: string): void;
+  log: LogLine;
   fetch?: typeof fetch;
   /** Attempts before a message is kept as failed; default 8. */
   maxAttempts?: number;
@@ -74,7 +75,7 @@ export class Outbox {
   /** Logs the message at once and, with a webhook configured, stores it and sends it; resolves once stored. */
   async notify(n: Notification): Promise<void> {
     this.stats.enqueued++;
-    this.#o.log(`notify: ${n.text}`);
+    this.#o.log(`notify: ${n.text}`, n.taskId ? { taskId: n.taskId } : {});
     if (!this.#o.webhookUrl) return;
     const now = this.#o.clock.now();
     const record: OutboxRecord = { ...n, id: `${OUTBOX_PREFIX}${this.#o.bootId}:${now}:${++this.#seq}`, createdAt: now, attempts: 0, nextAt: now, status: 'pending' };
@@ -96,7 +97,7 @@ export class Outbox {
       return;
     }
     this.#draining = this.#drain()
-      .catch((e: unknown) => this.#o.log(`notify: outbox drain failed: ${(e as Error).message}`))
+      .catch((e: unknown) => this.#o.log(`notify: outbox drain failed: ${(e as Error).message}`, { level: 'error' }))
       .finally(() => {
         this.#draining = null;
         if (this.#again) {
@@ -126,7 +127,7 @@ export class Outbox {
       const retryAt = this.#o.clock.now() + (this.#o.baseBackoffMs ?? 1000) * 2 ** (attempts - 1);
       if (failed) this.stats.failed++;
       else this.stats.retried++;
-      this.#o.log(`notify: webhook refused ${record.id} (attempt ${attempts}): ${error}${failed ? '; giving up, kept as failed' : ''}`);
+      this.#o.log(`notify: webhook refused ${record.id} (attempt ${attempts}): ${error}${failed ? '; giving up, kept as failed' : ''}`, { level: 'warn' });
       const value: OutboxRecord = { ...record, attempts, nextAt: retryAt, status: failed ? 'failed' : 'pending', lastError: error };
       await this.#o.store.write([{ kind: 'put', collection: 'meta', id: record.id, value }]);
       if (!failed) next = Math.min(next ?? retryAt, retryAt);

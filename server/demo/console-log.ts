@@ -1,8 +1,8 @@
-import type { CommittedTransition, Conveyor } from '../../actors/index.ts';
+import type { CommittedTransition, Conveyor, LogLine } from '../../actors/index.ts';
 
 export interface ConsoleLogOptions {
   conveyor: Conveyor;
-  log: (line: string) => void;
+  log: LogLine;
   /** The tasks whose arrival at done the summary line waits for. */
   demoTaskIds: () => string[];
   /** How many demo tasks there are; the summary waits until that many are known and done. */
@@ -75,8 +75,10 @@ export function followConveyor(o: ConsoleLogOptions): () => void {
       const [first, ...more] = describe(t)?.split('\n') ?? [];
       if (first === undefined) return;
       const prefix = label(t.taskId);
-      o.log(`${prefix} ${first}`);
-      for (const line of more) o.log(`${' '.repeat(prefix.length)}   ${line}`);
+      // Structured output carries the task and its stage; the readable line stays as the demo prints it.
+      const fields = { taskId: t.taskId, stage: t.to.split('.')[0] ?? '', from: t.from, to: t.to };
+      o.log(`${prefix} ${first}`, fields);
+      for (const line of more) o.log(`${' '.repeat(prefix.length)}   ${line}`, fields);
       if (t.to === 'done') summarize();
     } catch {
       // The console is best effort.

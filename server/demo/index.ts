@@ -114,12 +114,15 @@ export function demoBackgroundOverrides(forgeApiBase: string): Pick<BackgroundOp
 }
 
 function printIntro(o: DemoOptions): void {
-  const auth = `-H 'authorization: Bearer ${o.apiToken}' -H 'content-type: application/json'`;
+  // The token itself is never logged: the lines name a shell variable the operator sets once.
+  const auth = `-H "authorization: Bearer $TOKEN" -H 'content-type: application/json'`;
+  const bearer = `-H "authorization: Bearer $TOKEN"`;
   o.log(`demo: a simulated tracker opens ${DEMO_ISSUES.length} issues and approves each analysis; a simulated forge with CI watches ${o.dataDir}/demo/remote.git`);
   o.log('demo: agents are real processes (server/demo/agents/*.mjs) working in git worktrees; the issue marked "needs changes" is sent back once by the reviewer');
+  o.log(`demo: the API token for the lines below:  TOKEN=\${CONVEYOR_API_TOKEN:-$(node -p "require('${o.dataDir}/secrets.json').CONVEYOR_API_TOKEN")}`);
   if (o.diverge) {
     o.log(`demo: diverge is on: the forge rewrites ${DIVERGING_ISSUE}'s branch; at the next stage boundary conveyor pins the local work, resets, and asks`);
-    o.log(`  curl -s ${o.baseUrl}/api/decisions?status=pending -H 'authorization: Bearer ${o.apiToken}'`);
+    o.log(`  curl -s ${o.baseUrl}/api/decisions?status=pending ${bearer}`);
     o.log(`  curl -s -X POST ${o.baseUrl}/api/decisions/<id>/resolve ${auth} -d '{"option":"Continue with post-reset state"}'   (or "Abort")`);
   }
   if (o.dropCi) o.log('demo: dropCi is on: the forge sends no CI statuses, so tasks wait in development for a status that never comes');
@@ -127,5 +130,6 @@ function printIntro(o: DemoOptions): void {
   o.log(`  curl -s -X POST ${o.baseUrl}/api/tasks ${auth} -d '{"repo":"${DEMO_REPO}","title":"Try conveyor by hand"}'`);
   o.log('demo: then approve its analysis yourself, with the id from the answer:');
   o.log(`  curl -s -X POST ${o.baseUrl}/api/tasks/<id>/events ${auth} -d '{"type":"approve"}'`);
-  o.log(`demo: watch with  curl -s ${o.baseUrl}/api/tasks -H 'authorization: Bearer ${o.apiToken}'`);
+  o.log(`demo: watch with  curl -s ${o.baseUrl}/api/tasks ${bearer}`);
+  o.log(`demo: metrics at  curl -s ${o.baseUrl}/metrics`);
 }

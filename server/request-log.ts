@@ -1,0 +1,36 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { createMiddleware } from 'hono/factory';
+import type { Logger } from 'pino';
+import type { ConveyorMetrics } from '../actors/index.ts';
+
+/** What the request middleware hands the handlers: the request's id and a logger that carries it. */
+export type RequestVariables = { requestId: string; log: Logger };
+
+// An id from outside is honoured only if it is short and plain: it goes into every log line of the request.
+const ACCEPTABLE_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/**
+ * Gives each request an id (an incoming X-Request-Id honoured, every answer echoing it), writes one
+ * access-log line when it is answered, and times it by route pattern for the metrics.
+ */
+export function requestLog(logger: Logger, metrics: ConveyorMetrics, okLevel: 'info' | 'debug' = 'info') {
+  return createMiddleware<{ Variables: RequestVariables }>(async (c, next) => {
+    const given = c.req.header('x-request-id');
+    const requestId = given !== undefined && ACCEPTABLE_ID.test(given) ? given : randomUUID();
+    const log = logger.child({ reqId: requestId });
+    c.set('requestId', requestId);
+    c.set('log', log);
+    const startedAt = performance.now();
+    await next();
+    c.header('X-Request-Id', requestId);
+    const ms = performance.now() - startedAt;
+    const { method } = c.req;
+    const status = c.res.status;
+    // The matched pattern, not the path: ids in paths would make one series per task.
+    const route = c.req.routePath;
+    metrics.request(method, route, status, ms / 1000);
+    const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : okLevel;
+    log[level]({ method, path: c.req.path, route, status, ms: Math.round(ms * 10) / 10 }, `${method} ${c.req.path} ${status} ${ms.toFixed(1)} ms`);
+  });
+}
