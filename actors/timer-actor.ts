@@ -10,8 +10,21 @@ export function timerActor(rt: RuntimeHandle) {
   return fromCallback<{ type: string }, TimerInput>(({ input }) => {
     const { deadline, taskId } = input;
     if (deadline === null) return undefined;
-    const fire = () => void rt.send(taskId, { type: 'timer.fired', deadline }, { source: 'timer' }).catch(() => undefined);
-    const handle = rt.clock.setTimeout(fire, Math.max(0, deadline - rt.clock.now()));
-    return () => rt.clock.clearTimeout(handle);
+    let handle: unknown;
+    let stopped = false;
+    const arm = () => {
+      handle = rt.clock.setTimeout(fire, Math.max(0, deadline - rt.clock.now()));
+    };
+    // The task refuses a timer that fires before its deadline (a clock that woke early): wait out the rest.
+    const fire = () => void rt.send(taskId, { type: 'timer.fired', deadline }, { source: 'timer' })
+      .then((outcome) => {
+        if (!stopped && outcome.status === 'ignored' && rt.clock.now() < deadline) arm();
+      })
+      .catch(() => undefined);
+    arm();
+    return () => {
+      stopped = true;
+      rt.clock.clearTimeout(handle);
+    };
   });
 }

@@ -32,6 +32,7 @@ export function explainRefusal(
     return `stale: job ${event.jobId} is not the current job ${snapshot.context.job?.id ?? '(none)'}`;
   }
   if (event.type === 'timer.fired' && event.deadline !== snapshot.context.deadline) return 'stale: a timer of an earlier state';
+  if (event.type === 'timer.fired' && event.at < event.deadline) return `early: the timer fired ${event.deadline - event.at} ms before its deadline`;
   if ((event.type === 'analysis.approved' || event.type === 'analysis.rejected') && !state.startsWith('analysis')) {
     return `redundant: analysis was already decided; the task is in ${state}`;
   }

@@ -19,7 +19,9 @@ export const taskGuards = {
   jobNotStarted: ({ context }: Ctx) => context.job !== null && context.job.startedAt === undefined,
   currentJob: ({ context, event }: Ctx) => 'jobId' in event && event.jobId === context.job?.id,
   exitedCleanly: ({ event }: Ctx) => event.type === 'job.exited' && event.code === 0,
-  currentDeadline: ({ context, event }: Ctx) => event.type === 'timer.fired' && event.deadline === context.deadline,
+  /** The timer of the current state, and only once its deadline has come: a timer that fires early changes nothing. */
+  currentDeadline: ({ context, event }: Ctx) =>
+    event.type === 'timer.fired' && context.deadline !== null && event.deadline === context.deadline && event.at >= context.deadline,
   isEffect: ({ event }: Ctx, params: { effect: EffectName }) => 'effect' in event && event.effect === params.effect,
   deployTo: ({ event }: Ctx, params: { environment: Environment }) => event.type === 'deploy.status' && event.environment === params.environment,
   escalatedFrom: ({ context }: Ctx, params: { stage: string }) => context.escalation?.stage === params.stage,

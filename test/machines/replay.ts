@@ -10,11 +10,19 @@ import { eventLabel, type ModelEdge } from './task-model-graph.ts';
 import { freshSha, MODEL_NOW, modelPipeline } from './task-model.ts';
 import { serializeTaskState, type SnapshotLike } from './task-model-state.ts';
 
-/** A clock stopped at the model's instant, whose timers never fire: only the path's events move a task. */
-export const stoppedClock: Clock = { now: () => MODEL_NOW, setTimeout: () => undefined, clearTimeout: () => undefined };
+/**
+ * A clock stopped at the model's instant, whose timers never fire: only the path's events move a task.
+ * A path's timer fires at its deadline, so the replay moves the clock there first.
+ */
+class SteppedClock implements Clock {
+  at = MODEL_NOW;
+  now = () => this.at;
+  setTimeout = () => undefined;
+  clearTimeout = () => undefined;
+}
 
-async function open(dir: string): Promise<Conveyor> {
-  const conveyor = new Conveyor({ store: new EmbeddedStore({ dir }), clock: stoppedClock, pipeline: modelPipeline, implementations: quietImplementations });
+async function open(dir: string, clock: SteppedClock): Promise<Conveyor> {
+  const conveyor = new Conveyor({ store: new EmbeddedStore({ dir }), clock, pipeline: modelPipeline, implementations: quietImplementations });
   await conveyor.start();
   return conveyor;
 }
@@ -41,15 +49,17 @@ export function concreteEvent(event: TaskEvent, model: TaskContext, live: TaskCo
 export class TaskUnderTest {
   private constructor(
     private readonly dir: string,
+    private readonly clock: SteppedClock,
     public conveyor: Conveyor,
     readonly taskId: string,
   ) {}
 
   static async create(): Promise<TaskUnderTest> {
     const dir = await mkdtemp(join(tmpdir(), 'conveyor-model-'));
-    const conveyor = await open(dir);
+    const clock = new SteppedClock();
+    const conveyor = await open(dir, clock);
     const { taskId } = await conveyor.createTask({ repo: 'acme/web', title: 'Model path' }, { source: 'operator' });
-    return new TaskUnderTest(dir, conveyor, taskId);
+    return new TaskUnderTest(dir, clock, conveyor, taskId);
   }
 
   /** The task's committed snapshot, as the store holds it. */
@@ -59,13 +69,14 @@ export class TaskUnderTest {
 
   send(edge: ModelEdge): Promise<SendOutcome> {
     const event = concreteEvent(edge.event, edge.before.context, this.snapshot().context);
+    if (event.type === 'timer.fired') this.clock.at = Math.max(this.clock.at, event.deadline);
     return this.conveyor.runtime.send(this.taskId, event, { source: 'operator' });
   }
 
   /** Stops the conveyor (draining and closing the store) and opens a new one on the same directory. */
   async restart(): Promise<void> {
     await this.conveyor.stop();
-    this.conveyor = await open(this.dir);
+    this.conveyor = await open(this.dir, this.clock);
   }
 
   async dispose(): Promise<void> {

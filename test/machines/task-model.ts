@@ -122,7 +122,8 @@ export function sampleEvents(snapshot: TaskSnapshot, disturb: boolean): TaskEven
     // An unknowable outcome happens only after a restart: sampled once per chart state, like a hold.
     sometimes(false, { type: 'effect.unknown', at, effect, key: `model:${effect}`, reason: 'forge unreachable' });
   }
-  if (ctx.deadline !== null) out.push({ type: 'timer.fired', at, deadline: ctx.deadline });
+  // A timer fires at its deadline, not before: the task refuses an early one.
+  if (ctx.deadline !== null) out.push({ type: 'timer.fired', at: Math.max(at, ctx.deadline), deadline: ctx.deadline });
   out.push({ type: 'timer.fired', at, deadline: STALE_DEADLINE });
   return out;
 }
