@@ -208,6 +208,38 @@ describe('loadConfig', () => {
   });
 });
 
+/** A stage that needs its agent: which agent, and the hint to declare it agent-less on purpose. */
+const needs = (agent: string, ...stages: string[]) =>
+  stages.length === 1
+    ? `config: agents.${agent}: expected a configured agent "${agent}" (stage ${stages[0]} needs it; set pipeline.stages.${stages[0]}.agent to null to run it with no agent) (got nothing)`
+    : `config: agents.${agent}: expected a configured agent "${agent}" (stages ${stages.join(', ')} need it; set pipeline.stages.<stage>.agent to null to run a stage with no agent) (got nothing)`;
+
+const everyStageNeeds = [
+  needs('analyst', 'analysis'), needs('developer', 'development'), needs('reviewer', 'review'),
+  needs('tester', 'testing'), needs('deployer', 'deploy-staging', 'deploy'),
+];
+
+describe('explicit pipelines', () => {
+  it('refuses "agents": {}, naming every stage left without an agent, deploys included', async () => {
+    expect(await errorsOf({ ...minimal, agents: {} })).toEqual(everyStageNeeds);
+  });
+
+  it('refuses a configuration with no agents section the same way', async () => {
+    expect(await errorsOf(minimal)).toEqual(everyStageNeeds);
+  });
+
+  it('takes "agent": null as a stage run with no agent on purpose', async () => {
+    const stages = Object.fromEntries(defaultPipeline.stages.map((s) => [s.id, { agent: null }]));
+    const config = await valid({ ...minimal, pipeline: { stages } });
+    expect(pipelineFromConfig(config).stages.map((s) => s.agent)).toEqual(defaultPipeline.stages.map(() => null));
+  });
+
+  it('refuses only the stages neither configured nor declared agent-less', async () => {
+    const { deployer: _deployer, ...someAgents } = allAgents;
+    expect(await errorsOf({ ...minimal, agents: someAgents, pipeline: { stages: { deploy: { agent: null } } } })).toEqual([needs('deployer', 'deploy-staging')]);
+  });
+});
+
 describe('pipelineFromConfig', () => {
   it('is the default pipeline when nothing is overridden', async () => {
     expect(pipelineFromConfig(await valid(minimal))).toEqual(defaultPipeline);
