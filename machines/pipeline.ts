@@ -10,8 +10,8 @@ export type OnRed = { rollbackTo: string; countsRetry: boolean } | 'escalate';
 /** One stage of the pipeline, as data. */
 export interface StageDefinition {
   id: string;
-  /** The agent that works this stage as a job. */
-  agent: string;
+  /** The agent that works this stage as a job; null on purpose when no agent works it (the job passes at once). */
+  agent: string | null;
   /** Green to leave. */
   gate: GateName;
   onRed: OnRed;

@@ -15,7 +15,7 @@ export const TASK_MACHINE_VERSION = 1;
 
 /** Inputs of the invoked actors; implementations come from actors/ through machine.provide(). */
 export interface PrepareInput { taskId: string; stage: string; branch: string; repo: string; epoch: number }
-export interface AgentInput { taskId: string; stage: string; agent: string; repo: string; branch: string; job: TaskContext['job']; epoch: number; lastFailure: TaskContext['lastFailure'] }
+export interface AgentInput { taskId: string; stage: string; agent: string | null; repo: string; branch: string; job: TaskContext['job']; epoch: number; lastFailure: TaskContext['lastFailure'] }
 export interface TimerInput { taskId: string; deadline: number | null }
 export interface EffectInput { taskId: string; effect: EffectName; key: string; repo: string; branch: string; head: TaskContext['head'] }
 

@@ -204,7 +204,10 @@ export function pipelineFromConfig(config: ConveyorConfig): PipelineDefinition {
   const overrides = config.pipeline.stages;
   const timeouts = [...Object.values(config.agents), ...Object.values(overrides)].flatMap((t) => (t.timeoutMs === undefined ? [] : [t.timeoutMs]));
   return {
-    stages: defaultPipeline.stages.map((stage) => ({ ...stage, effects: [...stage.effects], agent: overrides[stage.id]?.agent ?? stage.agent })),
+    stages: defaultPipeline.stages.map((stage) => {
+      const agent = overrides[stage.id]?.agent;
+      return { ...stage, effects: [...stage.effects], agent: agent === undefined ? stage.agent : agent };
+    }),
     maxRetries: config.limits.maxRetries,
     maxJobAttempts: config.limits.maxJobAttempts,
     // The hard ceiling of a job must cover the longest timeout any stage or agent is given.
@@ -216,7 +219,7 @@ export function pipelineFromConfig(config: ConveyorConfig): PipelineDefinition {
 
 /** The timeout of one stage's job: the stage's override, else its agent's, else the pipeline's ceiling. */
 export function stageTimeoutMs(config: ConveyorConfig, stageId: string): number {
-  const agent = config.pipeline.stages[stageId]?.agent ?? defaultPipeline.stages.find((s) => s.id === stageId)?.agent;
-  const own = config.pipeline.stages[stageId]?.timeoutMs ?? (agent === undefined ? undefined : config.agents[agent]?.timeoutMs);
+  const agent = pipelineFromConfig(config).stages.find((s) => s.id === stageId)?.agent;
+  const own = config.pipeline.stages[stageId]?.timeoutMs ?? (agent ? config.agents[agent]?.timeoutMs : undefined);
   return own ?? pipelineFromConfig(config).jobTimeoutMs;
 }

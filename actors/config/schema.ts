@@ -74,7 +74,8 @@ const limitsSchema = z.strictObject({
   maxLogBytes: count.default(1_048_576),
 });
 
-const stageOverrideSchema = z.strictObject({ agent: name.optional(), timeoutMs: timeoutMs.optional() });
+// `agent: null` runs the stage with no agent on purpose (its work is a human's or a webhook's); leaving it out means the default agent.
+const stageOverrideSchema = z.strictObject({ agent: name.nullable().optional(), timeoutMs: timeoutMs.optional() });
 
 const trackerStateSchema = z.strictObject({
   group: z.enum(['backlog', 'unstarted', 'started', 'completed', 'cancelled']),
@@ -177,11 +178,12 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   for (const id of Object.keys(overrides)) {
     if (!stageIds.includes(id)) issues.push({ path: ['pipeline', 'stages', id], expected: `a stage id of the pipeline (one of: ${stageIds.join(', ')})`, got: `stage ${quoted(id)}` });
   }
+  // Every stage names its agent or says `null` on purpose: an empty agents section runs no deploy silently.
   const agents = obj(config.agents) ?? {};
-  if (Object.keys(agents).length === 0) return issues;
   const missing = new Map<string, string[]>();
   for (const stage of defaultPipeline.stages) {
     const override = obj(overrides[stage.id])?.agent;
+    if (override === null || stage.agent === null) continue;
     if (typeof override === 'string') {
       if (!Object.hasOwn(agents, override)) {
         issues.push({ path: ['pipeline', 'stages', stage.id, 'agent'], expected: `an agent configured under agents, to run stage ${stage.id}`, got: quoted(override) });
@@ -191,7 +193,9 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
     }
   }
   for (const [agent, stages] of missing) {
-    const which = stages.length === 1 ? `stage ${stages[0]} needs it` : `stages ${stages.join(', ')} need it`;
+    const which = stages.length === 1
+      ? `stage ${stages[0]} needs it; set pipeline.stages.${stages[0]}.agent to null to run it with no agent`
+      : `stages ${stages.join(', ')} need it; set pipeline.stages.<stage>.agent to null to run a stage with no agent`;
     issues.push({ path: ['agents', agent], expected: `a configured agent "${agent}" (${which})`, got: 'nothing' });
   }
   return issues;

@@ -3,7 +3,8 @@ export interface JobRecord {
   id: string;
   taskId: string;
   stage: string;
-  agent: string;
+  /** null for a stage declared to run with no agent. */
+  agent: string | null;
   repo: string;
   attempt: number;
   status: 'queued' | 'starting' | 'running' | 'exited' | 'timed_out' | 'failed_to_start' | 'killed' | 'lost' | 'orphaned';

@@ -82,9 +82,10 @@ export function runAgentActor(o: AgentWorkOptions) {
     const launch = async () => {
       o.launches.delete(job.id);
       if (stopped) return o.scheduler.release(job.id);
-      const executor = o.executorFor(input.agent);
-      if (!executor) {
-        // No agent configured for this stage: nothing to run, the stage waits on its gate's facts.
+      const agent = input.agent;
+      const executor = agent === null ? null : o.executorFor(agent);
+      if (!executor || agent === null) {
+        // A stage declared with no agent: nothing to run, the stage waits on its gate's facts.
         record = { ...record, status: 'exited', startedAt: rt.clock.now(), finishedAt: rt.clock.now(), exitCode: 0 };
         await put(record);
         o.scheduler.release(job.id);
@@ -99,14 +100,14 @@ export function runAgentActor(o: AgentWorkOptions) {
       await put(record);
       if (stopped) return finish({ kind: 'exited', code: null, signal: null, finishedAt: rt.clock.now() });
       const started = executor.start({
-        jobId: job.id, taskId: input.taskId, stage: input.stage, agent: input.agent, repo: input.repo, branch: input.branch,
-        attempt: job.attempt, cwd: o.workdirFor(input.taskId), timeoutMs: o.timeoutFor(input.agent), apiBase: o.apiBase(),
-        token, logPath: record.logPath, env: { ...o.envFor(input.agent), CONVEYOR_TITLE: rt.meta(input.taskId)?.title ?? '', ...(reasonFile ? { CONVEYOR_REASON_FILE: reasonFile } : {}) },
+        jobId: job.id, taskId: input.taskId, stage: input.stage, agent, repo: input.repo, branch: input.branch,
+        attempt: job.attempt, cwd: o.workdirFor(input.taskId), timeoutMs: o.timeoutFor(agent), apiBase: o.apiBase(),
+        token, logPath: record.logPath, env: { ...o.envFor(agent), CONVEYOR_TITLE: rt.meta(input.taskId)?.title ?? '', ...(reasonFile ? { CONVEYOR_REASON_FILE: reasonFile } : {}) },
       });
       record = { ...record, status: 'running', pid: started.pid, startedAt: started.startedAt };
       await put(record);
       watch(started);
-      await rt.send(input.taskId, { type: 'job.started', jobId: job.id, pid: started.pid ?? undefined, timeoutMs: o.timeoutFor(input.agent) }, { source: 'job' });
+      await rt.send(input.taskId, { type: 'job.started', jobId: job.id, pid: started.pid ?? undefined, timeoutMs: o.timeoutFor(agent) }, { source: 'job' });
     };
 
     const resume = async (prior: JobRecord) => {

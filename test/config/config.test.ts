@@ -8,7 +8,7 @@ import type { ConfigResult, ConveyorConfig } from '../../actors/config/index.ts'
 import { defaultPipeline, validatePipeline } from '../../machines/index.ts';
 
 const examplePath = fileURLToPath(new URL('../../conveyor.config.example.json', import.meta.url));
-const minimal = { repositories: [{ name: 'web', remote: '/srv/git/web.git' }] };
+const repositoriesOnly = { repositories: [{ name: 'web', remote: '/srv/git/web.git' }] };
 const allAgents = {
   analyst: { command: ['node', 'analyst.mjs'] },
   developer: { command: ['node', 'developer.mjs'] },
@@ -16,6 +16,19 @@ const allAgents = {
   tester: { command: ['node', 'tester.mjs'] },
   deployer: { command: ['deploy'] },
 };
+/** The least a valid configuration holds: a repository, and an agent for every stage. */
+const minimal = { ...repositoriesOnly, agents: allAgents };
+
+/** A stage that needs its agent: which agent, and the hint to declare it agent-less on purpose. */
+const needs = (agent: string, ...stages: string[]) =>
+  stages.length === 1
+    ? `config: agents.${agent}: expected a configured agent "${agent}" (stage ${stages[0]} needs it; set pipeline.stages.${stages[0]}.agent to null to run it with no agent) (got nothing)`
+    : `config: agents.${agent}: expected a configured agent "${agent}" (stages ${stages.join(', ')} need it; set pipeline.stages.<stage>.agent to null to run a stage with no agent) (got nothing)`;
+
+const everyStageNeeds = [
+  needs('analyst', 'analysis'), needs('developer', 'development'), needs('reviewer', 'review'),
+  needs('tester', 'testing'), needs('deployer', 'deploy-staging', 'deploy'),
+];
 
 let dir: string;
 
@@ -62,7 +75,7 @@ describe('loadConfig', () => {
   it('fills in defaults for a minimal configuration', async () => {
     const config = await valid(minimal);
     expect(config.repositories).toEqual([{ name: 'web', remote: '/srv/git/web.git', targetBranch: 'main' }]);
-    expect(config.agents).toEqual({});
+    expect(config.agents.analyst).toEqual({ command: ['node', 'analyst.mjs'], env: {} });
     expect(config.limits).toEqual({ globalJobs: 4, perRepoJobs: 2, maxRetries: 3, maxJobAttempts: 3, baseBackoffMs: 5000, maxLogBytes: 1048576 });
     expect(config.pipeline).toEqual({ stages: {} });
     expect(config.secrets).toEqual({ apiToken: 'CONVEYOR_API_TOKEN', trackerSecret: 'CONVEYOR_TRACKER_SECRET', forgeSecret: 'CONVEYOR_FORGE_SECRET' });
@@ -116,7 +129,7 @@ describe('loadConfig', () => {
 
   it('names the path and the expected type of a wrongly typed value', async () => {
     expect(await errorsOf({ ...minimal, limits: { globalJobs: '4' } })).toEqual(['config: limits.globalJobs: expected a number (got "4")']);
-    expect(await errorsOf({ repositories: [{ name: 'web', remote: 7 }] })).toEqual(['config: repositories.0.remote: expected a string (got 7)']);
+    expect(await errorsOf({ repositories: [{ name: 'web', remote: 7 }], agents: allAgents })).toEqual(['config: repositories.0.remote: expected a string (got 7)']);
     expect(await errorsOf({ ...minimal, agents: { ...allAgents, tester: { command: 3 } } })).toEqual([
       'config: agents.tester.command: expected a string or an array (got 3)',
     ]);
@@ -140,12 +153,12 @@ describe('loadConfig', () => {
   });
 
   it('rejects a configuration without repositories', async () => {
-    expect(await errorsOf({})).toEqual(['config: repositories: expected an array (got nothing)']);
-    expect(await errorsOf({ repositories: [] })).toEqual(['config: repositories: expected at least 1 entry (got an empty array)']);
+    expect(await errorsOf({ agents: allAgents })).toEqual(['config: repositories: expected an array (got nothing)']);
+    expect(await errorsOf({ repositories: [], agents: allAgents })).toEqual(['config: repositories: expected at least 1 entry (got an empty array)']);
   });
 
   it('rejects a repository name used twice, pointing at the second', async () => {
-    const errors = await errorsOf({ repositories: [...minimal.repositories, { name: 'api', remote: '/a.git' }, { name: 'web', remote: '/b.git' }] });
+    const errors = await errorsOf({ ...minimal, repositories: [...minimal.repositories, { name: 'api', remote: '/a.git' }, { name: 'web', remote: '/b.git' }] });
     expect(errors).toEqual(['config: repositories.2.name: expected a name not already used by repositories.0 (got "web")']);
   });
 
@@ -171,20 +184,13 @@ describe('loadConfig', () => {
 
   it('says which stage needs an agent that is not configured', async () => {
     const { reviewer: _reviewer, deployer: _deployer, ...someAgents } = allAgents;
-    expect(await errorsOf({ ...minimal, agents: someAgents })).toEqual([
-      'config: agents.reviewer: expected a configured agent "reviewer" (stage review needs it) (got nothing)',
-      'config: agents.deployer: expected a configured agent "deployer" (stages deploy-staging, deploy need it) (got nothing)',
-    ]);
+    expect(await errorsOf({ ...minimal, agents: someAgents })).toEqual([needs('reviewer', 'review'), needs('deployer', 'deploy-staging', 'deploy')]);
   });
 
   it('requires the agent a stage override names', async () => {
     expect(await errorsOf({ ...minimal, agents: allAgents, pipeline: { stages: { review: { agent: 'critic' } } } })).toEqual([
       'config: pipeline.stages.review.agent: expected an agent configured under agents, to run stage review (got "critic")',
     ]);
-  });
-
-  it('needs no agents when none are configured', async () => {
-    expect((await valid({ ...minimal, pipeline: { stages: { review: { agent: 'critic' } } } })).agents).toEqual({});
   });
 
   it('reports every problem together, shape and relations alike', async () => {
@@ -200,37 +206,26 @@ describe('loadConfig', () => {
       'config: repositories.1.name: expected a name not already used by repositories.0 (got "web")',
       'config: tracker.defaultRepo: expected a configured repository name (one of: web) (got "shop")',
       'config: pipeline.stages.qa: expected a stage id of the pipeline (one of: analysis, development, review, testing, deploy-staging, deploy) (got stage "qa")',
-      'config: agents.analyst: expected a configured agent "analyst" (stage analysis needs it) (got nothing)',
-      'config: agents.reviewer: expected a configured agent "reviewer" (stage review needs it) (got nothing)',
-      'config: agents.tester: expected a configured agent "tester" (stage testing needs it) (got nothing)',
-      'config: agents.deployer: expected a configured agent "deployer" (stages deploy-staging, deploy need it) (got nothing)',
+      needs('analyst', 'analysis'),
+      needs('reviewer', 'review'),
+      needs('tester', 'testing'),
+      needs('deployer', 'deploy-staging', 'deploy'),
     ]);
   });
 });
 
-/** A stage that needs its agent: which agent, and the hint to declare it agent-less on purpose. */
-const needs = (agent: string, ...stages: string[]) =>
-  stages.length === 1
-    ? `config: agents.${agent}: expected a configured agent "${agent}" (stage ${stages[0]} needs it; set pipeline.stages.${stages[0]}.agent to null to run it with no agent) (got nothing)`
-    : `config: agents.${agent}: expected a configured agent "${agent}" (stages ${stages.join(', ')} need it; set pipeline.stages.<stage>.agent to null to run a stage with no agent) (got nothing)`;
-
-const everyStageNeeds = [
-  needs('analyst', 'analysis'), needs('developer', 'development'), needs('reviewer', 'review'),
-  needs('tester', 'testing'), needs('deployer', 'deploy-staging', 'deploy'),
-];
-
 describe('explicit pipelines', () => {
   it('refuses "agents": {}, naming every stage left without an agent, deploys included', async () => {
-    expect(await errorsOf({ ...minimal, agents: {} })).toEqual(everyStageNeeds);
+    expect(await errorsOf({ ...repositoriesOnly, agents: {} })).toEqual(everyStageNeeds);
   });
 
   it('refuses a configuration with no agents section the same way', async () => {
-    expect(await errorsOf(minimal)).toEqual(everyStageNeeds);
+    expect(await errorsOf(repositoriesOnly)).toEqual(everyStageNeeds);
   });
 
   it('takes "agent": null as a stage run with no agent on purpose', async () => {
     const stages = Object.fromEntries(defaultPipeline.stages.map((s) => [s.id, { agent: null }]));
-    const config = await valid({ ...minimal, pipeline: { stages } });
+    const config = await valid({ ...repositoriesOnly, pipeline: { stages } });
     expect(pipelineFromConfig(config).stages.map((s) => s.agent)).toEqual(defaultPipeline.stages.map(() => null));
   });
 

@@ -79,10 +79,14 @@ const children = new Set<ChildProcess>();
 const dirs: string[] = [];
 
 /**
- * A configuration with no agents: every stage's job finishes at once and only webhooks move a task. Its one
- * repository is never named by an issue, so no git work happens either.
+ * A configuration whose stages run no agent, on purpose: every stage's job finishes at once and only webhooks
+ * move a task. Its one repository is never named by an issue, so no git work happens either.
  */
-const CONFIG = { repositories: [{ name: 'unused', remote: '/nonexistent/unused.git' }], agents: {} };
+const STAGES = ['analysis', 'development', 'review', 'testing', 'deploy-staging', 'deploy'];
+const CONFIG = {
+  repositories: [{ name: 'unused', remote: '/nonexistent/unused.git' }],
+  pipeline: { stages: Object.fromEntries(STAGES.map((id) => [id, { agent: null }])) },
+};
 
 async function startConveyor(dataDir: string): Promise<Server> {
   const configPath = join(dataDir, 'conveyor.config.json');
