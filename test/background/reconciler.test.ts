@@ -121,24 +121,43 @@ describe('reconciler', () => {
     expect(bg.counters.reconciler).toMatchObject({ unblockedTotal: 1, lastUnblocked: { taskId: id, from: 'development.gating' } });
   });
 
-  it('finds the pull request of its branch for a task that never heard of one', async () => {
+  /** The double serves single pull requests; the list by state is answered here from the same data. */
+  const listing: typeof fetch = async (url, init) => {
+    const u = new URL(String(url));
+    if (!u.pathname.endsWith('/pulls')) return fetch(url, init);
+    const open = [...forge.prs.values()].filter((p) => p.state === 'open').map((p) => ({ number: p.number, head: { ref: p.head, sha: p.headSha } }));
+    return new Response(JSON.stringify(open), { status: 200, headers: { 'content-type': 'application/json' } });
+  };
+
+  /** A task at the development gate that has heard of no pull request, whose branch has one on the forge. */
+  async function headlessWithPullRequest(number: number): Promise<string> {
     const id = await taskAt(world, 'analysis.gating');
     await world.conveyor.send(id, { type: 'analysis.approved', by: 'test' }, { source: 'webhook' });
     await world.until('development gating', () => world.conveyor.task(id)?.state === 'development.gating');
-    const branch = world.conveyor.task(id)!.branch;
-    forge.addPullRequest({ head: branch, headSha: SHA, number: 12 });
+    forge.addPullRequest({ head: world.conveyor.task(id)!.branch, headSha: SHA, number });
+    return id;
+  }
+
+  it('finds the pull request of its branch for a task that never heard of one', async () => {
+    const id = await headlessWithPullRequest(12);
     forge.setStatus(SHA, 'ci/build', 'success');
-    // The double serves single pull requests; the list by state is answered here from the same data.
-    const listing: typeof fetch = async (url, init) => {
-      const u = new URL(String(url));
-      if (!u.pathname.endsWith('/pulls')) return fetch(url, init);
-      const open = [...forge.prs.values()].filter((p) => p.state === 'open').map((p) => ({ number: p.number, head: { ref: p.head, sha: p.headSha } }));
-      return new Response(JSON.stringify(open), { status: 200, headers: { 'content-type': 'application/json' } });
-    };
     start({ probe: new ForgeStatusProbe({ forges: { [REPO]: forge.config() }, fetch: listing }) });
     await world.advance(6_000);
     await world.until('the task leaves development', () => world.conveyor.task(id)?.stage === 'review');
     expect(world.conveyor.task(id)?.context.head).toMatchObject({ sha: SHA, pr: 12 });
+  });
+
+  it('never takes the sha of a CI status as a head-less task’s head, and asks the forge for it instead', async () => {
+    const id = await headlessWithPullRequest(14);
+    forge.setStatus(SHA, 'ci/build', 'pending');
+    start({ probe: new ForgeStatusProbe({ forges: { [REPO]: forge.config() }, fetch: listing }) });
+    // A status for a sha no task has, routed here as the single task of the repository in development.
+    const stray = 'fe'.repeat(20);
+    const outcome = await world.conveyor.send(id, { type: 'ci.status', sha: stray, state: 'success', context: 'ci/build' }, { source: 'webhook' });
+    expect(outcome).toMatchObject({ status: 'ignored' });
+    await world.until('the forge names the head', () => world.conveyor.task(id)?.context.head !== null);
+    expect(world.conveyor.task(id)?.context.head).toMatchObject({ sha: SHA, pr: 14 });
+    expect(world.conveyor.task(id)?.state).toBe('development.gating');
   });
 
   it('stays silent while CI is red or still pending', async () => {
