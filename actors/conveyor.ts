@@ -23,6 +23,8 @@ export interface BackgroundControl {
   status(): { reconciler: unknown; reaper: unknown; supervisor: unknown; [more: string]: unknown };
   /** Switches a background loop on or off; refused when no loop has that name. */
   setEnabled(name: string, enabled: boolean): { ok: true; name: string; enabled: boolean; state: string } | { ok: false; message: string };
+  /** Asks the forge for the head of a task's pull request and tells the task (as the reconciler's probe does). */
+  askHead?(taskId: string): void;
   stop(): Promise<void>;
 }
 
@@ -152,8 +154,11 @@ export class Conveyor {
     return this.workbench?.tokens.verify(jobId, token) ?? false;
   }
 
-  send(taskId: string, event: TaskEventInput, opts: SendOptions): Promise<SendOutcome> {
-    return this.runtime.send(taskId, event, opts);
+  async send(taskId: string, event: TaskEventInput, opts: SendOptions): Promise<SendOutcome> {
+    const outcome = await this.runtime.send(taskId, event, opts);
+    // A CI status never names a head; a task that has none yet asks the forge which sha its pull request is at.
+    if (event.type === 'ci.status' && outcome.status === 'ignored' && !this.runtime.contextOf(taskId)?.head) this.#background?.askHead?.(taskId);
+    return outcome;
   }
 
   task(id: string): TaskView | undefined {

@@ -35,8 +35,7 @@ export const taskActions = {
   }),
   recordCi: update(({ context, event }: Ctx) => {
     if (event.type !== 'ci.status') return {};
-    const head = context.head ?? { sha: event.sha, pr: null };
-    return { head, ci: { ...context.ci, [event.context]: { state: event.state, url: event.url, description: event.description } } };
+    return { ci: { ...context.ci, [event.context]: { state: event.state, url: event.url, description: event.description } } };
   }),
   recordApproval: update(({ event }: Ctx) => {
     const approved = event.type === 'analysis.approved' || (event.type === 'decision.resolved' && event.option === APPROVE);

@@ -7,8 +7,8 @@ type Ctx = { context: TaskContext; event: TaskEvent };
 
 /** The named guards of the task machine. */
 export const taskGuards = {
-  /** A CI status counts for the head sha; with no head known yet, its sha becomes the head. */
-  ciForHead: ({ context, event }: Ctx) => event.type === 'ci.status' && (!context.head || context.head.sha === event.sha),
+  /** A CI status counts for the head sha only; only the forge (a pull request event) names a head. */
+  ciForHead: ({ context, event }: Ctx) => event.type === 'ci.status' && context.head?.sha === event.sha,
   onHead: ({ context, event }: Ctx) => 'sha' in event && context.head?.sha === event.sha,
   gateGreen: ({ context }: Ctx, params: { gate: GateName }) => evaluateGate(params.gate, context) === 'green',
   gateRed: ({ context }: Ctx, params: { gate: GateName }) => evaluateGate(params.gate, context) === 'red',

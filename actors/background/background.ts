@@ -103,6 +103,10 @@ export class Background implements BackgroundControl {
     this.#machine = this.#provide();
   }
 
+  askHead(taskId: string): void {
+    void this.#track(this.reconciler.askHead(taskId)).catch(() => undefined);
+  }
+
   #provide(): SupervisorMachine {
     const timer = loopTimer(this.#clock);
     const sweep = (name: ChildName, run: () => Promise<void>) =>

@@ -61,10 +61,12 @@ export class ForgeStatusProbe implements GateProbe {
       events.push({ type: 'pr.opened', number: pr.number, sha: pr.sha, ...(pr.url ? { url: pr.url } : {}) });
       sha = pr.sha;
     }
+    // The pull request found is a fact on its own: a head-less task learns its head even with no status yet.
+    const found = (why: string): ProbeResult => (events.length > 0 ? { kind: 'facts', events } : unknown(why));
     const res = await this.#get(forge, `/commits/${encodeURIComponent(sha)}/status`);
-    if (!res.ok) return unknown(res.error);
+    if (!res.ok) return found(res.error);
     const rows = (res.value as { statuses?: unknown } | null)?.statuses;
-    if (!Array.isArray(rows) || rows.length === 0) return unknown(`no statuses for ${sha}`);
+    if (!Array.isArray(rows) || rows.length === 0) return found(`no statuses for ${sha}`);
     for (const row of rows) {
       // Gitea names a status's state `status`, GitHub `state`.
       const s = row as { context?: unknown; state?: unknown; status?: unknown; target_url?: unknown; description?: unknown };
@@ -76,7 +78,7 @@ export class ForgeStatusProbe implements GateProbe {
         ...(typeof s.description === 'string' && s.description ? { description: s.description } : {}),
       });
     }
-    return events.some((e) => e.type === 'ci.status') ? { kind: 'facts', events } : unknown(`no readable statuses for ${sha}`);
+    return found(`no readable statuses for ${sha}`);
   }
 
   async #get(forge: ForgeConfig, path: string): Promise<{ ok: true; value: unknown } | { ok: false; error: string }> {

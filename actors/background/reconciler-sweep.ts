@@ -77,6 +77,27 @@ export class ReconcilerSweep {
     }
   }
 
+  /**
+   * A head-less task heard a CI status it cannot match: asks the forge for its pull request's head now, not
+   * after a grace, and tells the task the forge's facts (the head first). Only the forge names a head.
+   */
+  async askHead(taskId: string): Promise<void> {
+    const { probe } = this.o;
+    const record = this.o.conveyor.record(taskId);
+    if (!probe || !record) return;
+    try {
+      const task = this.o.scan.read(record);
+      if (task.status !== 'active' || task.context.head) return;
+      const result = await probe.probe({ taskId, repo: task.meta.repo, branch: task.meta.branch, stage: task.stage, gate: 'ciGreen', head: null });
+      if (result.kind !== 'facts') return this.o.log(`reconciler: task ${taskId} has no head and the forge names none: ${result.reason}`);
+      for (const event of [...result.events].sort((a, b) => rank(a) - rank(b))) {
+        await this.o.conveyor.send(taskId, event, { source: 'reconciler', deliveryKey: replayKey(taskId, event) });
+      }
+    } catch (e) {
+      this.#errors.report(`task ${taskId}`, e);
+    }
+  }
+
   /** Not finished, not parked for a human, no job at work, waiting at its gate, unchanged past the grace. */
   #resting(task: ScannedTask, now: number): boolean {
     if (task.status !== 'active') this.#probedAt.delete(task.id);

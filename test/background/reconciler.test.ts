@@ -150,7 +150,7 @@ describe('reconciler', () => {
   it('never takes the sha of a CI status as a head-less task’s head, and asks the forge for it instead', async () => {
     const id = await headlessWithPullRequest(14);
     forge.setStatus(SHA, 'ci/build', 'pending');
-    start({ probe: new ForgeStatusProbe({ forges: { [REPO]: forge.config() }, fetch: listing }) });
+    world.conveyor.attachBackground(start({ probe: new ForgeStatusProbe({ forges: { [REPO]: forge.config() }, fetch: listing }) }));
     // A status for a sha no task has, routed here as the single task of the repository in development.
     const stray = 'fe'.repeat(20);
     const outcome = await world.conveyor.send(id, { type: 'ci.status', sha: stray, state: 'success', context: 'ci/build' }, { source: 'webhook' });

@@ -261,14 +261,16 @@ describe('forge webhooks', () => {
     expect((await taskView(t, id)).state).toBe('review.gating');
   });
 
-  it('applies a CI status whose sha names no task to the single task of that repo in development', async () => {
+  it('hands a CI status whose sha names no task to the single task of that repo in development, which does not take it as its head', async () => {
     const { id } = await taskInDevelopment(t);
     const other = await taskInDevelopment(t, 'acme/other');
 
     const res = await t.deliver(giteaDelivery('status', commitStatus(SHA_C, 'success')));
-    expect(await outcomeOf(res)).toMatchObject({ status: 'accepted', taskId: id });
-    await waitForState(t.conveyor, id, 'review.gating');
-    expect((await taskView(t, id)).context.head?.sha).toBe(SHA_C);
+    const outcome = await outcomeOf(res);
+    expect(outcome).toMatchObject({ status: 'ignored', taskId: id });
+    expect(outcome.reason).toContain('no head sha is known yet');
+    expect((await taskView(t, id)).context.head).toBeNull();
+    expect((await taskView(t, id)).state).toBe('development.gating');
     expect((await taskView(t, other.id)).state).toBe('development.gating');
   });
 
