@@ -66,8 +66,8 @@ describe('loadConfig', () => {
   it('takes a repository’s own webhook secret and refuses a rotation without its end', async () => {
     const repo = { name: 'web', remote: '/srv/git/web.git' };
     const rotating = { secretEnv: 'WEB_HOOK_SECRET', previousSecretEnv: 'WEB_HOOK_SECRET_OLD', previousUntil: '2026-12-31T00:00:00Z' };
-    expect((await valid({ repositories: [{ ...repo, webhook: rotating }] })).repositories[0]?.webhook).toEqual(rotating);
-    expect(await errorsOf({ repositories: [{ ...repo, webhook: { secretEnv: 'WEB_HOOK_SECRET', previousSecretEnv: 'WEB_HOOK_SECRET_OLD' } }] })).toEqual([
+    expect((await valid({ ...minimal, repositories: [{ ...repo, webhook: rotating }] })).repositories[0]?.webhook).toEqual(rotating);
+    expect(await errorsOf({ ...minimal, repositories: [{ ...repo, webhook: { secretEnv: 'WEB_HOOK_SECRET', previousSecretEnv: 'WEB_HOOK_SECRET_OLD' } }] })).toEqual([
       'config: repositories.0.webhook.previousUntil: expected previousSecretEnv and previousUntil together (a rotation needs its end) (got nothing)',
     ]);
   });
@@ -75,7 +75,7 @@ describe('loadConfig', () => {
   it('fills in defaults for a minimal configuration', async () => {
     const config = await valid(minimal);
     expect(config.repositories).toEqual([{ name: 'web', remote: '/srv/git/web.git', targetBranch: 'main' }]);
-    expect(config.agents.analyst).toEqual({ command: ['node', 'analyst.mjs'], env: {} });
+    expect(config.agents.analyst).toEqual({ command: ['node', 'analyst.mjs'], env: {}, passEnv: [] });
     expect(config.limits).toEqual({ globalJobs: 4, perRepoJobs: 2, maxRetries: 3, maxJobAttempts: 3, baseBackoffMs: 5000, maxLogBytes: 1048576 });
     expect(config.pipeline).toEqual({ stages: {} });
     expect(config.secrets).toEqual({ apiToken: 'CONVEYOR_API_TOKEN', trackerSecret: 'CONVEYOR_TRACKER_SECRET', forgeSecret: 'CONVEYOR_FORGE_SECRET' });
