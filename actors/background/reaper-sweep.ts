@@ -84,7 +84,10 @@ export class ReaperSweep {
       return this.#lost(job, 3, 'timed_out', `reaper: ${why}`, now, true);
     }
     if (job.status === 'running' || job.status === 'orphaned') {
-      const gone = job.status === 'orphaned' || !job.pid || !this.o.alive(job.pid, job.startedAt);
+      // A job without a pid ran inside conveyor (an in-process executor): alive while this boot is, its exit
+      // reported by its own watcher; one of an earlier boot died with it.
+      const ofThisBoot = job.bootId === this.o.conveyor.runtime.bootId;
+      const gone = job.status === 'orphaned' || (job.pid ? !this.o.alive(job.pid, job.startedAt) : !ofThisBoot);
       if (!gone) {
         this.#deadSince.delete(job.id);
         return null;

@@ -2,3 +2,4 @@ export * from './workbench.ts';
 export * from './job-record.ts';
 export * from './job-tokens.ts';
 export * from './dependencies.ts';
+export * from './git-workbench.ts';

@@ -52,6 +52,25 @@ describe('reaper', () => {
     expect(bg.outbox.stats.enqueued).toBe(1);
   });
 
+  it('leaves a running job without a pid (an in-process agent of this boot) alone, and reaps one of an earlier boot', async () => {
+    const inProcess = (bootId?: string): AgentScript => async (job, rt) => {
+      await rt.write([{ kind: 'put', collection: 'jobs', id: job.id, value: jobRecord(job, rt, { status: 'running', startedAt: rt.clock.now(), ...(bootId ? { bootId } : {}) }) }]);
+      await rt.send(job.taskId, { type: 'job.started', jobId: job.id }, { source: 'job' });
+    };
+    world = await makeWorld({ agent: inProcess(), lostTimers: true });
+    const ours = await taskAt(world, 'analysis.working.running');
+    world.background({ config }).start();
+    for (let i = 0; i < 10; i++) await world.advance(1_000);
+    expect(world.conveyor.task(ours)?.state).toBe('analysis.working.running');
+    await world.close();
+
+    world = await makeWorld({ agent: inProcess('an-earlier-boot'), lostTimers: true });
+    const theirs = await taskAt(world, 'analysis.working.running');
+    world.background({ config }).start();
+    for (let i = 0; i < 2; i++) await world.advance(1_000);
+    expect(world.conveyor.task(theirs)?.state).toBe('analysis.retrying');
+  });
+
   it('reports an orphaned job of an earlier boot at once, and one bad job does not stop the sweep', async () => {
     let n = 0;
     world = await makeWorld({ agent: runningOn(async () => 4_000_000 + n++, { status: 'orphaned', bootId: 'an-earlier-boot' }), lostTimers: true });

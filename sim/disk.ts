@@ -1,0 +1,164 @@
+import { dirname } from 'node:path';
+import type { AppendFile, FileSystem } from '../store/index.ts';
+import type { SimRandom } from './random.ts';
+
+interface Inode {
+  /** What survives a crash. */
+  durable: Buffer;
+  /** What reads see when it differs from durable: written, not yet fsynced. */
+  cache: Buffer | null;
+}
+
+/** What the disk asks before each operation: fail it (an errno), crash the process, or let it run. */
+export interface DiskFaults {
+  beforeWrite(op: string, path: string): 'ENOSPC' | 'EIO' | 'crash' | null;
+  beforeSync(path: string): 'EIO' | 'crash' | null;
+}
+
+/** Whether the process using this view of the disk is still alive; a dead one's calls never return. */
+export interface Liveness {
+  alive(): boolean;
+}
+
+const never = new Promise<never>(() => undefined);
+
+function errno(code: string, op: string, path: string): Error {
+  return Object.assign(new Error(`${code}: ${op} '${path}'`), { code, syscall: op, path });
+}
+
+/**
+ * A disk in memory with a page cache, after Jepsen's LazyFS: a write lands in the cache and reaches the
+ * disk only at fsync; names (create, rename) are durable at once. A crash drops every unsynced write,
+ * except that the last bytes written to a file may survive in part: a torn write.
+ */
+export class SimDisk {
+  readonly #files = new Map<string, Inode>();
+  readonly #dirs = new Set<string>(['/']);
+  readonly #random: SimRandom;
+  faults: DiskFaults = { beforeWrite: () => null, beforeSync: () => null };
+  /** Called when an operation crashes the process. */
+  onCrash: () => void = () => undefined;
+  readonly stats = { writes: 0, syncs: 0, torn: 0, dropped: 0 };
+
+  constructor(random: SimRandom) {
+    this.#random = random;
+  }
+
+  /** Power loss: unsynced writes are gone, the last one perhaps in part. */
+  crash(): void {
+    for (const inode of this.#files.values()) {
+      if (inode.cache === null) continue;
+      const cache = inode.cache;
+      inode.cache = null;
+      const extends_ = cache.length > inode.durable.length && cache.subarray(0, inode.durable.length).equals(inode.durable);
+      if (this.#random.chance(0.5)) {
+        this.stats.dropped++;
+        continue;
+      }
+      this.stats.torn++;
+      // A prefix of what was written reached the platter: of the appended tail, or of a rewrite.
+      const from = extends_ ? inode.durable.length : 0;
+      inode.durable = Buffer.from(cache.subarray(0, this.#random.int(from, cache.length)));
+    }
+  }
+
+  /** The FileSystem one process sees: its calls stop answering once it is dead. */
+  view(process: Liveness): FileSystem {
+    const run = <T>(fn: () => T): Promise<T> => {
+      if (!process.alive()) return never;
+      try {
+        return Promise.resolve(fn());
+      } catch (e) {
+        if ((e as { crash?: boolean }).crash) return never;
+        return Promise.reject(e as Error);
+      }
+    };
+    const write = (op: string, path: string) => {
+      const fault = this.faults.beforeWrite(op, path);
+      if (fault === 'crash') this.#crashNow();
+      if (fault) throw errno(fault, op, path);
+      this.stats.writes++;
+    };
+    const sync = (path: string) => {
+      const fault = this.faults.beforeSync(path);
+      if (fault === 'crash') this.#crashNow();
+      if (fault) throw errno(fault, 'fsync', path);
+      this.stats.syncs++;
+    };
+    const inode = (path: string, op: string) => {
+      const found = this.#files.get(path);
+      if (!found) throw errno('ENOENT', op, path);
+      return found;
+    };
+    const create = (path: string, op: string) => {
+      if (!this.#dirs.has(dirname(path))) throw errno('ENOENT', op, path);
+      let found = this.#files.get(path);
+      if (!found) this.#files.set(path, (found = { durable: Buffer.alloc(0), cache: null }));
+      return found;
+    };
+    const content = (i: Inode) => i.cache ?? i.durable;
+    const handle = (path: string): AppendFile => ({
+      append: (data) => run(() => {
+        write('append', path);
+        const i = inode(path, 'append');
+        i.cache = Buffer.concat([content(i), data]);
+      }),
+      datasync: () => run(() => flush(path)),
+      sync: () => run(() => flush(path)),
+      truncate: (length) => run(() => {
+        write('truncate', path);
+        const i = inode(path, 'truncate');
+        const c = content(i);
+        i.cache = length <= c.length ? Buffer.from(c.subarray(0, length)) : Buffer.concat([c, Buffer.alloc(length - c.length)]);
+      }),
+      size: () => run(() => content(inode(path, 'fstat')).length),
+      close: () => run(() => undefined),
+    });
+    const flush = (path: string) => {
+      sync(path);
+      if (this.#dirs.has(path)) return;
+      const i = inode(path, 'fsync');
+      if (i.cache !== null) i.durable = i.cache;
+      i.cache = null;
+    };
+    return {
+      readFile: (path) => run(() => Buffer.from(content(inode(path, 'open')))),
+      writeFile: (path, data) => run(() => {
+        write('write', path);
+        create(path, 'open').cache = Buffer.from(data);
+      }),
+      rename: (from, to) => run(() => {
+        write('rename', from);
+        const i = inode(from, 'rename');
+        if (!this.#dirs.has(dirname(to))) throw errno('ENOENT', 'rename', to);
+        this.#files.delete(from);
+        this.#files.set(to, i);
+      }),
+      mkdirp: (path) => run(() => {
+        let first: string | undefined;
+        const missing: string[] = [];
+        for (let p = path; !this.#dirs.has(p); p = dirname(p)) missing.unshift(p);
+        if (missing.length > 0) write('mkdir', path);
+        for (const p of missing) {
+          this.#dirs.add(p);
+          first ??= p;
+        }
+        return first;
+      }),
+      exists: (path) => run(() => this.#dirs.has(path) || this.#files.has(path)),
+      openAppend: (path) => run(() => {
+        create(path, 'open');
+        return handle(path);
+      }),
+      fsync: (path) => run(() => {
+        if (!this.#dirs.has(path)) inode(path, 'open');
+        flush(path);
+      }),
+    };
+  }
+
+  #crashNow(): never {
+    this.onCrash();
+    throw Object.assign(new Error('sim: crashed'), { crash: true });
+  }
+}
