@@ -1,5 +1,5 @@
 import { serve } from '@hono/node-server';
-import { loadConfig, openConveyor, pipelineFromConfig, startBackground, systemWorld, Workbench, workbenchOptionsFromConfig, type ConveyorConfig } from '../actors/index.ts';
+import { isAlive, loadConfig, openConveyor, processStartedAt, pipelineFromConfig, startBackground, systemWorld, Workbench, workbenchOptionsFromConfig, type ConveyorConfig } from '../actors/index.ts';
 import { createApp } from './app.ts';
 import { LiveEvents } from './events/index.ts';
 import { demoBackgroundOverrides, demoWorkbenchOptions, startDemo } from './demo/index.ts';
@@ -9,6 +9,8 @@ import { readFlags, resolveSecrets, SettingsError } from './settings.ts';
 import { followTransitions } from './task-log.ts';
 import { trackerRoutingFromConfig } from './tracker-routing.ts';
 import { intakeRepositoriesFromConfig } from './intake-repositories.ts';
+import { DataDirLockedError, lockDataDir } from './data-dir-lock.ts';
+import { claimDataDirKind } from './data-dir-kind.ts';
 
 function readConfig(path: string | undefined): ConveyorConfig | null {
   if (!path) return null;
@@ -20,6 +22,10 @@ function readConfig(path: string | undefined): ConveyorConfig | null {
 async function main() {
   const flags = readFlags(process.argv.slice(2), process.env);
   const config = readConfig(flags.configPath);
+  // One process per data directory (SPEC R39): taken before anything in it is read or written.
+  const lock = lockDataDir(flags.dataDir, { self: { pid: process.pid, startedAt: processStartedAt(process.pid) ?? Date.now() }, isAlive });
+  process.on('exit', () => lock.release());
+  claimDataDirKind(flags.dataDir, config ? 'configured' : 'demo');
   const secrets = resolveSecrets(flags.dataDir, process.env, config?.secrets);
   const repositories = intakeRepositoriesFromConfig(config, process.env);
   const metricsToken = process.env.CONVEYOR_METRICS_TOKEN || undefined;
@@ -32,6 +38,7 @@ async function main() {
     ],
   });
   const log = lineLog(logger);
+  if (lock.tookOverFrom !== undefined) log(`conveyor: took over the lock of ${flags.dataDir} left by process ${lock.tookOverFrom}, which is gone`);
   let baseUrl = '';
   // With no configuration conveyor runs its self-contained demo: a local repository, demo agents,
   // and a simulated tracker and forge that send signed webhooks over loopback.
@@ -64,8 +71,8 @@ async function main() {
   const server = serve({ fetch: app.fetch, port: flags.port, hostname: flags.host }, (info) => {
     baseUrl = `http://${flags.host}:${info.port}`;
     log(`conveyor: listening on ${baseUrl} (data ${flags.dataDir}, ${conveyor.status().tasks.total} tasks restored)`);
-    // Secrets are never written to the log; the operator reads them from the file.
-    if (secrets.generated.length > 0) log(`conveyor: generated ${secrets.generated.join(', ')} into ${flags.dataDir}/secrets.json`);
+    // The values never reach the log (SPEC R39), only where they are.
+    if (secrets.generated.length > 0) log(`conveyor: generated ${secrets.generated.join(', ')} into ${flags.dataDir}/secrets.json (mode 0600)`);
     if (!config) {
       void startDemo({ conveyor, baseUrl, dataDir: flags.dataDir, ...secrets, log, dropCi: process.env.CONVEYOR_DEMO_DROP_CI === '1', diverge: process.env.CONVEYOR_DEMO_DIVERGE === '1' })
         .then((d) => {
@@ -106,7 +113,7 @@ async function main() {
 main().catch((e: unknown) => {
   const err = e as Error;
   // A refusal (bad settings, a corrupt store, tasks this build cannot restore) is a message, not a crash.
-  const refusal = err instanceof SettingsError || ['RuntimeRefusedError', 'StoreCorruptError', 'StoreReadError', 'BackgroundStartError'].includes(err.name);
+  const refusal = err instanceof SettingsError || err instanceof DataDirLockedError || ['RuntimeRefusedError', 'StoreCorruptError', 'StoreReadError', 'BackgroundStartError'].includes(err.name);
   process.stderr.write(`${refusal ? err.message : err.stack ?? err.message}\n`);
   process.exit(1);
 });

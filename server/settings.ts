@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -50,9 +50,11 @@ export function readFlags(argv: string[], env: NodeJS.ProcessEnv): Flags {
   }
   const port = Number(values.port ?? env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SettingsError(`settings: --port must be a whole number 0..65535, got ${values.port}`);
-  const dataDir = resolve(values.data ?? env.CONVEYOR_DATA ?? 'data');
+  const configPath = values.config ?? env.CONVEYOR_CONFIG;
+  // The demo keeps to a directory of its own, so a forgotten --config never lands demo tasks in a real store.
+  const dataDir = resolve(values.data ?? env.CONVEYOR_DATA ?? (configPath ? 'data' : join('data', 'demo')));
   mkdirSync(dataDir, { recursive: true });
-  return { port, host: values.host ?? env.CONVEYOR_HOST ?? '127.0.0.1', dataDir, configPath: values.config ?? env.CONVEYOR_CONFIG };
+  return { port, host: values.host ?? env.CONVEYOR_HOST ?? '127.0.0.1', dataDir, configPath };
 }
 
 /** Secrets from the environment; those not given are generated once into `<data>/secrets.json` so a restart keeps them. */
@@ -71,5 +73,7 @@ export function resolveSecrets(dataDir: string, env: NodeJS.ProcessEnv, names: S
   };
   const secrets = { apiToken: secret(names.apiToken), trackerSecret: secret(names.trackerSecret), forgeSecret: secret(names.forgeSecret), generated };
   if (generated.length > 0) writeFileSync(secretsFile, JSON.stringify(saved, null, 2), { mode: 0o600 });
+  // The mode given on creation does not tighten a file that was already there.
+  if (existsSync(secretsFile)) chmodSync(secretsFile, 0o600);
   return secrets;
 }
