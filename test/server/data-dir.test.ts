@@ -36,7 +36,7 @@ function start(args: string[], env: Record<string, string> = {}): Run {
 
 async function listening(run: Run): Promise<void> {
   const deadline = Date.now() + 60_000;
-  while (!run.output().includes('conveyor: listening on')) {
+  while (!run.output().includes('listening on http')) {
     if (run.child.exitCode !== null || Date.now() > deadline) throw new Error(`conveyor did not start:\n${run.output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
