@@ -3,11 +3,13 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { defaultPipeline } from '../../machines/index.ts';
 import { lockDataDir } from '../../server/data-dir-lock.ts';
 import { makeTempDir } from '../git/fixtures.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'server/main.ts');
+const STAGES = defaultPipeline.stages.map((s) => s.id);
 
 interface Run {
   child: ChildProcess;
@@ -46,7 +48,9 @@ async function configured(): Promise<{ dir: string; data: string; config: string
   const tmp = await makeTempDir('conveyor-data-dir-');
   cleanups.push(tmp.cleanup);
   const config = join(tmp.path, 'conveyor.config.json');
-  await writeFile(config, JSON.stringify({ repositories: [{ name: 'app', remote: join(tmp.path, 'remote.git') }], reconciler: { enabled: false }, reaper: { enabled: false } }));
+  await writeFile(config, JSON.stringify({ repositories: [{ name: 'app', remote: join(tmp.path, 'remote.git') }], reconciler: { enabled: false }, reaper: { enabled: false },
+    pipeline: { stages: Object.fromEntries(STAGES.map((stage) => [stage, { agent: null }])) },
+  }));
   return { dir: tmp.path, data: join(tmp.path, 'data'), config };
 }
 
