@@ -46,17 +46,13 @@ export async function readCheckpoint(fs: FileSystem, file: string): Promise<Chec
   return { ok: true, checkpoint: { seq, doc: detachPrototypes(doc) } };
 }
 
-/** Writes checkpoints through lowdb (temp file and rename) and makes them durable. */
+/** Writes checkpoints through lowdb, over our durable adapter (temp file, fsync, rename, fsync of the directory). */
 export class CheckpointWriter {
-  readonly #fs: FileSystem;
-  readonly #dir: string;
   readonly #file: string;
   // Built by hand: lowdb's node preset turns into a memory adapter under NODE_ENV=test.
   readonly #db: Low<{ format: number; seq: number; doc: StoreDoc }>;
 
-  constructor(fs: FileSystem, dir: string, file: string) {
-    this.#fs = fs;
-    this.#dir = dir;
+  constructor(fs: FileSystem, file: string) {
     this.#file = file;
     type Checkpoint = { format: number; seq: number; doc: StoreDoc };
     this.#db = new Low(new FsDataFile<Checkpoint>(fs, file, { parse: (text) => JSON.parse(text) as Checkpoint, stringify: compact }), { format: CHECKPOINT_FORMAT, seq: 0, doc: emptyDoc() });
@@ -66,10 +62,8 @@ export class CheckpointWriter {
   async write(seq: number, doc: StoreDoc): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
     try {
       this.#db.data = { format: CHECKPOINT_FORMAT, seq, doc };
+      // The adapter fsyncs the file before its rename and the directory after: the journal may go once this resolves.
       await this.#db.write();
-      // steno renames without fsync; the journal may be dropped only after both of these.
-      await this.#fs.fsync(this.#file);
-      await this.#fs.fsync(this.#dir);
       return { ok: true };
     } catch (error) {
       return { ok: false, error: new StoreWriteError(this.#file, error) };

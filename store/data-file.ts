@@ -3,8 +3,10 @@ import type { Adapter } from 'lowdb';
 import type { FileSystem } from './file-system.ts';
 
 /**
- * lowdb's DataFile over conveyor's FileSystem seam: a read parses the file (null when absent), a write
- * puts the text in a temp file beside it and renames it into place, as lowdb's own steno writer does.
+ * lowdb's DataFile over conveyor's FileSystem seam, made durable: a read parses the file (null when
+ * absent); a write puts the text in a temp file beside it, fsyncs it, renames it into place and fsyncs
+ * the directory. steno (lowdb's own writer) renames without fsync, so after a power cut the rename can
+ * survive with an empty file (ARCHITECTURE invariant 10).
  */
 export class FsDataFile<T> implements Adapter<T> {
   readonly #temp: string;
@@ -26,8 +28,11 @@ export class FsDataFile<T> implements Adapter<T> {
     }
   }
 
+  /** Once this resolves, the new content and its name are on disk. */
   async write(data: T): Promise<void> {
     await this.fs.writeFile(this.#temp, this.format.stringify(data));
+    await this.fs.fsync(this.#temp);
     await this.fs.rename(this.#temp, this.file);
+    await this.fs.fsync(dirname(this.file));
   }
 }

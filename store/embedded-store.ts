@@ -70,7 +70,7 @@ export class EmbeddedStore implements Store {
     this.#every = options.checkpointEvery ?? 5000;
     this.#intervalMs = options.checkpointIntervalMs ?? 60_000;
     this.#clock = options.clock ?? Date;
-    this.#checkpointer = new CheckpointWriter(this.#fs, options.dir, join(options.dir, 'checkpoint.json'));
+    this.#checkpointer = new CheckpointWriter(this.#fs, join(options.dir, 'checkpoint.json'));
     if (options.observer) this.observe(options.observer);
   }
 

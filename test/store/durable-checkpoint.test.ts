@@ -31,7 +31,7 @@ describe('the checkpoint on a disk that loses what was not fsynced', () => {
       for (const keepEntries of [true, false]) {
         const fs = withOldCheckpoint();
         fs.cutAfter(cut);
-        const written = await new CheckpointWriter(fs, DIR, FILE).write(2, newDoc);
+        const written = await new CheckpointWriter(fs, FILE).write(2, newDoc);
         fs.crash({ keepEntries });
         const seq = await seqOnDisk(fs);
         // Once write() said ok, the journal before seq 2 may be dropped: only the new checkpoint will do.
@@ -44,7 +44,7 @@ describe('the checkpoint on a disk that loses what was not fsynced', () => {
 
   it('fsyncs the temp file before renaming it into place, and the directory after', async () => {
     const fs = withOldCheckpoint();
-    const written = await new CheckpointWriter(fs, DIR, FILE).write(2, emptyDoc());
+    const written = await new CheckpointWriter(fs, FILE).write(2, emptyDoc());
     expect(written.ok).toBe(true);
     const temp = fs.ops.find((op) => op.startsWith('write '))!.slice('write '.length);
     const at = (op: string) => fs.ops.indexOf(op);
