@@ -19,6 +19,7 @@ import { eventsApi, LiveEvents, StreamTickets } from './events/index.ts';
 import { HttpError, errorResponse } from './http-error.ts';
 import { silentLogger } from './logger.ts';
 import { metricsRoute } from './metrics-route.ts';
+import { docsPage, openApiDocument } from './openapi/index.ts';
 import { requestLog, type RequestVariables } from './request-log.ts';
 import { countWebhookOutcomes } from './webhook-outcomes.ts';
 import { ForgeRepositories, forgeWebhook, trackerWebhook, type IntakeRepository, type TrackerRouting } from './webhooks/index.ts';
@@ -75,6 +76,10 @@ export function createApp(deps: AppDeps) {
   // Before /api: the stream also opens with a ticket cookie, since a browser's EventSource sends no header.
   const live = deps.live ?? new LiveEvents(conveyor);
   app.route('/api/events', eventsApi({ apiToken: deps.apiToken, live, tickets: new StreamTickets(now) }));
+  // The contract holds no data: it and its page are readable without a token.
+  const contract = openApiDocument();
+  app.get('/api/openapi.json', (c) => c.json(contract));
+  app.get('/api/docs', (c) => c.html(docsPage(contract)));
 
   const api = new Hono();
   api.use('*', bearerAuth(deps.apiToken, (jobId, token) => conveyor.verifyJobToken(jobId, token)));

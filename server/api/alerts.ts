@@ -5,7 +5,8 @@ import { HttpError } from '../http-error.ts';
 import { jsonBody } from '../json-body.ts';
 import { oneOf, pagedJson } from './page.ts';
 
-const ackBody = z.strictObject({ by: z.string().trim().min(1).max(200).optional(), note: z.string().max(2000).optional() });
+/** The body of POST /api/alerts/:id/ack. */
+export const ackBody = z.strictObject({ by: z.string().trim().min(1).max(200).optional(), note: z.string().max(2000).optional() });
 
 /** /api/alerts: what went wrong and what to do about it, newest first; operators acknowledge them. */
 export function alertsApi(conveyor: Conveyor) {

@@ -5,7 +5,8 @@ import { HttpError } from '../http-error.ts';
 import { jsonBody } from '../json-body.ts';
 import { oneOf, pagedJson } from './page.ts';
 
-const resolveBody = z.strictObject({ option: z.string().min(1).max(500), by: z.string().min(1).max(200).optional() });
+/** The body of POST /api/decisions/:id/resolve. */
+export const resolveBody = z.strictObject({ option: z.string().min(1).max(500), by: z.string().min(1).max(200).optional() });
 const statuses = ['pending', 'resolved', 'superseded'] as const;
 
 /** /api/decisions: questions put to humans, and their answers (SPEC R25). */

@@ -5,7 +5,8 @@ import { HttpError } from '../http-error.ts';
 import { jsonBody } from '../json-body.ts';
 import { oneOf, pagedJson } from './page.ts';
 
-const release = z.strictObject({
+/** The body of POST /api/effects/:key/release. */
+export const release = z.strictObject({
   reason: z.string().trim().min(1).max(2000),
   by: z.string().trim().min(1).max(200),
 });

@@ -8,7 +8,7 @@ import { oneOf, pagedJson } from './page.ts';
 const sha = z.string().regex(/^[0-9a-f]{7,64}$/, 'must be a hex commit sha');
 
 /** What an agent reports: its structured result, never inferred from its exit code (SPEC R13). */
-const report = z.discriminatedUnion('kind', [
+export const report = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('review.verdict'), verdict: z.enum(['approved', 'changes_requested']), comments: z.string().max(20_000).optional(), sha: sha.optional() }),
   z.strictObject({ kind: z.literal('test.result'), passed: z.boolean(), summary: z.string().max(20_000).optional(), sha: sha.optional() }),
   z.strictObject({ kind: z.literal('deploy.status'), environment: z.enum(['staging', 'production']), state: z.enum(['success', 'failure']), url: z.string().max(2000).optional() }),

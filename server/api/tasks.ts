@@ -8,7 +8,8 @@ import { oneOf, pagedJson, pageQuery, paginate } from './page.ts';
 /** xstate's snapshot statuses: a finished task is `done`. */
 const taskStatuses = ['active', 'done', 'error', 'stopped'] as const;
 
-const createTask = z.strictObject({
+/** The body of POST /api/tasks. */
+export const createTask = z.strictObject({
   repo: z.string().min(1).max(200),
   title: z.string().min(1).max(500),
   trackerIssueId: z.string().min(1).max(200).optional(),
@@ -16,9 +17,11 @@ const createTask = z.strictObject({
   dependsOn: z.array(z.string().min(1).max(100)).max(100).optional(),
 });
 
-const dependencies = z.strictObject({ dependsOn: z.array(z.string().min(1).max(100)).max(100) });
+/** The body of POST /api/tasks/:id/dependencies. */
+export const dependencies = z.strictObject({ dependsOn: z.array(z.string().min(1).max(100)).max(100) });
 
-const operatorEvent = z.strictObject({
+/** The body of POST /api/tasks/:id/events. */
+export const operatorEvent = z.strictObject({
   type: z.enum(['hold', 'resume', 'cancel', 'retry', 'approve', 'reject']),
   reason: z.string().max(2000).optional(),
   by: z.string().max(200).optional(),
