@@ -7,7 +7,7 @@ import { TASK_MACHINE_VERSION } from '../machines/index.ts';
 import { SUPERVISOR_MACHINE_ID, SWEEP_LOOP_MACHINE_ID, supervisor, sweepLoop } from '../machines/index.ts';
 import { machinesApi } from './api/machines.ts';
 import { chartsApi } from './api/charts.ts';
-import { consoleApp } from './console/page.ts';
+import { consoleApp } from './console/console-app.ts';
 import { alertsApi } from './api/alerts.ts';
 import { backgroundApi } from './api/background.ts';
 import { decisionsApi } from './api/decisions.ts';
@@ -97,6 +97,8 @@ export function createApp(deps: AppDeps) {
   app.route('/api', api);
   // The console page holds no data; everything it shows comes through the authenticated /api.
   app.route('/console', consoleApp());
+  // Browsers ask every origin for /favicon.ico; the console's icon answers.
+  app.get('/favicon.ico', (c) => c.redirect('/console/assets/favicon.svg', 301));
 
   app.notFound((c) => errorResponse(c, new HttpError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {

@@ -1,0 +1,137 @@
+// One task: its live chart beside its history, its jobs (with logs) and effects, and the operator's actions.
+
+import { all, api, enc, post } from './api.js';
+import { confirmAction } from './confirm.js';
+import { $, button, clock, coalesce, el, fillList, toast } from './dom.js';
+import { effectItem } from './effects.js';
+
+const ACTIONS = {
+  hold: { reason: 'optional', text: 'Hold task {id}: it stops moving until resumed.' },
+  resume: { reason: 'none', text: 'Resume task {id} where it was held.' },
+  retry: { reason: 'none', text: 'Retry task {id} from its escalation or failure.' },
+  cancel: { reason: 'required', text: 'Cancel task {id}. It cannot be resumed.', danger: true },
+};
+const HISTORY_SHOWN = 60;
+
+let taskId = null;
+let jobs = new Map();
+let effects = new Map();
+let logJob = null;
+
+export function initDetail() {
+  for (const b of $('actions').querySelectorAll('button')) b.addEventListener('click', () => void act(b.dataset.action));
+}
+
+export const shownTask = () => taskId;
+
+/** Shows a task: everything about it, then keeps it current from the stream. */
+export async function showTask(id) {
+  if (id !== taskId) logJob = null;
+  taskId = id;
+  const path = '/tasks/' + enc(id);
+  const [view, history] = await Promise.all([api(path), all(path + '/history', 'history')]);
+  if (taskId !== id) return;
+  $('detail').hidden = false;
+  $('detail-title').textContent = view.task.title + ' · ' + id;
+  setState(view.task.state, view.task.repo);
+  jobs = new Map(view.jobs.map((j) => [j.id, j]));
+  effects = new Map(view.effects.map((e) => [e.key, e]));
+  renderJobs();
+  renderEffects();
+  $('history').replaceChildren(...history.slice(-HISTORY_SHOWN).reverse().map(historyLine));
+  await drawChart();
+  if (logJob) await showLog(logJob);
+  else $('log-panel').hidden = true;
+}
+
+export function hideTask() {
+  taskId = null;
+  $('detail').hidden = true;
+}
+
+/** A stream message about the shown task. */
+export function onTaskMessage(kind, m) {
+  if (kind === 'transition' && m.taskId === taskId) {
+    $('history').prepend(historyLine(m));
+    while ($('history').children.length > HISTORY_SHOWN) $('history').lastChild.remove();
+    if (m.task) setState(m.task.state, m.task.repo);
+    redrawChart();
+    if (logJob) reloadLog();
+  } else if (kind === 'job' && m.taskId === taskId) {
+    jobs.set(m.id, m);
+    renderJobs();
+    if (logJob === m.id) reloadLog();
+  } else if (kind === 'effect' && m.taskId === taskId) {
+    effects.set(m.key, m);
+    renderEffects();
+  }
+}
+
+function setState(state, repo) {
+  $('detail-state').textContent = state + ' · ' + repo;
+}
+
+function historyLine(h) {
+  // A stream message names the event's type; a history entry from the API carries the event itself.
+  const type = typeof h.event === 'string' ? h.event : h.event.type;
+  const move = h.from === h.to ? h.to : (h.from || '·') + ' → ' + h.to;
+  const text = clock(h.at) + '  ' + h.source + '  ' + type + '  ' + (h.accepted ? move : 'refused: ' + (h.reason || ''));
+  return el('li', text, h.accepted ? '' : 'refused');
+}
+
+async function drawChart() {
+  const id = taskId;
+  const svg = await api('/tasks/' + enc(id) + '/chart.svg');
+  // conveyor's own drawing; every text in it is escaped on the server.
+  if (id === taskId) $('chart').innerHTML = svg;
+}
+const redrawChart = coalesce(() => void drawChart().catch(() => {}), 300);
+
+function renderJobs() {
+  const newest = [...jobs.values()].sort((a, b) => b.requestedAt - a.requestedAt);
+  fillList($('jobs'), newest, jobItem, 'no jobs yet');
+}
+
+function jobItem(j) {
+  const li = el('li');
+  li.dataset.job = j.id;
+  const exit = j.exitCode === undefined || j.exitCode === null ? '' : ' · exit ' + j.exitCode;
+  li.append(el('p', j.stage + ' · ' + j.agent + ' · attempt ' + j.attempt + ' · ' + j.status + exit));
+  li.append(el('small', j.id + (j.reason ? ' · ' + j.reason : '')), el('br'), button('Log', () => void showLog(j.id)));
+  return li;
+}
+
+function renderEffects() {
+  fillList($('task-effects'), [...effects.values()], effectItem, 'no effects');
+}
+
+async function showLog(jobId) {
+  logJob = jobId;
+  $('log-panel').hidden = false;
+  $('log-title').textContent = 'Log of job ' + jobId;
+  try {
+    $('log').textContent = await api('/jobs/' + enc(jobId) + '/log');
+  } catch (e) {
+    $('log').textContent = '(' + e.message + ')';
+  }
+}
+const reloadLog = coalesce(() => void (logJob && showLog(logJob)), 300);
+
+async function act(action) {
+  const spec = ACTIONS[action];
+  const id = taskId;
+  const ok = await confirmAction({
+    title: action[0].toUpperCase() + action.slice(1) + ' task',
+    text: spec.text.replace('{id}', id),
+    confirmLabel: action[0].toUpperCase() + action.slice(1),
+    reason: spec.reason,
+    danger: spec.danger,
+  });
+  if (!ok) return;
+  try {
+    const answer = await post('/tasks/' + enc(id) + '/events', { type: action, reason: ok.reason, by: 'console' });
+    toast(action + ': ' + answer.outcome.from + ' → ' + answer.outcome.to);
+  } catch (e) {
+    toast(action + ' refused: ' + e.message, true);
+  }
+}
