@@ -38,7 +38,7 @@ export function eventsApi(opts: { apiToken: string; live: LiveEvents; tickets: S
     const ticket = getCookie(c, TICKET_COOKIE);
     if (ticket) tickets.revoke(ticket);
     deleteCookie(c, TICKET_COOKIE, { path: '/api/events' });
-    return c.body(null, 204);
+    return c.json({ revoked: ticket !== undefined });
   });
 
   app.get('/stream', bearerOrTicket, (c) => {

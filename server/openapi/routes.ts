@@ -76,7 +76,7 @@ export const contractRoutes: ContractRoute[] = [
   { method: 'post', path: '/api/alerts/:id/ack', tag: 'alerts', auth: 'api', summary: 'Acknowledge an alert; a second acknowledgement answers 409', body: ackBody, responses: ok('acknowledged', obj({ alert: alertView })) },
 
   { method: 'post', path: '/api/events/ticket', tag: 'events', auth: 'api', summary: 'A short-lived cookie that opens the event stream from a browser (EventSource sends no header)', responses: ok('the ticket is set as a cookie', obj({ expiresAt: z.string() })) },
-  { method: 'delete', path: '/api/events/ticket', tag: 'events', auth: 'api', summary: 'Revoke the stream ticket', responses: ok('revoked', obj({})) },
+  { method: 'delete', path: '/api/events/ticket', tag: 'events', auth: 'api', summary: 'Revoke the stream ticket sent as a cookie, and clear the cookie', responses: ok('revoked (false when no ticket came with the request)', obj({ revoked: z.boolean() })) },
   { method: 'get', path: '/api/events/stream', tag: 'events', auth: 'stream', summary: 'Server-Sent Events: committed transitions, decisions, alerts, jobs and effects', responses: { 200: { description: 'an event stream', content: 'event-stream' } } },
   { method: 'get', path: '/api/status', tag: 'operations', auth: 'api', summary: 'Tasks by stage, counters, store, scheduler, effects in flight, background loops', responses: ok('status', runtimeStatus) },
   { method: 'get', path: '/api/background', tag: 'operations', auth: 'api', summary: 'The reconciler\'s and the reaper\'s figures', responses: ok('figures', obj({ background: backgroundStatus })) },

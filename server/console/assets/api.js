@@ -28,7 +28,7 @@ export async function api(path, init = {}) {
     throw new Error('the API token was refused');
   }
   const type = res.headers.get('content-type') || '';
-  const answer = res.status === 204 ? null : type.includes('json') ? await res.json() : await res.text();
+  const answer = type.includes('json') ? await res.json() : await res.text();
   if (!res.ok) throw new Error((answer && answer.error && answer.error.message) || 'HTTP ' + res.status);
   return answer;
 }
