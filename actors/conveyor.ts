@@ -75,6 +75,15 @@ export class Conveyor {
   async start(): Promise<void> {
     await this.store.load();
     this.runtime.start();
+    // Reported by task id, once per task: listed in status() and cancellable, never silently skipped.
+    const quarantined = this.runtime.quarantined().filter((q) => !this.store.get('alerts', `quarantined:${q.taskId}`));
+    if (quarantined.length > 0) {
+      const at = this.runtime.clock.now();
+      await this.store.commit(quarantined.map((q) => ({
+        kind: 'put' as const, collection: 'alerts' as const, id: `quarantined:${q.taskId}`,
+        value: { kind: 'task_quarantined', at, taskId: q.taskId, state: q.state, reason: `its persisted snapshot is in error (${q.error}); it takes only task.cancel` },
+      })));
+    }
     this.workbench?.attach(this.runtime);
   }
 
@@ -258,6 +267,7 @@ export class Conveyor {
       startedAt: new Date(this.startedAt).toISOString(),
       machine: { id: TASK_MACHINE_ID, version: TASK_MACHINE_VERSION },
       tasks: { total: this.store.taskCount(), byStage, live: this.runtime.liveCount(), sleeping: this.runtime.sleepingCount() },
+      quarantined: this.runtime.quarantined(),
       events: { ...this.runtime.counters },
       store: this.store.stats(),
       scheduler: this.workbench?.scheduler.stats() ?? null,

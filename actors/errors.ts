@@ -21,3 +21,19 @@ export class RuntimeStoppingError extends Error {
     this.name = 'RuntimeStoppingError';
   }
 }
+
+/** The task's chart threw while taking an event: nothing was applied; the sender should retry. */
+export class TaskEventError extends Error {
+  constructor(readonly taskId: string, readonly eventType: string, readonly state: string, readonly reason: string) {
+    super(`runtime: task ${taskId} failed to take ${eventType} in ${state}: ${reason}; nothing was applied, the task stays in ${state}`);
+    this.name = 'TaskEventError';
+  }
+}
+
+/** The chart names actions, guards or actors that nothing implements: conveyor refuses to run. */
+export class MissingImplementationError extends Error {
+  constructor(readonly missing: string[]) {
+    super(`runtime: refusing to start, the task chart names what has no implementation: ${missing.join(', ')}`);
+    this.name = 'MissingImplementationError';
+  }
+}

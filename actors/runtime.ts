@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import {
-  compileTaskMachine, defaultPipeline, describeState, explainRefusal, stageOf,
+  compileTaskMachine, defaultPipeline, describeState, explainRefusal, INVOKE_FAILED_PREFIX, stageOf,
   TASK_MACHINE_ID, TASK_MACHINE_VERSION,
   type PipelineDefinition, type TaskContext, type TaskEmitted, type TaskEvent, type TaskInput, type TaskMachine,
 } from '../machines/index.ts';
@@ -9,7 +9,11 @@ import type { Collection, EventSource, HistoryEntry, Store, StoreRecord, TaskRec
 import { systemClock, type Clock } from './clock.ts';
 import { emissionRecords, type DecisionRecord } from './decisions/decision-record.ts';
 import { deferred, type Deferred } from './deferred.ts';
-import { RuntimeRefusedError, RuntimeStoppingError, TaskRestoreError } from './errors.ts';
+import { MissingImplementationError, RuntimeRefusedError, RuntimeStoppingError, TaskEventError, TaskRestoreError } from './errors.ts';
+import { errorMessage, forcedSnapshot } from './forced-transitions.ts';
+import { guardImplementations } from './guarded-actor.ts';
+import { missingImplementations } from './implementation-check.ts';
+import { Invocations } from './invocations.ts';
 import { instantImplementations } from './instant-implementations.ts';
 import { restorableSnapshot, type Migrations } from './restorable-snapshot.ts';
 import { TaskIndex } from './task-index.ts';
@@ -60,9 +64,13 @@ export class Runtime implements RuntimeHandle {
   private readonly creating = new Map<string, Promise<{ taskId: string; created: boolean }>>();
   private readonly listeners = new Set<(t: CommittedTransition) => void>();
   private readonly migrations: Migrations;
+  /** Live invocations per task, so a dropped actor's work is detached rather than stopped as if the task left. */
+  private readonly invocations = new Invocations();
+  /** Tasks whose persisted snapshot is in error (left by an older build): listed, cancellable, never run. */
+  private readonly quarantine = new Map<string, { state: string; error: string }>();
   #stopping = false;
   private started = false;
-  readonly counters = { accepted: 0, ignored: 0, duplicates: 0, created: 0, commitFailures: 0 };
+  readonly counters = { accepted: 0, ignored: 0, duplicates: 0, created: 0, commitFailures: 0, eventFailures: 0 };
 
   constructor(opts: RuntimeOptions) {
     this.store = opts.store;
@@ -73,7 +81,16 @@ export class Runtime implements RuntimeHandle {
     this.migrations = opts.migrations ?? {};
     this.wakeups = new Wakeups(this.clock, (taskId) => this.wake(taskId));
     const impls = (opts.implementations ?? instantImplementations)(this);
-    this.machine = compileTaskMachine(this.pipeline).provide({ actors: impls as never });
+    const chart = compileTaskMachine(this.pipeline);
+    // A name the chart uses with nothing behind it would silently do nothing: refuse to run instead.
+    const missing = missingImplementations(chart, impls);
+    if (missing.length > 0) throw new MissingImplementationError(missing);
+    const host = {
+      committed: (taskId: string) => this.committed(taskId),
+      failed: (taskId: string, invocation: AnyActorRef, error: unknown) => this.failed(taskId, invocation, error),
+      track: (taskId: string, detach: () => void) => this.invocations.track(taskId, detach),
+    };
+    this.machine = chart.provide({ actors: guardImplementations(host, impls) as never });
   }
 
   /** Restores every task: refuses loudly on a record it cannot run, then revives those with work in flight. */
@@ -93,7 +110,11 @@ export class Runtime implements RuntimeHandle {
     this.started = true;
     for (const record of this.store.listTasks()) {
       this.index.update(record);
-      const snap = record.snapshot as PersistedShape;
+      const snap = record.snapshot as PersistedShape & { value?: never; error?: unknown };
+      if (snap.status === 'error') {
+        this.quarantine.set(record.id, { state: describeState(snap.value ?? 'unknown'), error: errorMessage(snap.error ?? 'unknown error') });
+        continue;
+      }
       // Tasks waiting on the outside world or a far deadline stay dormant; those with work in flight run now.
       if (snap.status !== 'active' || Object.keys(snap.children ?? {}).length === 0) continue;
       const sleep = this.sleepUntil(snap.children ?? {}, snap.context?.deadline ?? null);
@@ -124,6 +145,29 @@ export class Runtime implements RuntimeHandle {
 
   get stopping(): boolean {
     return this.#stopping;
+  }
+
+  detached(taskId: string): boolean {
+    return this.#stopping || this.invocations.detaching(taskId);
+  }
+
+  /** Tasks whose persisted snapshot is in error: they take only task.cancel. */
+  quarantined(): { taskId: string; state: string; error: string }[] {
+    return [...this.quarantine].map(([taskId, q]) => ({ taskId, ...q }));
+  }
+
+  /**
+   * An implementation threw or rejected: the task hears it as the invoke's error event, through its
+   * mailbox. A failure of an invocation the task has since left is refused as stale. Retried with
+   * backoff while the store refuses the commit, so the failure is never lost.
+   */
+  private failed(taskId: string, invocation: AnyActorRef, error: unknown, attempt = 1): void {
+    if (this.#stopping) return;
+    const event = { type: `${INVOKE_FAILED_PREFIX}${invocation.id}` as const, error: errorMessage(error) };
+    this.send(taskId, event, { source: 'runtime', invocation }).catch(() => {
+      if (attempt >= 6) return;
+      this.clock.setTimeout(() => this.failed(taskId, invocation, error, attempt + 1), 500 * 2 ** attempt);
+    });
   }
 
   onCommitted(listener: (t: CommittedTransition) => void): () => void {
@@ -251,13 +295,24 @@ export class Runtime implements RuntimeHandle {
     const record = this.store.getTask(taskId)!;
     const at = this.clock.now();
     const event = { ...input, at } as TaskEvent;
+    const extra: StoreRecord[] = opts.deliveryKey ? [{ kind: 'delivery', key: opts.deliveryKey, at, taskId }] : [];
+    const quarantined = this.quarantine.get(taskId);
+    if (quarantined) return this.processQuarantined(cell, record, event, quarantined, opts, extra);
     const actor = this.hydrate(cell);
     const before = actor.getSnapshot();
     const from = describeState(before.value);
-    const extra: StoreRecord[] = opts.deliveryKey ? [{ kind: 'delivery', key: opts.deliveryKey, at, taskId }] : [];
+    const children = before.children as Record<string, unknown>;
+    const stale = opts.invocation !== undefined && children[opts.invocation.id] !== opts.invocation;
 
-    if (before.status !== 'active' || !before.can(event)) {
-      const reason = explainRefusal(before, event);
+    let takes: boolean;
+    try {
+      // can() evaluates the chart's guards, which may throw as well.
+      takes = !stale && before.status === 'active' && before.can(event);
+    } catch (e) {
+      return this.contain(cell, record, event, e, opts, extra);
+    }
+    if (!takes) {
+      const reason = stale ? `stale: a failure of an invocation the task has left (${errorMessage((event as { error?: unknown }).error)})` : explainRefusal(before, event);
       const entry: HistoryEntry = { at, source: opts.source, event: asRecord(event), accepted: false, reason, from, to: from };
       await this.store.commit([{ kind: 'history', taskId, entry }, ...extra]);
       this.counters.ignored++;
@@ -269,6 +324,12 @@ export class Runtime implements RuntimeHandle {
     cell.emitted = [];
     actor.send(event);
     const after = actor.getSnapshot();
+    if (after.status === 'error') {
+      // Never committed: the work this transition started waits on a commit that will not come.
+      commit.reject(after.error);
+      cell.commit = null;
+      return this.contain(cell, record, event, after.error, opts, extra);
+    }
     const to = describeState(after.value);
     const task: TaskRecord = { ...record, rev: record.rev + 1, snapshot: actor.getPersistedSnapshot() };
     const emitted = cell.emitted.length > 0 ? { emitted: cell.emitted.map(asRecord) } : {};
@@ -288,8 +349,7 @@ export class Runtime implements RuntimeHandle {
       this.counters.commitFailures++;
       commit.reject(e);
       cell.commit = null;
-      cell.actor = null;
-      actor.stop();
+      this.drop(cell);
       throw e;
     }
     commit.resolve();
@@ -299,6 +359,73 @@ export class Runtime implements RuntimeHandle {
     this.settle(cell);
     this.notify({ taskId, from, to, event, source: opts.source });
     return { status: 'accepted', taskId, from, to };
+  }
+
+  /**
+   * A throw while the task took an event: the task stays at its last committed state (its actor is
+   * rebuilt from it), the throw is recorded as an alert and a history entry, and the caller hears a
+   * TaskEventError so the sender retries. task.cancel and task.hold are taken all the same.
+   */
+  private async contain(cell: Cell, record: TaskRecord, event: TaskEvent, error: unknown, opts: SendOptions, extra: StoreRecord[]): Promise<SendOutcome> {
+    const taskId = cell.id;
+    const from = describeState((record.snapshot as { value: never }).value);
+    this.drop(cell);
+    const forced = await this.force(cell, record, event, opts, extra);
+    if (forced) return forced;
+    const message = errorMessage(error);
+    const at = event.at;
+    const entry: HistoryEntry = { at, source: opts.source, event: asRecord(event), accepted: false, reason: `failed: ${message}`, from, to: from };
+    const alert = { kind: 'task_event_failed', at, taskId, event: event.type, state: from, error: message };
+    // No delivery record: the event was not taken, so its redelivery must not count as a duplicate.
+    await this.store.commit([{ kind: 'history', taskId, entry }, { kind: 'put', collection: 'alerts', id: `task-event-failed:${taskId}:${at}:${event.type}`, value: alert }]);
+    this.counters.eventFailures++;
+    // The work in flight at the committed state is watched again.
+    try {
+      this.hydrate(cell);
+      this.settle(cell);
+    } catch {
+      // Not restorable: the next event says so, naming the task.
+    }
+    throw new TaskEventError(taskId, event.type, from, message);
+  }
+
+  /** Commits the forced result of a cancel or hold; null when the event is neither (or cannot be forced). */
+  private async force(cell: Cell, record: TaskRecord, event: TaskEvent, opts: SendOptions, extra: StoreRecord[]): Promise<SendOutcome | null> {
+    const persisted = restorableSnapshot(record, this.migrations) as Parameters<typeof forcedSnapshot>[1];
+    const snapshot = forcedSnapshot(this.machine, persisted, event);
+    if (!snapshot) return null;
+    const taskId = cell.id;
+    const at = event.at;
+    const from = describeState(persisted.value as never);
+    const to = describeState(snapshot.value as never);
+    const decision = persisted.context.decision;
+    // The exit actions did not run: a pending decision is withdrawn here, so none is left open.
+    cell.emitted = decision ? [{ type: 'decision.withdrawn', decisionId: decision.id }] : [];
+    const task: TaskRecord = { ...record, version: TASK_MACHINE_VERSION, rev: record.rev + 1, snapshot };
+    const entry: HistoryEntry = { at, source: opts.source, event: asRecord(event), accepted: true, reason: 'forced: the chart could not take it', from, to };
+    await this.store.commit([{ kind: 'task', task, expectedRev: record.rev }, { kind: 'history', taskId, entry }, ...this.emissions(cell, at), ...extra]);
+    this.quarantine.delete(taskId);
+    this.counters.accepted++;
+    this.index.update(task);
+    this.notify({ taskId, from, to, event, source: opts.source });
+    return { status: 'accepted', taskId, from, to };
+  }
+
+  /** A quarantined task takes task.cancel (forced); anything else is refused, saying why. */
+  private async processQuarantined(cell: Cell, record: TaskRecord, event: TaskEvent, q: { state: string; error: string }, opts: SendOptions, extra: StoreRecord[]): Promise<SendOutcome> {
+    if (event.type === 'task.cancel') return (await this.force(cell, record, event, opts, extra))!;
+    const reason = `quarantined: its persisted snapshot is in error (${q.error}); it takes only task.cancel`;
+    const entry: HistoryEntry = { at: event.at, source: opts.source, event: asRecord(event), accepted: false, reason, from: q.state, to: q.state };
+    await this.store.commit([{ kind: 'history', taskId: cell.id, entry }, ...extra]);
+    this.counters.ignored++;
+    return { status: 'ignored', taskId: cell.id, reason, state: q.state };
+  }
+
+  /** Drops the task's actor without the task leaving its state: its invocations are detached, not stopped. */
+  private drop(cell: Cell): void {
+    const actor = cell.actor;
+    cell.actor = null;
+    this.invocations.detach(cell.id, () => actor?.stop());
   }
 
   /** A listener that throws must not undo or stall a committed transition. */
@@ -331,6 +458,14 @@ export class Runtime implements RuntimeHandle {
     cell.actor = actor;
     cell.emitted = [];
     actor.on('*', (e) => cell.emitted.push(e as TaskEmitted));
+    // Observed, so XState never rethrows it from a timer (which would end the process). A throw while
+    // taking an event is contained by process(); one at any other moment drops the actor, and the next
+    // event rebuilds it from the committed snapshot.
+    actor.subscribe({
+      error: () => {
+        if (cell.actor === actor && cell.commit === null) this.drop(cell);
+      },
+    });
   }
 
   /** The records what the actor emitted adds to the commit of its transition. */

@@ -14,6 +14,8 @@ export interface SendOptions {
   deliveryKey?: string;
   /** Records committed with the transition, only if the task accepts the event (a decision's resolution). */
   withTransition?: StoreRecord[];
+  /** The invocation a failure event comes from; refused as stale unless the task still runs it. */
+  invocation?: { readonly id: string };
 }
 
 export type SendOutcome =
@@ -37,6 +39,11 @@ export interface RuntimeHandle {
   send(taskId: string, event: TaskEventInput, opts: SendOptions): Promise<SendOutcome>;
   /** True once the runtime is shutting down: invoked actors stop then, but the world they started goes on. */
   readonly stopping: boolean;
+  /**
+   * True while the task's invocations are stopped without the task leaving their states (shutdown, an
+   * actor rebuilt after a failure): the world they started goes on, and the rebuilt actor re-attaches.
+   */
+  detached(taskId: string): boolean;
   /** Resolves once the task's latest transition is durable; rejects if that commit failed. */
   committed(taskId: string): Promise<void>;
   meta(taskId: string): TaskMeta | undefined;

@@ -32,6 +32,7 @@ function runtimeOver(store: EmbeddedStore, waiters: Map<string, () => void>): Ru
     clock: systemClock,
     bootId: 'bench',
     stopping: false,
+    detached: () => false,
     send: async (taskId, event) => {
       if (event.type === 'effect.done') waiters.get(String((event.result as { key: string }).key))?.();
       return { status: 'accepted', taskId, from: '', to: '' } satisfies SendOutcome;

@@ -52,11 +52,20 @@ export type WorkEvent = Stamped &
     | { type: 'stage.sync_failed'; backupRef: string; discardedShas: string[]; error: string }
   );
 
+/**
+ * An invoked implementation threw or rejected. The runtime reports it as XState's own error event of
+ * that invoke (so the chart's `onError` routes it), through the task's mailbox like any other event.
+ */
+export type InvokeFailedEvent = Stamped & { type: `xstate.error.actor.${string}`; error: string };
+
+/** The prefix of every InvokeFailedEvent's type. */
+export const INVOKE_FAILED_PREFIX = 'xstate.error.actor.';
+
 /** A human's answer to a decision the task opened. */
 export type DecisionEvent = Stamped & { type: 'decision.resolved'; decisionId: string; contextKey: string; option: string; by?: string };
 
 /** Every event the task machine understands. */
-export type TaskEvent = FactEvent | OperatorEvent | WorkEvent | DecisionEvent;
+export type TaskEvent = FactEvent | OperatorEvent | WorkEvent | InvokeFailedEvent | DecisionEvent;
 
 export type TaskEventType = TaskEvent['type'];
 

@@ -121,6 +121,7 @@ function failureReason(event: TaskEvent): string {
     case 'stage.prepare_failed':
       return `preparing the stage failed: ${event.reason}`;
     default:
-      return event.type;
+      // An implementation's throw: its message is the reason.
+      return 'error' in event && typeof event.error === 'string' ? event.error : event.type;
   }
 }

@@ -1,5 +1,5 @@
 import type { TaskContext } from './context.ts';
-import type { Environment, TaskEvent } from './events.ts';
+import { INVOKE_FAILED_PREFIX, type Environment, type TaskEvent } from './events.ts';
 import type { EffectName, GateName } from './pipeline.ts';
 import { evaluateGate } from './gates.ts';
 
@@ -14,8 +14,9 @@ export const taskGuards = {
   gateRed: ({ context }: Ctx, params: { gate: GateName }) => evaluateGate(params.gate, context) === 'red',
   retriesLeft: ({ context }: Ctx) => context.retries + 1 < context.limits.maxRetries,
   attemptsLeft: ({ context }: Ctx) => (context.job?.attempt ?? 1) < context.limits.maxJobAttempts,
+  /** A retriable failure of the effect, or a throw of its implementation, with attempts left. */
   effectAttemptsLeft: ({ context, event }: Ctx) =>
-    event.type === 'effect.failed' && event.retriable && context.effectAttempt < context.limits.maxJobAttempts,
+    (event.type === 'effect.failed' ? event.retriable : event.type.startsWith(INVOKE_FAILED_PREFIX)) && context.effectAttempt < context.limits.maxJobAttempts,
   jobNotStarted: ({ context }: Ctx) => context.job !== null && context.job.startedAt === undefined,
   currentJob: ({ context, event }: Ctx) => 'jobId' in event && event.jobId === context.job?.id,
   exitedCleanly: ({ event }: Ctx) => event.type === 'job.exited' && event.code === 0,

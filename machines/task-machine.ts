@@ -43,10 +43,12 @@ const taskSetup = setup({
 
 type AnyConfig = Record<string, unknown>;
 
-const timerInvoke = (id: string) => ({
+/** A timer that cannot be armed leaves its state with no deadline: a human looks instead. */
+const timerInvoke = (id: string, stage: string) => ({
   id,
   src: 'timer',
   input: ({ context }: { context: TaskContext }): TimerInput => ({ taskId: context.id, deadline: context.deadline }),
+  onError: { target: '#task.escalated', actions: { type: 'escalate', params: { stage, reason: `${id} failed` } } },
 });
 
 /** The transition(s) a red gate takes, from the stage's onRed. */
@@ -82,6 +84,11 @@ function effectState(stage: StageDefinition, effect: EffectName, next: string, s
             branch: context.branch,
             head: context.head,
           }),
+          // The implementation itself threw (nothing journaled says it ran): retried under a new key, then a human.
+          onError: [
+            { guard: 'effectAttemptsLeft', target: 'backoff', actions: { type: 'effectFailed', params: { stage: stage.id } } },
+            { target: '#task.escalated', actions: { type: 'escalate', params: failed } },
+          ],
         },
         on: {
           'effect.done': { guard: isEffect, target: `#task.active.${stage.id}.${next}`, actions: 'effectDone' },
@@ -109,7 +116,7 @@ function effectState(stage: StageDefinition, effect: EffectName, next: string, s
       },
       backoff: {
         tags: ['backoff'],
-        invoke: timerInvoke('effectBackoff'),
+        invoke: timerInvoke('effectBackoff', stage.id),
         on: { 'timer.fired': { guard: 'currentDeadline', target: 'running', actions: 'clearDeadline' } },
       },
     },
@@ -149,6 +156,7 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
         id: 'prepare',
         src: 'prepareStage',
         input: ({ context }: { context: TaskContext }): PrepareInput => ({ taskId: context.id, stage: stage.id, branch: context.branch, repo: context.repo, epoch: context.epoch }),
+        onError: { target: '#task.escalated', actions: escalate('preparing failed') },
       },
       on: {
         'stage.prepared': 'working',
@@ -165,6 +173,11 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
           taskId: context.id, stage: stage.id, agent: stage.agent, repo: context.repo, branch: context.branch,
           job: context.job, epoch: context.epoch, lastFailure: context.lastFailure,
         }),
+        // The runner itself failed (not the agent): the attempt failed, with the error as its reason.
+        onError: [
+          { guard: 'attemptsLeft', target: 'retrying', actions: jobFailed },
+          { target: '#task.escalated', actions: escalate('job attempts exhausted') },
+        ],
       },
       initial: 'queued',
       states: {
@@ -173,7 +186,7 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
           tags: ['running'],
           // Resumed from a hold through history: the job is a new one that has not started yet.
           always: { guard: 'jobNotStarted', target: 'queued' },
-          invoke: timerInvoke('jobTimer'),
+          invoke: timerInvoke('jobTimer', stage.id),
           on: {
             'timer.fired': [
               { guard: and(['currentDeadline', 'attemptsLeft']), target: '#task.active.' + stage.id + '.retrying', actions: jobFailed },
@@ -193,7 +206,7 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
     },
     retrying: {
       tags: ['backoff'],
-      invoke: timerInvoke('backoffTimer'),
+      invoke: timerInvoke('backoffTimer', stage.id),
       on: { 'timer.fired': { guard: 'currentDeadline', target: 'working', actions: 'clearDeadline' } },
     },
     gating: {
@@ -204,7 +217,7 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
         ? approvalDecision
         : {
             entry: 'armGateDeadline',
-            invoke: timerInvoke('gateTimer'),
+            invoke: timerInvoke('gateTimer', stage.id),
             on: { 'timer.fired': { guard: 'currentDeadline', target: '#task.escalated', actions: escalate(`${stage.gate} did not turn green in time`) } },
           }),
     },

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import type { Conveyor } from '../actors/index.ts';
-import { RuntimeStoppingError } from '../actors/index.ts';
+import { RuntimeStoppingError, TaskEventError } from '../actors/index.ts';
 import { TASK_MACHINE_VERSION } from '../machines/index.ts';
 import { SUPERVISOR_MACHINE_ID, SWEEP_LOOP_MACHINE_ID, supervisor, sweepLoop } from '../machines/index.ts';
 import { machinesApi } from './api/machines.ts';
@@ -106,6 +106,8 @@ export function createApp(deps: AppDeps) {
     if (err instanceof RuntimeStoppingError) return errorResponse(c, new HttpError('unavailable', err.message));
     // Nothing was acknowledged: a storage failure answers 503 so the sender retries (SPEC R9).
     if (isStorageError(err)) return errorResponse(c, new HttpError('unavailable', `not stored, retry later: ${err.message}`));
+    // The task threw taking the event: it stays where it was, the alert names the error; the sender retries.
+    if (err instanceof TaskEventError) return errorResponse(c, new HttpError('internal', err.message));
     (c.var.log ?? logger).error({ err }, `${c.req.method} ${c.req.path} failed`);
     return errorResponse(c, new HttpError('internal', 'internal error; nothing was applied'));
   });

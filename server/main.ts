@@ -71,6 +71,7 @@ async function main() {
   const server = serve({ fetch: app.fetch, port: flags.port, hostname: flags.host }, (info) => {
     baseUrl = `http://${flags.host}:${info.port}`;
     log(`conveyor: listening on ${baseUrl} (data ${flags.dataDir}, ${conveyor.status().tasks.total} tasks restored)`);
+    for (const q of conveyor.runtime.quarantined()) log(`conveyor: task ${q.taskId} is quarantined in ${q.state}: its persisted snapshot is in error (${q.error}); cancel it or restore it by hand`);
     // The values never reach the log (SPEC R39), only where they are.
     if (secrets.generated.length > 0) log(`conveyor: generated ${secrets.generated.join(', ')} into ${flags.dataDir}/secrets.json (mode 0600)`);
     if (!config) {

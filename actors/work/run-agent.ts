@@ -56,6 +56,8 @@ export function runAgentActor(o: AgentWorkOptions) {
     const job = input.job;
     if (!job) return undefined;
     let stopped = false;
+    /** Stopped without the task leaving the stage: the rebuilt invocation owns the job from here. */
+    let detached = false;
     let running: RunningJob | null = null;
     const put = (record: JobRecord) => rt.write([{ kind: 'put', collection: 'jobs', id: record.id, value: record }]);
     const request: SlotRequest = { jobId: job.id, taskId: input.taskId, repo: input.repo, requestedAt: rt.clock.now() };
@@ -66,6 +68,7 @@ export function runAgentActor(o: AgentWorkOptions) {
     let record = base;
 
     const finish = async (exit: JobExit) => {
+      if (detached) return;
       o.scheduler.release(job.id);
       o.tokens.revoke(job.id);
       const { code, reason, status } = exitToEvent(exit);
@@ -159,7 +162,10 @@ export function runAgentActor(o: AgentWorkOptions) {
       o.launches.delete(job.id);
       if (o.scheduler.cancel(job.id)) return;
       // Shutting down is not leaving the stage: the agent goes on and is re-attached after the restart.
-      if (rt.stopping) return;
+      if (rt.detached(input.taskId)) {
+        detached = true;
+        return;
+      }
       (running as RunningJob | null)?.kill('the task left the stage');
     };
   });

@@ -1,7 +1,7 @@
 import { TestModel } from '@xstate/graph';
 import type { ActorLogic, AnyStateMachine, SnapshotFrom } from 'xstate';
 import {
-  ABORT, APPROVE, compileTaskMachine, CONTINUE_AFTER_RESET, defaultPipeline, describeState, EFFECT_HAPPENED, EFFECT_RUN_AGAIN, REJECT,
+  ABORT, APPROVE, compileTaskMachine, CONTINUE_AFTER_RESET, defaultPipeline, describeState, EFFECT_HAPPENED, EFFECT_RUN_AGAIN, INVOKE_FAILED_PREFIX, REJECT,
   type EffectName, type PipelineDefinition, type TaskContext, type TaskEvent, type TaskInput, type TaskMachine,
 } from '../../machines/index.ts';
 import { position, serializeTaskState, type SnapshotLike } from './task-model-state.ts';
@@ -40,6 +40,8 @@ export const modelInput: TaskInput = {
 };
 
 const effects: EffectName[] = modelPipeline.stages.flatMap((stage) => stage.effects);
+/** A failure of the job or an effect is retried (its budget matters), so it is sampled wherever it runs. */
+const retriedInvokes = new Set<string>(['job', ...effects]);
 
 /** A sha the task has not seen as its head or its stale head: where a push moves the head. */
 export function freshSha(ctx: TaskContext): string {
@@ -121,6 +123,12 @@ export function sampleEvents(snapshot: TaskSnapshot, disturb: boolean): TaskEven
     out.push({ type: 'effect.failed', at, effect, error: 'merge conflict', retriable: false });
     // An unknowable outcome happens only after a restart: sampled once per chart state, like a hold.
     sometimes(false, { type: 'effect.unknown', at, effect, key: `model:${effect}`, reason: 'forge unreachable' });
+  }
+  // An implementation's throw fails the work invoked now (a retry or a human). Only running invocations
+  // fail: XState itself would put the chart in error on any other, which the runtime refuses before.
+  const running = Object.keys(snapshot.children);
+  for (const id of running.filter((id) => disturb || retriedInvokes.has(id))) {
+    out.push({ type: `${INVOKE_FAILED_PREFIX}${id}`, at, error: 'the implementation threw' });
   }
   // A timer fires at its deadline, not before: the task refuses an early one.
   if (ctx.deadline !== null) out.push({ type: 'timer.fired', at: Math.max(at, ctx.deadline), deadline: ctx.deadline });

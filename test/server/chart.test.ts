@@ -96,7 +96,8 @@ describe('task machine chart', () => {
     expect(prepared?.body).toContain('>stage.prepared</text>');
     expect(prepared?.body).toMatch(/<path d="M[^"]+" [^>]*marker-end="url\(#cv-arrow-\d+\)"/);
     expect(find('task.active.review.working', 'task.active.review.gating')?.body).toContain('>job.exited</text>');
-    expect(find('task.active.review.working', 'task.escalated')?.events).toBe('job.exited');
+    // The runner's own failure (the invoke's onError) is drawn with the agent's exit it shares a target with.
+    expect(find('task.active.review.working', 'task.escalated')?.events).toBe('job.exited error: job');
     expect(find('task.escalated', 'task.active.review')?.events).toBe('task.retry');
     expect(find('task', 'task.cancelled')?.events).toBe('task.cancel');
     expect(find('task.onHold', 'task.active.hist')?.events).toBe('task.resume');

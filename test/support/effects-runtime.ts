@@ -16,6 +16,9 @@ export interface SentEvent {
 export class RecordingRuntime implements RuntimeHandle {
   readonly clock = systemClock;
   readonly stopping = false;
+  detached(): boolean {
+    return false;
+  }
   readonly sent: SentEvent[] = [];
   /** What `committed()` answers; a rejected promise plays a transition that never became durable. */
   commit: Promise<void> = Promise.resolve();
