@@ -81,7 +81,11 @@ export class Conveyor {
       const at = this.runtime.clock.now();
       await this.store.commit(quarantined.map((q) => ({
         kind: 'put' as const, collection: 'alerts' as const, id: `quarantined:${q.taskId}`,
-        value: { kind: 'task_quarantined', at, taskId: q.taskId, state: q.state, reason: `its persisted snapshot is in error (${q.error}); it takes only task.cancel` },
+        value: {
+          kind: 'task_quarantined', at, taskId: q.taskId, state: q.state, reason: q.error,
+          message: `task ${q.taskId} is quarantined in ${q.state}: its persisted snapshot is in error (${q.error}); it takes only a cancel`,
+          suggestedAction: `Cancel it (POST /api/tasks/${q.taskId}/events {"type":"cancel"}) or run a build that can restore it.`,
+        },
       })));
     }
     this.workbench?.attach(this.runtime);

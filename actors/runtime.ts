@@ -375,7 +375,11 @@ export class Runtime implements RuntimeHandle {
     const message = errorMessage(error);
     const at = event.at;
     const entry: HistoryEntry = { at, source: opts.source, event: asRecord(event), accepted: false, reason: `failed: ${message}`, from, to: from };
-    const alert = { kind: 'task_event_failed', at, taskId, event: event.type, state: from, error: message };
+    const alert = {
+      kind: 'task_event_failed', at, taskId, event: event.type, state: from, error: message,
+      message: `task ${taskId} failed to take ${event.type} in ${from}: ${message}; it stays in ${from}`,
+      suggestedAction: 'The sender retries the event; if it keeps failing, hold or cancel the task and report the error.',
+    };
     // No delivery record: the event was not taken, so its redelivery must not count as a duplicate.
     await this.store.commit([{ kind: 'history', taskId, entry }, { kind: 'put', collection: 'alerts', id: `task-event-failed:${taskId}:${at}:${event.type}`, value: alert }]);
     this.counters.eventFailures++;

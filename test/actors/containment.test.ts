@@ -36,7 +36,7 @@ async function start(implementations: Implementations, dir?: string): Promise<{ 
 }
 
 async function waitFor(conveyor: Conveyor, id: string, state: string): Promise<TaskView> {
-  for (let i = 0; i < 400; i++) {
+  for (let i = 0; i < 2000; i++) {
     const view = conveyor.task(id);
     if (view?.state === state) return view;
     await delay(5);
