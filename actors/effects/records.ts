@@ -41,9 +41,10 @@ export const effectStatuses: readonly EffectStatus[] = ['started', 'completed', 
 /** What the journal needs of the runtime: durable writes and reads of its records. */
 export type JournalStore = Pick<RuntimeHandle, 'read' | 'write'>;
 
-// Writes of one key are serialized in this process, so a read-modify-write never loses the other's
-// outcome (an operator's release against the call finishing, say). The map empties itself.
-const chains = new Map<string, Promise<unknown>>();
+// Writes of one key are serialized per runtime, so a read-modify-write never loses the other's outcome
+// (an operator's release against the call finishing, say). Per runtime, not per module: a runtime that
+// died in a write must not hold up the one that replaces it. Each map empties itself.
+const runtimes = new WeakMap<JournalStore, Map<string, Promise<unknown>>>();
 
 /**
  * Reads the record of `key`, lets `next` decide its new value (undefined writes nothing) and commits
@@ -54,6 +55,8 @@ export function updateEffect(
   key: string,
   next: (current: EffectRecord | undefined) => EffectRecord | undefined,
 ): Promise<EffectRecord | undefined> {
+  let chains = runtimes.get(rt);
+  if (!chains) runtimes.set(rt, (chains = new Map()));
   const previous = chains.get(key) ?? Promise.resolve();
   const work = previous.then(async () => {
     const current = rt.read<EffectRecord>('effects', key);
@@ -65,7 +68,7 @@ export function updateEffect(
   const tail = work.catch(() => undefined);
   chains.set(key, tail);
   void tail.then(() => {
-    if (chains.get(key) === tail) chains.delete(key);
+    if (chains?.get(key) === tail) chains.delete(key);
   });
   return work;
 }
