@@ -3,11 +3,14 @@ import type { AppendFile, FileSystem } from '../store/index.ts';
 import type { SimRandom } from './random.ts';
 
 interface Inode {
-  /** What survives a crash. */
-  durable: Buffer;
-  /** What reads see when it differs from durable: written, not yet fsynced. */
-  cache: Buffer | null;
+  /** What survives a crash, in pieces. */
+  durable: Buffer[];
+  /** What reads see when it differs from durable: written, not yet fsynced, in pieces (appends stay cheap). */
+  cache: Buffer[] | null;
 }
+
+const joined = (parts: Buffer[]) => (parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+
 
 /** What the disk asks before each operation: fail it (an errno), crash the process, or let it run. */
 export interface DiskFaults {
@@ -50,15 +53,17 @@ export class SimDisk {
       if (inode.cache === null) continue;
       const cache = inode.cache;
       inode.cache = null;
-      const extends_ = cache.length > inode.durable.length && cache.subarray(0, inode.durable.length).equals(inode.durable);
+      const durable = inode.durable;
+      const appended = cache.length >= durable.length && durable.every((piece, i) => cache[i] === piece);
       if (this.#random.chance(0.5)) {
         this.stats.dropped++;
         continue;
       }
       this.stats.torn++;
       // A prefix of what was written reached the platter: of the appended tail, or of a rewrite.
-      const from = extends_ ? inode.durable.length : 0;
-      inode.durable = Buffer.from(cache.subarray(0, this.#random.int(from, cache.length)));
+      const rest = joined(appended ? cache.slice(durable.length) : cache);
+      const kept = Buffer.from(rest.subarray(0, this.#random.int(0, rest.length)));
+      inode.durable = appended ? [...durable, kept] : [kept];
     }
   }
 
@@ -93,15 +98,18 @@ export class SimDisk {
     const create = (path: string, op: string) => {
       if (!this.#dirs.has(dirname(path))) throw errno('ENOENT', op, path);
       let found = this.#files.get(path);
-      if (!found) this.#files.set(path, (found = { durable: Buffer.alloc(0), cache: null }));
+      if (!found) this.#files.set(path, (found = { durable: [], cache: null }));
       return found;
     };
-    const content = (i: Inode) => i.cache ?? i.durable;
+    // Reads are rare (opening, a checkpoint): the pieces are joined then.
+    const content = (i: Inode): Buffer => joined(i.cache ?? i.durable);
+    const size = (i: Inode) => (i.cache ?? i.durable).reduce((n, b) => n + b.length, 0);
     const handle = (path: string): AppendFile => ({
       append: (data) => run(() => {
         write('append', path);
         const i = inode(path, 'append');
-        i.cache = Buffer.concat([content(i), data]);
+        i.cache ??= [...i.durable];
+        i.cache.push(Buffer.from(data));
       }),
       datasync: () => run(() => flush(path)),
       sync: () => run(() => flush(path)),
@@ -109,9 +117,9 @@ export class SimDisk {
         write('truncate', path);
         const i = inode(path, 'truncate');
         const c = content(i);
-        i.cache = length <= c.length ? Buffer.from(c.subarray(0, length)) : Buffer.concat([c, Buffer.alloc(length - c.length)]);
+        i.cache = [length <= c.length ? Buffer.from(c.subarray(0, length)) : Buffer.concat([c, Buffer.alloc(length - c.length)])];
       }),
-      size: () => run(() => content(inode(path, 'fstat')).length),
+      size: () => run(() => size(inode(path, 'fstat'))),
       close: () => run(() => undefined),
     });
     const flush = (path: string) => {
@@ -125,7 +133,7 @@ export class SimDisk {
       readFile: (path) => run(() => Buffer.from(content(inode(path, 'open')))),
       writeFile: (path, data) => run(() => {
         write('write', path);
-        create(path, 'open').cache = Buffer.from(data);
+        create(path, 'open').cache = [Buffer.from(data)];
       }),
       rename: (from, to) => run(() => {
         write('rename', from);

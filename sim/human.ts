@@ -45,6 +45,7 @@ export class SimHuman {
       const p = this.current();
       if (p?.alive) {
         for (const record of p.conveyor.records()) {
+          if (!p.conveyor.runtime.describe(record.id).endsWith('.gating')) continue;
           const view = p.conveyor.task(record.id);
           if (!view?.tags.includes('human-gate') || !this.random.chance(0.5)) continue;
           const decision = view.context.decision;

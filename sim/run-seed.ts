@@ -180,13 +180,15 @@ export async function runSeed(o: RunOptions): Promise<RunResult> {
   };
   let step = 0;
   let faultsEndAt: number | null = null;
+  let seenSteps = -1;
   while (violations.length === 0) {
     if (faultsEndAt === null && step >= o.steps) {
       faults.active = false;
       faultsEndAt = clock.now();
       note('faults stop');
     }
-    if (faultsEndAt !== null) {
+    if (faultsEndAt !== null && (taskSteps !== seenSteps || clock.now() - faultsEndAt > o.settleLimitMs)) {
+      seenSteps = taskSteps;
       for (const id of taskIds()) if (!settledAt.has(id) && settledNow(id)) settledAt.set(id, clock.now() - faultsEndAt);
       if (human.allOpened() && taskIds().every((id) => settledAt.has(id))) break;
       if (clock.now() - faultsEndAt > o.settleLimitMs) {

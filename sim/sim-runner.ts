@@ -28,16 +28,19 @@ export interface SimSummary {
   /** The slowest task to settle once faults stopped, in simulated hours. */
   max_settle_hours: number;
   seeds_per_second: number;
+  /** CPU time per seed, less sensitive than wall time to a busy machine. */
+  cpu_ms_per_seed: number;
   trace_digest: string;
 }
 
 /** Runs seeds one after another; a failing seed prints its replay command and its shrunk trace. Prints `SIM {json}` last. */
 export async function runSeeds(o: SimOptions): Promise<SimSummary> {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const digest = createHash('sha256');
   const summary: SimSummary = {
     seeds_run: 0, steps: 0, task_steps: 0, simulated_hours: 0, tasks: 0, crashes: 0, faults: {}, invariant_violations: 0,
-    failing_seeds: [], max_settle_hours: 0, seeds_per_second: 0, trace_digest: '',
+    failing_seeds: [], max_settle_hours: 0, seeds_per_second: 0, cpu_ms_per_seed: 0, trace_digest: '',
   };
   for (let seed = o.firstSeed; seed < o.firstSeed + o.seeds; seed++) {
     const run = { seed, tasks: o.tasks, steps: o.steps, rates: o.rates, settleLimitMs: o.settleLimitMs };
@@ -56,6 +59,8 @@ export async function runSeeds(o: SimOptions): Promise<SimSummary> {
   }
   const seconds = (performance.now() - started) / 1000;
   summary.seeds_per_second = Math.round((summary.seeds_run / seconds) * 100) / 100;
+  const used = process.cpuUsage(cpu);
+  summary.cpu_ms_per_seed = Math.round((used.user + used.system) / 1000 / Math.max(1, summary.seeds_run));
   summary.simulated_hours = Math.round(summary.simulated_hours * 10) / 10;
   summary.max_settle_hours = Math.round(summary.max_settle_hours * 10) / 10;
   summary.trace_digest = digest.digest('hex').slice(0, 16);
