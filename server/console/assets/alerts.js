@@ -1,32 +1,26 @@
 // Alerts: what went wrong and what to do about it; acknowledged after a confirmation.
 
-import { all, enc, post } from './api.js';
+import { enc, post } from './api.js';
 import { confirmAction } from './confirm.js';
-import { $, button, clock, el, fillList, toast } from './dom.js';
+import { $, button, clock, el, toast } from './dom.js';
+import { liveList } from './live-list.js';
 
-const alerts = new Map();
+const alerts = liveList({
+  listId: 'alerts',
+  keyOf: (a) => a.id,
+  keep: (a) => a.status === 'open' || $('show-acked').checked,
+  item,
+  empty: 'no open alerts',
+  order: (a, b) => b.at - a.at,
+});
 
 export function initAlerts() {
   $('show-acked').addEventListener('change', () => void loadAlerts());
 }
 
-export async function loadAlerts() {
-  alerts.clear();
-  const status = $('show-acked').checked ? '' : '?status=open';
-  for (const a of await all('/alerts' + status, 'alerts', 1)) alerts.set(a.id, a);
-  render();
-}
-
-export function upsertAlert(a) {
-  if (a.status === 'open' || $('show-acked').checked) alerts.set(a.id, a);
-  else alerts.delete(a.id);
-  render();
-}
-
-function render() {
-  const newest = [...alerts.values()].sort((a, b) => b.at - a.at);
-  fillList($('alerts'), newest, item, 'no open alerts');
-}
+// The newest page only: old acknowledged alerts are for GET /api/alerts.
+export const loadAlerts = () => alerts.load('/alerts' + ($('show-acked').checked ? '' : '?status=open'), 'alerts', 1);
+export const upsertAlert = (a) => alerts.upsert(a);
 
 function item(a) {
   const li = el('li');

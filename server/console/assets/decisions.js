@@ -1,27 +1,15 @@
 // Pending decisions: each option is a button, and each answer is confirmed first.
 
-import { all, enc, post } from './api.js';
+import { enc, post } from './api.js';
 import { confirmAction } from './confirm.js';
-import { $, button, el, fillList, toast } from './dom.js';
+import { button, el, toast } from './dom.js';
+import { liveList } from './live-list.js';
 
-const pending = new Map();
+// Opened decisions join the list; answered or withdrawn ones leave it.
+const pending = liveList({ listId: 'decisions', keyOf: (d) => d.id, keep: (d) => d.status === 'pending', item, empty: 'nothing is waiting for an answer' });
 
-export async function loadDecisions() {
-  pending.clear();
-  for (const d of await all('/decisions?status=pending', 'decisions')) pending.set(d.id, d);
-  render();
-}
-
-/** A decision from the stream: opened ones join the list, answered or withdrawn ones leave it. */
-export function upsertDecision(d) {
-  if (d.status === 'pending') pending.set(d.id, d);
-  else pending.delete(d.id);
-  render();
-}
-
-function render() {
-  fillList($('decisions'), [...pending.values()], item, 'nothing is waiting for an answer');
-}
+export const loadDecisions = () => pending.load('/decisions?status=pending', 'decisions');
+export const upsertDecision = (d) => pending.upsert(d);
 
 function item(d) {
   const li = el('li');

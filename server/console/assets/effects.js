@@ -1,26 +1,14 @@
 // Effects in flight (merges, deploys, tracker mirror); one stuck in flight can be released.
 
-import { all, enc, post } from './api.js';
+import { enc, post } from './api.js';
 import { confirmAction } from './confirm.js';
-import { $, button, clock, el, fillList, toast } from './dom.js';
+import { button, clock, el, toast } from './dom.js';
+import { liveList } from './live-list.js';
 
-const inFlight = new Map();
+const inFlight = liveList({ listId: 'effects', keyOf: (e) => e.key, keep: (e) => e.status === 'started', item: effectItem, empty: 'nothing in flight' });
 
-export async function loadEffects() {
-  inFlight.clear();
-  for (const e of await all('/effects?status=started', 'effects')) inFlight.set(e.key, e);
-  render();
-}
-
-export function upsertEffect(e) {
-  if (e.status === 'started') inFlight.set(e.key, e);
-  else inFlight.delete(e.key);
-  render();
-}
-
-function render() {
-  fillList($('effects'), [...inFlight.values()], effectItem, 'nothing in flight');
-}
+export const loadEffects = () => inFlight.load('/effects?status=started', 'effects');
+export const upsertEffect = (e) => inFlight.upsert(e);
 
 /** One effect as a list item; a started one has a Release button. Also used by the task detail. */
 export function effectItem(e) {

@@ -2,8 +2,9 @@
 
 import { all, api, enc, post } from './api.js';
 import { confirmAction } from './confirm.js';
-import { $, button, clock, coalesce, el, fillList, toast } from './dom.js';
+import { $, button, clock, coalesce, el, toast } from './dom.js';
 import { effectItem } from './effects.js';
+import { liveList } from './live-list.js';
 
 const ACTIONS = {
   hold: { reason: 'optional', text: 'Hold task {id}: it stops moving until resumed.' },
@@ -14,8 +15,8 @@ const ACTIONS = {
 const HISTORY_SHOWN = 60;
 
 let taskId = null;
-let jobs = new Map();
-let effects = new Map();
+const jobs = liveList({ listId: 'jobs', keyOf: (j) => j.id, item: jobItem, empty: 'no jobs yet', order: (a, b) => b.requestedAt - a.requestedAt });
+const effects = liveList({ listId: 'task-effects', keyOf: (e) => e.key, item: effectItem, empty: 'no effects' });
 let logJob = null;
 
 export function initDetail() {
@@ -34,10 +35,8 @@ export async function showTask(id) {
   $('detail').hidden = false;
   $('detail-title').textContent = view.task.title + ' · ' + id;
   setState(view.task.state, view.task.repo);
-  jobs = new Map(view.jobs.map((j) => [j.id, j]));
-  effects = new Map(view.effects.map((e) => [e.key, e]));
-  renderJobs();
-  renderEffects();
+  jobs.reset(view.jobs);
+  effects.reset(view.effects);
   $('history').replaceChildren(...history.slice(-HISTORY_SHOWN).reverse().map(historyLine));
   await drawChart();
   if (logJob) await showLog(logJob);
@@ -58,12 +57,10 @@ export function onTaskMessage(kind, m) {
     redrawChart();
     if (logJob) reloadLog();
   } else if (kind === 'job' && m.taskId === taskId) {
-    jobs.set(m.id, m);
-    renderJobs();
+    jobs.upsert(m);
     if (logJob === m.id) reloadLog();
   } else if (kind === 'effect' && m.taskId === taskId) {
-    effects.set(m.key, m);
-    renderEffects();
+    effects.upsert(m);
   }
 }
 
@@ -87,11 +84,6 @@ async function drawChart() {
 }
 const redrawChart = coalesce(() => void drawChart().catch(() => {}), 300);
 
-function renderJobs() {
-  const newest = [...jobs.values()].sort((a, b) => b.requestedAt - a.requestedAt);
-  fillList($('jobs'), newest, jobItem, 'no jobs yet');
-}
-
 function jobItem(j) {
   const li = el('li');
   li.dataset.job = j.id;
@@ -99,10 +91,6 @@ function jobItem(j) {
   li.append(el('p', j.stage + ' · ' + j.agent + ' · attempt ' + j.attempt + ' · ' + j.status + exit));
   li.append(el('small', j.id + (j.reason ? ' · ' + j.reason : '')), el('br'), button('Log', () => void showLog(j.id)));
   return li;
-}
-
-function renderEffects() {
-  fillList($('task-effects'), [...effects.values()], effectItem, 'no effects');
 }
 
 async function showLog(jobId) {
