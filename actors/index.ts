@@ -22,3 +22,4 @@ export * from './alerts/index.ts';
 export * from './world.ts';
 export * from './metrics/index.ts';
 export * from './log.ts';
+export * from './store-maintenance.ts';

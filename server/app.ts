@@ -3,8 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import type { Conveyor } from '../actors/index.ts';
 import { RuntimeStoppingError, TaskEventError } from '../actors/index.ts';
-import { TASK_MACHINE_VERSION } from '../machines/index.ts';
-import { SUPERVISOR_MACHINE_ID, SWEEP_LOOP_MACHINE_ID, supervisor, sweepLoop } from '../machines/index.ts';
+import { machineCatalog } from './machine-catalog.ts';
 import { machinesApi } from './api/machines.ts';
 import { chartsApi } from './api/charts.ts';
 import { consoleApp } from './console/console-app.ts';
@@ -91,9 +90,9 @@ export function createApp(deps: AppDeps) {
   api.get('/status', (c) => c.json(conveyor.status()));
   api.route('/background', backgroundApi(conveyor));
   // Every machine conveyor runs, exported and drawn from the same definitions (SPEC R33).
-  const machines = { task: conveyor.runtime.machine, [SUPERVISOR_MACHINE_ID]: supervisor, [SWEEP_LOOP_MACHINE_ID]: sweepLoop };
-  api.route('/machines', machinesApi(Object.fromEntries(Object.entries(machines).map(([id, machine]) => [id, { machine, version: id === 'task' ? TASK_MACHINE_VERSION : 1 }]))));
-  api.route('/', chartsApi(conveyor, machines));
+  const catalog = machineCatalog(conveyor.runtime.machine);
+  api.route('/machines', machinesApi(catalog));
+  api.route('/', chartsApi(conveyor, Object.fromEntries(Object.entries(catalog).map(([id, entry]) => [id, entry.machine]))));
   app.route('/api', api);
   // The console page holds no data; everything it shows comes through the authenticated /api.
   app.route('/console', consoleApp());

@@ -13,3 +13,5 @@ export type { StoreErrorCode } from './errors.ts';
 export { applyRecord, COLLECTIONS, emptyDoc } from './apply.ts';
 export { nodeFileSystem } from './file-system.ts';
 export type { AppendFile, FileSystem } from './file-system.ts';
+export { repairStore, verifyStore } from './inspect.ts';
+export type { FileProblem, RepairResult, StoreReport } from './inspect.ts';

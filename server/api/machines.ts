@@ -43,6 +43,11 @@ export function toStatelySource(machine: ExportableMachine): string {
   return `import { createMachine } from 'xstate';\n\nexport const machine = createMachine(${config});\n`;
 }
 
+/** A machine's definition as JSON: its config (as Stately Studio reads it) and the resolved definition. */
+export function machineJson(id: string, entry: MachineEntry) {
+  return { id, version: entry.version, config: plain(entry.machine.config), definition: plain(entry.machine.definition) };
+}
+
 /** /api/machines: every machine's definition, as JSON or as Stately source. */
 export function machinesApi(machines: Record<string, MachineEntry>) {
   const app = new Hono();
@@ -54,7 +59,7 @@ export function machinesApi(machines: Record<string, MachineEntry>) {
     const format = c.req.query('format') ?? 'json';
     if (format === 'stately') return c.text(toStatelySource(entry.machine), 200, { 'content-type': 'text/javascript; charset=utf-8' });
     if (format !== 'json') throw new HttpError('invalid_payload', `format must be json or stately, not ${format}`, 'format');
-    return c.json({ id, version: entry.version, config: plain(entry.machine.config), definition: plain(entry.machine.definition) });
+    return c.json(machineJson(id, entry));
   });
   return app;
 }

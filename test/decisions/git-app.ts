@@ -2,7 +2,7 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'vitest';
-import { Conveyor, Workbench, Worktrees, type DecisionRecord, type TaskView } from '../../actors/index.ts';
+import { Conveyor, Workbench, type WorkbenchOptions, Worktrees, type DecisionRecord, type TaskView } from '../../actors/index.ts';
 import { createApp } from '../../server/app.ts';
 import { defaultTrackerRouting } from '../../server/default-tracker.ts';
 import { EmbeddedStore } from '../../store/index.ts';
@@ -27,12 +27,12 @@ export interface GitApp {
   close(): Promise<void>;
 }
 
-/** Starts a conveyor with a workbench (no agents: every job exits at once) on a fresh remote in a temp dir. */
-export async function makeGitApp(): Promise<GitApp> {
+/** Starts a conveyor with a workbench (no agents unless given: every job exits at once) on a fresh remote in a temp dir. */
+export async function makeGitApp(opts: { agents?: WorkbenchOptions['agents'] } = {}): Promise<GitApp> {
   const root = await makeTempDir('conveyor-decisions-');
   const remote = await createRemote(root.path, { 'README.md': README });
   const dataDir = join(root.path, 'data');
-  const workbench = new Workbench({ dataDir, repos: [{ name: REPO_NAME, remote: remote.path, targetBranch: 'main' }], agents: {} });
+  const workbench = new Workbench({ dataDir, repos: [{ name: REPO_NAME, remote: remote.path, targetBranch: 'main' }], agents: opts.agents ?? {} });
   const conveyor = new Conveyor({ store: new EmbeddedStore({ dir: join(root.path, 'store') }), workbench });
   await conveyor.start();
   const app = createApp({ conveyor, apiToken: API_TOKEN, trackerSecret: TRACKER_SECRET, forgeSecret: FORGE_SECRET, tracker: defaultTrackerRouting });

@@ -1,0 +1,14 @@
+import { EmbeddedStore, repairStore, verifyStore, type StoreReport } from '../store/index.ts';
+
+export { repairStore, verifyStore };
+export type { FileProblem, RepairResult, StoreReport } from '../store/index.ts';
+
+/** Loads a data directory's store and writes one checkpoint of everything, leaving an empty journal. */
+export async function compactStore(dir: string): Promise<{ before: StoreReport; after: StoreReport }> {
+  const before = await verifyStore(dir);
+  if (!before.ok) return { before, after: before };
+  const store = new EmbeddedStore({ dir, checkpointEvery: Number.MAX_SAFE_INTEGER, checkpointIntervalMs: Number.MAX_SAFE_INTEGER });
+  await store.load();
+  await store.close();
+  return { before, after: await verifyStore(dir) };
+}
