@@ -83,13 +83,19 @@ export const taskActions = {
   /** Each effect of a stage has its own retry budget. */
   effectDone: update(() => ({ deadline: null, effectAttempt: 1 })),
   armGateDeadline: update(({ context, event }: Ctx) => ({ deadline: event.at + context.limits.gateTimeoutMs })),
+  /** A rollback that counts: the reason is the failed effect's own error (a conflict names its files), else the gate's. */
   countRetry: update(({ context, event }: Ctx, params: { stage: string; gate: GateName }) => ({
     retries: context.retries + 1,
-    lastFailure: { stage: params.stage, reason: gateRedReason(params.gate, context), at: event.at, sha: context.head?.sha },
+    lastFailure: {
+      stage: params.stage, at: event.at, sha: context.head?.sha,
+      reason: event.type === 'effect.failed' ? failureReason(event) : gateRedReason(params.gate, context),
+    },
   })),
   /** Parks the task for a human; the reason is the gate's or the last failure's. */
   escalate: update(({ context, event }: Ctx, params: { stage: string; gate?: GateName; reason?: string }) => {
-    const reason = params.gate ? gateRedReason(params.gate, context) : `${params.reason ?? 'escalated'}: ${failureReason(event)}`;
+    const detail = failureReason(event);
+    // An effect's failure already says which effect failed: its reason is not prefixed twice.
+    const reason = params.gate ? gateRedReason(params.gate, context) : detail.startsWith(params.reason ?? '\0') ? detail : `${params.reason ?? 'escalated'}: ${detail}`;
     const failure = { stage: params.stage, reason, at: event.at, jobId: context.job?.id, sha: context.head?.sha };
     return { escalation: { stage: params.stage, reason }, lastFailure: failure, deadline: null };
   }),
