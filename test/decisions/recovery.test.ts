@@ -46,6 +46,8 @@ function recoveryDecision(task: TaskView, stage: string): DecisionRecord {
 async function taskInReviewAfterRetry(): Promise<TaskView> {
   const task = await taskInDevelopment(t);
   const sha = await headOf(task.id);
+  // The forge names the head (the pull request), CI reports on it.
+  await t.conveyor.send(task.id, { type: 'pr.opened', number: 1, sha }, { source: 'webhook' });
   await t.conveyor.send(task.id, { type: 'ci.status', sha, state: 'success', context: 'ci/build' }, { source: 'webhook' });
   await waitForState(t.conveyor, task.id, 'review.gating', 10_000);
   await t.conveyor.send(task.id, { type: 'review.verdict', sha, verdict: 'changes_requested', comments: 'add a test' }, { source: 'webhook' });
@@ -63,6 +65,7 @@ async function taskInReviewAfterRetry(): Promise<TaskView> {
 async function resetAtReviewBoundary(): Promise<{ task: TaskView; diverged: Awaited<ReturnType<typeof diverge>> }> {
   const task = await taskInDevelopment(t);
   const diverged = await diverge(t, task.id, '1');
+  await t.conveyor.send(task.id, { type: 'pr.opened', number: 1, sha: diverged.local }, { source: 'webhook' });
   const outcome = await t.conveyor.send(task.id, { type: 'ci.status', sha: diverged.local, state: 'success', context: 'ci/build' }, { source: 'webhook' });
   expect(outcome).toMatchObject({ status: 'accepted', to: 'review.preparing' });
   return { task: await waitForState(t.conveyor, task.id, 'recovery.awaitingAck', 10_000), diverged };
