@@ -7,6 +7,7 @@ import type { DeclareOutcome, JobRecord, Workbench } from './work/index.ts';
 import { effectStats, releaseEffect, type EffectRecord, type EffectStatus, type ReleaseOutcome } from './effects/index.ts';
 import { syncEvent } from './work/sync-stage.ts';
 import { Decisions } from './decisions/index.ts';
+import { DEFAULT_RETENTION, sweepRetention, type RetentionPolicy, type TaskArchive } from './retention/index.ts';
 import { Alerts } from './alerts/index.ts';
 import { randomId } from './world.ts';
 import type { SyncOutcome } from './git/index.ts';
@@ -30,6 +31,8 @@ export interface BackgroundControl {
 
 export interface ConveyorOptions extends RuntimeOptions {
   store: Store;
+  /** Where finished tasks go after their age (SPEC R40); without it nothing is archived. */
+  archive?: TaskArchive;
   /** Agents, worktrees, the scheduler and dependencies; without it every stage's work is instant. */
   workbench?: Workbench;
 }
@@ -48,10 +51,12 @@ export class Conveyor {
   /** This conveyor's Prometheus figures, in a registry of its own. */
   readonly metrics: ConveyorMetrics;
   #background: BackgroundControl | null = null;
+  readonly #archive: TaskArchive | null;
 
   constructor(opts: ConveyorOptions) {
     this.feed = new CommitFeed(opts.store);
     this.store = this.feed.store;
+    this.#archive = opts.archive ?? null;
     this.workbench = opts.workbench ?? null;
     this.runtime = new Runtime({ ...opts, store: this.store, implementations: opts.implementations ?? this.workbench?.implementations });
     this.startedAt = this.runtime.clock.now();
@@ -174,9 +179,16 @@ export class Conveyor {
     return outcome;
   }
 
+  /** A task's view, live or archived (SPEC R40). */
   task(id: string): TaskView | undefined {
-    const record = this.store.getTask(id);
+    const record = this.record(id);
     return record && viewOf(record, this.runtime.machine);
+  }
+
+  /** Moves finished tasks past their age to the archive and forgets old delivery keys; how many tasks moved. */
+  retain(policy: RetentionPolicy = DEFAULT_RETENTION): Promise<number> {
+    if (!this.#archive) return Promise.resolve(0);
+    return sweepRetention({ store: this.store, archive: this.#archive, now: this.runtime.clock.now(), policy, forget: (r) => this.runtime.forget(r) });
   }
 
   tasks(filter: { stage?: string; repo?: string; status?: string } = {}): TaskSummary[] {
@@ -192,11 +204,12 @@ export class Conveyor {
   }
 
   history(id: string): readonly HistoryEntry[] {
-    return this.store.getHistory(id);
+    if (this.store.getTask(id) || !this.#archive) return this.store.getHistory(id);
+    return this.#archive.find(id)?.history ?? [];
   }
 
   record(id: string): TaskRecord | undefined {
-    return this.store.getTask(id);
+    return this.store.getTask(id) ?? this.#archive?.find(id)?.task;
   }
 
   hasDelivery(key: string): boolean {

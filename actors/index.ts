@@ -23,3 +23,4 @@ export * from './world.ts';
 export * from './metrics/index.ts';
 export * from './log.ts';
 export * from './store-maintenance.ts';
+export * from './retention/index.ts';

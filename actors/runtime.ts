@@ -494,6 +494,16 @@ export class Runtime implements RuntimeHandle {
     }
   }
 
+  /** Lets go of a finished task the store has archived: its index entries and its idle cell. */
+  forget(record: TaskRecord): void {
+    this.index.remove(record);
+    const cell = this.cells.get(record.id);
+    if (cell && cell.commit === null) {
+      cell.actor?.stop();
+      this.cells.delete(record.id);
+    }
+  }
+
   private cell(id: string): Cell {
     let cell = this.cells.get(id);
     if (!cell) {

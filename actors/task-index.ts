@@ -18,6 +18,15 @@ export class TaskIndex {
     }
   }
 
+  /** Drops a task that left the live document (archived), so the index stays as large as the live tasks. */
+  remove(record: TaskRecord): void {
+    const key = branchKey(record.meta.repo, record.meta.branch);
+    if (this.byBranch.get(key) === record.id) this.byBranch.delete(key);
+    const sha = this.shaOf.get(record.id);
+    if (sha && this.bySha.get(sha) === record.id) this.bySha.delete(sha);
+    this.shaOf.delete(record.id);
+  }
+
   taskForBranch(repo: string, branch: string): string | undefined {
     return this.byBranch.get(branchKey(repo, branch));
   }

@@ -55,6 +55,16 @@ export function applyRecord(doc: StoreDoc, record: StoreRecord): StoreDoc {
     case 'delete':
       delete doc.collections[record.collection][record.id];
       break;
+    case 'archived':
+      // The issue's mapping stays, so a late tracker update finds the archived task instead of starting a new one.
+      for (const id of record.taskIds) {
+        delete doc.tasks[id];
+        delete doc.history[id];
+      }
+      break;
+    case 'pruned':
+      for (const [key, seen] of Object.entries(doc.deliveries)) if (seen.at < record.before) delete doc.deliveries[key];
+      break;
     default: {
       const unknown: never = record;
       throw new Error(`store: unknown record kind ${JSON.stringify((unknown as { kind?: unknown }).kind)}`);
@@ -84,6 +94,10 @@ export function recordProblem(value: unknown): string | undefined {
     case 'put':
     case 'delete':
       return COLLECTIONS.includes(r.collection as Collection) && isString(r.id) ? undefined : 'names no known collection and id';
+    case 'archived':
+      return Array.isArray(r.taskIds) && r.taskIds.every(isString) ? undefined : 'has no list of task ids';
+    case 'pruned':
+      return typeof r.before === 'number' ? undefined : 'has no time';
     default:
       return `has unknown kind ${JSON.stringify(r.kind)}`;
   }

@@ -189,6 +189,12 @@ export class EmbeddedStore implements Store {
         for (const record of call.records) {
           if (record.kind === 'task' && record.expectedRev === null) this.#taskCount++;
           if (record.kind === 'history') this.#historyCount++;
+          if (record.kind === 'archived') {
+            for (const id of record.taskIds) {
+              if (this.#doc.tasks[id] !== undefined) this.#taskCount--;
+              this.#historyCount -= this.#doc.history[id]?.length ?? 0;
+            }
+          }
           applyRecord(this.#doc, record);
         }
         this.#journalRecords += call.records.length;

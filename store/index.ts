@@ -10,7 +10,7 @@ export {
   StoreWriteError,
 } from './errors.ts';
 export type { StoreErrorCode } from './errors.ts';
-export { applyRecord, COLLECTIONS, emptyDoc } from './apply.ts';
+export { applyRecord, COLLECTIONS, emptyDoc, MAX_ALERTS } from './apply.ts';
 export { nodeFileSystem } from './file-system.ts';
 export type { AppendFile, FileSystem } from './file-system.ts';
 export { repairStore, verifyStore } from './inspect.ts';

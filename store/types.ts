@@ -46,7 +46,11 @@ export type StoreRecord =
   /** A webhook delivery (or replay key) seen; later deliveries with the same key change nothing. */
   | { kind: 'delivery'; key: string; at: number; taskId?: string }
   | { kind: 'put'; collection: Collection; id: string; value: unknown }
-  | { kind: 'delete'; collection: Collection; id: string };
+  | { kind: 'delete'; collection: Collection; id: string }
+  /** Finished tasks moved to the archive file: their records and histories leave the live document (SPEC R40). */
+  | { kind: 'archived'; taskIds: string[] }
+  /** Delivery keys first seen before `before` are forgotten: past the deduplication window (SPEC R40). */
+  | { kind: 'pruned'; before: number };
 
 /** The whole document the store keeps in memory and checkpoints. */
 export interface StoreDoc {

@@ -243,6 +243,10 @@ export const configShapeSchema = z.strictObject({
       passEnv: z.array(envName).default([]),
     })
     .optional(),
+  /** Finished tasks older than archiveAfterMs move to the archive; delivery keys older than deliveryWindowMs are forgotten. */
+  retention: z
+    .strictObject({ archiveAfterMs: z.int().min(0).default(30 * 86_400_000), deliveryWindowMs: z.int().min(600_000).default(7 * 86_400_000), intervalMs: z.int().min(1000).default(3_600_000) })
+    .prefault({}),
   reconciler: reconcilerSchema.optional(),
   reaper: reaperSchema.optional(),
   supervisor: supervisorSchema.optional(),

@@ -45,7 +45,9 @@ export function liveMessages(conveyor: Conveyor, records: readonly StoreRecord[]
       case 'task':
       case 'delivery':
       case 'delete':
-        // A task record always comes with its history entry; deliveries and deletions show nothing.
+      case 'archived':
+      case 'pruned':
+        // A task record always comes with its history entry; deliveries, deletions and retention show nothing.
         break;
       default: {
         const never: never = r;

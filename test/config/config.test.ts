@@ -114,7 +114,7 @@ describe('loadConfig', () => {
   it('reports an unknown key at the top level, listing the known ones', async () => {
     const errors = await errorsOf({ ...minimal, colour: 'blue' });
     expect(errors).toEqual([
-      'config: colour: unknown key; expected one of repositories, agents, limits, pipeline, tracker, secrets, notifications, deploy, reconciler, reaper, supervisor (got "blue")',
+      'config: colour: unknown key; expected one of repositories, agents, limits, pipeline, tracker, secrets, notifications, deploy, retention, reconciler, reaper, supervisor (got "blue")',
     ]);
   });
 
