@@ -169,7 +169,8 @@ export function journaledEffect<R>(o: JournaledEffectOptions<R>) {
       await rt.committed(input.taskId);
       for (;;) {
         if (waiter.stopped) return;
-        const outcome = await join(input, waiter);
+        // A journal write that fails fails the effect visibly; the task retries it with backoff under a new key.
+        const outcome: Outcome = await join(input, waiter).catch((e: unknown) => ({ kind: 'failed', error: `effect journal: ${(e as Error).message}`, retriable: true }));
         // The task left the effect's state (hold, cancel, shutdown): the outcome is journaled, nobody to tell.
         if (waiter.stopped) return;
         if (outcome.kind !== 'abandoned') {

@@ -96,21 +96,42 @@ export function runAgentActor(o: AgentWorkOptions) {
         await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code: 0 }, { source: 'job' });
         return;
       }
-      const { token, hash } = o.tokens.mint(job.id);
-      const reasonFile = await writeReason(o.fs, input, record.logPath, o.logPathFor);
-      // The job is on record as starting before any process exists (commit before the world changes).
-      record = { ...record, status: 'starting', tokenHash: hash };
-      await put(record);
-      if (stopped) return finish({ kind: 'exited', code: null, signal: null, finishedAt: rt.clock.now() });
-      const started = executor.start({
-        jobId: job.id, taskId: input.taskId, stage: input.stage, agent, repo: input.repo, branch: input.branch,
-        attempt: job.attempt, cwd: o.workdirFor(input.taskId), timeoutMs: o.timeoutFor(agent), apiBase: o.apiBase(),
-        token, logPath: record.logPath, env: { ...o.envFor(agent), CONVEYOR_TITLE: rt.meta(input.taskId)?.title ?? '', ...(reasonFile ? { CONVEYOR_REASON_FILE: reasonFile } : {}) },
-      });
-      record = { ...record, status: 'running', pid: started.pid, startedAt: started.startedAt };
-      await put(record);
+      let started: RunningJob | null = null;
+      try {
+        const { token, hash } = o.tokens.mint(job.id);
+        const reasonFile = await writeReason(o.fs, input, record.logPath, o.logPathFor);
+        // The job is on record as starting before any process exists (commit before the world changes).
+        record = { ...record, status: 'starting', tokenHash: hash };
+        await put(record);
+        if (stopped) return finish({ kind: 'exited', code: null, signal: null, finishedAt: rt.clock.now() });
+        started = executor.start({
+          jobId: job.id, taskId: input.taskId, stage: input.stage, agent, repo: input.repo, branch: input.branch,
+          attempt: job.attempt, cwd: o.workdirFor(input.taskId), timeoutMs: o.timeoutFor(agent), apiBase: o.apiBase(),
+          token, logPath: record.logPath, env: { ...o.envFor(agent), CONVEYOR_TITLE: rt.meta(input.taskId)?.title ?? '', ...(reasonFile ? { CONVEYOR_REASON_FILE: reasonFile } : {}) },
+        });
+        record = { ...record, status: 'running', pid: started.pid, startedAt: started.startedAt };
+        await put(record);
+      } catch (e) {
+        return launchFailed(e, started);
+      }
       watch(started);
       await rt.send(input.taskId, { type: 'job.started', jobId: job.id, pid: started.pid ?? undefined, timeoutMs: o.timeoutFor(agent) }, { source: 'job' });
+    };
+
+    /**
+     * A launch that failed before its agent was watched (reason file, job record, spawn bookkeeping): a
+     * process already spawned is killed, so no agent runs unwatched; the slot goes back; the attempt
+     * fails with the error as its reason.
+     */
+    const launchFailed = async (error: unknown, spawned: RunningJob | null) => {
+      const reason = `agent could not be launched: ${(error as Error)?.message ?? String(error)}`;
+      spawned?.kill(reason);
+      o.scheduler.release(job.id);
+      o.tokens.revoke(job.id);
+      record = { ...record, status: 'failed_to_start', finishedAt: rt.clock.now(), exitCode: null, reason };
+      // Best effort: the store may be what failed; the task hears of it either way.
+      await put(record).catch(() => undefined);
+      if (!stopped) await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code: null, reason }, { source: 'job' });
     };
 
     const resume = async (prior: JobRecord) => {
