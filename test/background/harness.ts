@@ -115,3 +115,22 @@ export async function taskInDevelopment(world: World, sha: string, input: { titl
   await world.conveyor.send(id, { type: 'pr.opened', number: 1, sha }, { source: 'webhook' });
   return id;
 }
+
+/** Carries a task from analysis.gating to done on the facts a normal day's webhooks bring (instant agents and effects). */
+export async function walkToDone(world: World, id: string, sha = 'c'.repeat(40)): Promise<void> {
+  const send = (event: Parameters<Conveyor['send']>[1]) => world.conveyor.send(id, event, { source: 'webhook' });
+  const reach = (stage: string) => world.until(`task ${id} is in ${stage}`, () => world.conveyor.task(id)?.state === stage);
+  await send({ type: 'analysis.approved', by: 'test' });
+  await reach('development.gating');
+  await send({ type: 'pr.opened', number: 1, sha });
+  await send({ type: 'ci.status', sha, state: 'success', context: 'ci/build' });
+  await reach('review.gating');
+  await send({ type: 'review.verdict', sha, verdict: 'approved' });
+  await reach('testing.gating');
+  await send({ type: 'test.result', sha, passed: true });
+  await reach('deploy-staging.gating');
+  await send({ type: 'deploy.status', environment: 'staging', state: 'success' });
+  await reach('deploy.gating');
+  await send({ type: 'deploy.status', environment: 'production', state: 'success' });
+  await reach('done');
+}
