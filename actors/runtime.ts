@@ -179,6 +179,11 @@ export class Runtime implements RuntimeHandle {
     return this.store.getTask(taskId)?.meta;
   }
 
+  /** The task's committed revision (bumped by every write of it), or undefined for an unknown task. */
+  rev(taskId: string): number | undefined {
+    return this.store.getTask(taskId)?.rev;
+  }
+
   async write(records: StoreRecord[]): Promise<void> {
     await this.store.commit(records);
   }

@@ -21,6 +21,16 @@ export interface MirrorRecord {
   retriable?: boolean;
 }
 
+/** The state conveyor last wrote to an issue, in the 'meta' collection. */
+interface WrittenState {
+  kind: 'trackerState';
+  issueId: string;
+  stateId: string;
+  at: number;
+}
+
+const writtenId = (issueId: string) => `tracker-state:${issueId}`;
+
 export interface TrackerMirrorOptions {
   runtime: Runtime;
   client: TrackerClient;
@@ -33,15 +43,18 @@ export interface TrackerMirrorOptions {
 
 /**
  * Mirrors a task's stage onto its tracker issue (the configured state for the stage, else for the nearest
- * configured earlier stage), as a journaled effect keyed by task, stage and visit. It runs after the stage
+ * configured earlier stage), as a journaled effect keyed by task, stage, visit and revision, and only when that state differs
+ * from the one last written to the issue (the journal remembers it across restarts). It runs after the stage
  * change is committed and never holds the task up: a failure is journaled and logged.
  */
 export class TrackerMirror {
   readonly #o: TrackerMirrorOptions;
   readonly #order: string[];
   readonly #chains = new Map<string, Promise<void>>();
+  /** issue id → the state last written to it (kept in 'meta'): several stages share a state, and one write is enough. */
+  readonly #written = new Map<string, string>();
   #unsubscribe: (() => void) | null = null;
-  readonly stats = { mirrored: 0, failed: 0 };
+  readonly stats = { mirrored: 0, failed: 0, unchanged: 0 };
 
   constructor(opts: TrackerMirrorOptions) {
     this.#o = opts;
@@ -51,6 +64,7 @@ export class TrackerMirror {
   start(): void {
     if (this.#unsubscribe) return;
     this.#unsubscribe = this.#o.runtime.onCommitted((t) => this.#onCommitted(t));
+    for (const r of this.#o.runtime.list<WrittenState>('meta')) if (r?.kind === 'trackerState') this.#written.set(r.issueId, r.stateId);
     // Setting a state twice does no harm, so a write an earlier boot left started is simply made again.
     for (const record of this.#o.runtime.list<MirrorRecord>('effects')) {
       if (record?.effect === 'trackerMirror' && record.status === 'started' && record.bootId !== this.#o.runtime.bootId) this.#enqueue(record);
@@ -82,11 +96,17 @@ export class TrackerMirror {
     const rt = this.#o.runtime;
     const meta = rt.meta(t.taskId);
     const stateId = this.stateFor(to);
-    if (!meta?.trackerIssueId || !stateId) return;
+    if (!meta?.trackerIssueId) return;
     const issueId = meta.trackerIssueId;
+    if (!stateId) {
+      // On hold, escalated or cancelled, a human may set the issue's state by hand: the next write goes out whatever was last written.
+      this.#enqueueWork(t.taskId, () => this.#forget(issueId));
+      return;
+    }
     const projectId = this.#o.projectOf(issueId, meta.repo, meta.trackerProjectId);
     const ctx = rt.contextOf(t.taskId);
-    const key = `trackerMirror:${t.taskId}:${to}:e${ctx?.epoch ?? 0}:v${ctx?.stageVisit ?? 0}`;
+    // The revision tells a return to the same visit (a resume after a hold) from the visit's first entry.
+    const key = `trackerMirror:${t.taskId}:${to}:e${ctx?.epoch ?? 0}:v${ctx?.stageVisit ?? 0}:r${rt.rev(t.taskId) ?? 0}`;
     const base = { key, taskId: t.taskId, effect: 'trackerMirror' as const, bootId: rt.bootId, startedAt: rt.clock.now(), issueId, projectId: projectId ?? '', stage: to, stateId };
     if (!projectId) {
       this.stats.failed++;
@@ -98,12 +118,22 @@ export class TrackerMirror {
 
   /** One task's writes go out in order, so a quick second stage change cannot be overtaken by the first. */
   #enqueue(record: MirrorRecord): void {
-    const previous = this.#chains.get(record.taskId) ?? Promise.resolve();
-    const next = previous.then(() => this.#apply(record)).catch((e: unknown) => this.#o.log(`mirror: ${record.key}: ${(e as Error).message}`, { level: 'error', taskId: record.taskId, stage: record.stage }));
-    this.#chains.set(record.taskId, next);
+    this.#enqueueWork(record.taskId, () => this.#apply(record), `${record.key}: `, record.stage);
+  }
+
+  #enqueueWork(taskId: string, work: () => Promise<void>, what = '', stage?: string): void {
+    const previous = this.#chains.get(taskId) ?? Promise.resolve();
+    const next = previous.then(work).catch((e: unknown) => this.#o.log(`mirror: ${what}${(e as Error).message}`, { level: 'error', taskId, stage }));
+    this.#chains.set(taskId, next);
     void next.then(() => {
-      if (this.#chains.get(record.taskId) === next) this.#chains.delete(record.taskId);
+      if (this.#chains.get(taskId) === next) this.#chains.delete(taskId);
     });
+  }
+
+  async #forget(issueId: string): Promise<void> {
+    if (!this.#written.has(issueId)) return;
+    await this.#o.runtime.write([{ kind: 'delete', collection: 'meta', id: writtenId(issueId) }]);
+    this.#written.delete(issueId);
   }
 
   async #apply(record: MirrorRecord): Promise<void> {
@@ -111,13 +141,22 @@ export class TrackerMirror {
     const current = rt.read<MirrorRecord>('effects', record.key);
     if (current?.status === 'completed') return;
     const put = (value: MirrorRecord) => rt.write([{ kind: 'put', collection: 'effects', id: value.key, value }]);
+    if (this.#written.get(record.issueId) === record.stateId) {
+      // The issue already shows this state: spend no call (and no journal record) on writing it again.
+      this.stats.unchanged++;
+      if (current) await put({ ...current, status: 'completed', finishedAt: rt.clock.now(), result: { issueId: record.issueId, stateId: record.stateId } });
+      return;
+    }
     const started: MirrorRecord = { ...record, status: 'started', bootId: rt.bootId };
     await put(started);
     const res = await this.#o.client.setIssueState(record.projectId, record.issueId, record.stateId);
     const finishedAt = rt.clock.now();
     if (res.ok) {
       this.stats.mirrored++;
-      await put({ ...started, status: 'completed', finishedAt, result: { issueId: record.issueId, stateId: record.stateId } });
+      const completed: MirrorRecord = { ...started, status: 'completed', finishedAt, result: { issueId: record.issueId, stateId: record.stateId } };
+      const written: WrittenState = { kind: 'trackerState', issueId: record.issueId, stateId: record.stateId, at: finishedAt };
+      await rt.write([{ kind: 'put', collection: 'effects', id: completed.key, value: completed }, { kind: 'put', collection: 'meta', id: writtenId(record.issueId), value: written }]);
+      this.#written.set(record.issueId, record.stateId);
       return;
     }
     this.stats.failed++;

@@ -85,12 +85,24 @@ describe('tracker status mirror', () => {
     expect(tracker.requestsTo('PATCH', '/issues/issue-6/')).toHaveLength(1);
   });
 
+  it("writes the stage's state again after a hold, when a human may have set another by hand", async () => {
+    tracker.setIssue({ id: 'issue-7', name: 'Held', project: PROJECT, state: 'state-approved' });
+    const id = await taskAt(world, 'analysis.gating', { trackerIssueId: 'issue-7' });
+    await world.conveyor.send(id, { type: 'analysis.approved', by: 'tracker' }, { source: 'webhook' });
+    await world.until('the issue shows development', () => tracker.issues.get('issue-7')?.state === 'state-dev');
+    await world.conveyor.send(id, { type: 'task.hold', reason: 'waiting on a human' }, { source: 'operator' });
+    tracker.setIssue({ ...tracker.issues.get('issue-7')!, state: 'state-blocked' });
+    await world.conveyor.send(id, { type: 'task.resume' }, { source: 'operator' });
+    await world.until('the issue shows development again', () => tracker.issues.get('issue-7')?.state === 'state-dev');
+    expect(tracker.requestsTo('PATCH', '/issues/issue-7/')).toHaveLength(2);
+  });
+
   it('journals a failed write and never holds the task up', async () => {
     const id = await taskAt(world, 'analysis.gating', { trackerIssueId: 'issue-gone' });
     await world.conveyor.send(id, { type: 'analysis.approved', by: 'tracker' }, { source: 'webhook' });
     await world.until('the task reaches development', () => world.conveyor.task(id)?.state === 'development.gating');
     await world.until('the journal says failed', () => mirrorRecords().some((r) => r.status === 'failed'));
     expect(mirrorRecords()[0]).toMatchObject({ status: 'failed', error: expect.stringContaining('404') });
-    expect(bg.status().mirror).toEqual({ mirrored: 0, failed: 1 });
+    expect(bg.status().mirror).toEqual({ mirrored: 0, failed: 1, unchanged: 0 });
   });
 });
