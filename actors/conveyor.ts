@@ -8,7 +8,8 @@ import { effectStats, releaseEffect, type EffectRecord, type EffectStatus, type 
 import { syncEvent } from './work/sync-stage.ts';
 import { Decisions } from './decisions/index.ts';
 import { DEFAULT_RETENTION, sweepRetention, type RetentionPolicy, type TaskArchive } from './retention/index.ts';
-import { Alerts } from './alerts/index.ts';
+import { Alerts, followRateLimit } from './alerts/index.ts';
+import type { RateLimit } from './rate-limit.ts';
 import { randomId } from './world.ts';
 import type { SyncOutcome } from './git/index.ts';
 import { CommitFeed, type CommitListener } from './commit-feed.ts';
@@ -74,6 +75,12 @@ export class Conveyor {
     });
     this.store.observe?.(this.metrics.store);
     this.feed.follow((records) => this.metrics.committed(records));
+    if (this.workbench) this.watchRateLimit(this.workbench.effects.forge.rateLimit);
+  }
+
+  /** Counts a client's rate-limited calls and alerts when one gives up past its budget. */
+  watchRateLimit(limit: RateLimit): () => void {
+    return followRateLimit(limit, { runtime: this.runtime, count: (e) => this.metrics.rateLimited(e.client, e.outcome) });
   }
 
   /** Loads the store and restores every task; throws (naming file or task) on anything it cannot trust. */

@@ -8,6 +8,7 @@ export * from './views.ts';
 export * from './instant-implementations.ts';
 export * from './timer-actor.ts';
 export * from './scheduler.ts';
+export * from './rate-limit.ts';
 export * from './dependency-graph.ts';
 export * from './open-conveyor.ts';
 export * from './work/index.ts';

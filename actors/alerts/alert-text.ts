@@ -63,6 +63,12 @@ function wordingOf(a: StoredAlert): Wording {
         message: `a webhook event was not applied: ${str(a.reason)}`,
         suggestedAction: 'Check that the tracker project or forge repository maps to one task (configuration, branch, issue); send the change again or apply it as an operator event.',
       };
+    case 'rate_limited':
+      return {
+        taskId: null,
+        message: `the ${str(a.client)} answered ${str(a.status)} to ${str(a.method)} ${str(a.url)} and asked for a wait of ${Math.ceil(Number(a.retryAfterMs) / 1000)} s, past the budget of ${Math.ceil(Number(a.budgetMs) / 1000)} s: the call failed and is tried again later`,
+        suggestedAction: `Check the ${str(a.client)} token's rate limit; call it less often (reconciler.intervalMs) or raise limits.rateLimitBudgetMs. conveyor_rate_limited_total counts every wait.`,
+      };
     case 'supervisor_degraded':
       return {
         taskId: null,

@@ -1,2 +1,3 @@
 export * from './alert-text.ts';
 export * from './alerts.ts';
+export * from './rate-limit-alerts.ts';

@@ -1,5 +1,6 @@
 import type { CiState, GateName, TaskContext } from '../../machines/index.ts';
 import type { ForgeConfig } from '../effects/index.ts';
+import { RateLimit } from '../rate-limit.ts';
 import type { TaskEventInput } from '../types.ts';
 
 /** A task resting at its gate, as a probe needs to see it. */
@@ -28,6 +29,8 @@ export interface ForgeStatusProbeOptions {
   forges: Record<string, ForgeConfig>;
   fetch?: typeof fetch;
   timeoutMs?: number;
+  /** The forge's rate limit, shared with the merge's client (one token, one limit). */
+  rateLimit?: RateLimit;
 }
 
 const CI_STATES: Record<string, CiState> = { success: 'success', pending: 'pending', failure: 'failure', error: 'error', warning: 'failure' };
@@ -41,10 +44,12 @@ const unknown = (reason: string): ProbeResult => ({ kind: 'unknown', reason });
 export class ForgeStatusProbe implements GateProbe {
   readonly #o: ForgeStatusProbeOptions;
   readonly #fetch: typeof fetch;
+  readonly rateLimit: RateLimit;
 
   constructor(opts: ForgeStatusProbeOptions) {
     this.#o = opts;
     this.#fetch = opts.fetch ?? globalThis.fetch;
+    this.rateLimit = opts.rateLimit ?? new RateLimit({ client: 'forge' });
   }
 
   async probe(task: ProbeTask): Promise<ProbeResult> {
@@ -87,7 +92,7 @@ export class ForgeStatusProbe implements GateProbe {
       ? { authorization: `Bearer ${forge.token}`, accept: 'application/vnd.github+json' }
       : { authorization: `token ${forge.token}`, accept: 'application/json' };
     try {
-      const response = await this.#fetch(url, { headers, signal: AbortSignal.timeout(this.#o.timeoutMs ?? 15_000) });
+      const response = await this.rateLimit.fetch('GET', url, () => this.#fetch(url, { headers, signal: AbortSignal.timeout(this.#o.timeoutMs ?? 15_000) }));
       const raw = await response.text();
       if (!response.ok) return { ok: false, error: `forge: GET ${url} answered ${response.status}` };
       return { ok: true, value: raw ? (JSON.parse(raw) as unknown) : null };

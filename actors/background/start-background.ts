@@ -5,6 +5,7 @@ import { Outbox } from '../notifications/index.ts';
 import { Background, type BackgroundOptions } from './background.ts';
 import { ForgeStatusProbe } from './gate-probe.ts';
 import { TrackerClient } from './tracker-client.ts';
+import { RateLimit } from '../rate-limit.ts';
 import type { TrackerRoutingTable } from './tracker-events.ts';
 import type { LogLine } from '../log.ts';
 
@@ -23,6 +24,15 @@ export interface StartBackgroundOptions {
 
 /** Where the supervisor's snapshot is kept (collection meta). */
 const SUPERVISOR_RECORD = 'background:supervisor';
+
+/** The probe asks the same forge with the same token as the merge: one limit between them (its own, watched, without a workbench). */
+function forgeLimit(conveyor: Conveyor, config: ConveyorConfig | null): RateLimit {
+  const shared = conveyor.workbench?.effects.forge.rateLimit;
+  if (shared) return shared;
+  const own = new RateLimit({ client: 'forge', budgetMs: config?.limits.rateLimitBudgetMs, now: () => conveyor.runtime.clock.now() });
+  conveyor.watchRateLimit(own);
+  return own;
+}
 
 /** The longest an agent job may run under this configuration. */
 export function longestJobMs(conveyor: Conveyor, config: ConveyorConfig | null): number {
@@ -49,11 +59,13 @@ export function startBackground(conveyor: Conveyor, o: StartBackgroundOptions): 
         client: new TrackerClient({
           apiBase: t.apiBase, workspace: t.workspace, token: o.env[t.tokenEnv] ?? '', now: () => rt.clock.now(),
           statesTtlMs: config?.reconciler?.trackerStatesTtlMs ?? 300_000, fetch: o.fetch,
+          rateLimit: new RateLimit({ client: 'tracker', budgetMs: config?.limits.rateLimitBudgetMs, now: () => rt.clock.now() }),
         }),
         routing: o.tracker,
         projects,
       }
     : null;
+  if (tracker) conveyor.watchRateLimit(tracker.client.rateLimit);
   if (!tracker && t?.apiBase) o.log('reconciler: tracker.projectRepos names no project; the tracker is not polled');
   for (const [stage, stateId] of Object.entries(config?.reconciler?.mirrorStates ?? {})) {
     const meaning = Object.hasOwn(o.tracker.states, stateId) ? o.tracker.states[stateId]?.meaning : undefined;
@@ -65,7 +77,7 @@ export function startBackground(conveyor: Conveyor, o: StartBackgroundOptions): 
     config: { reconciler: config?.reconciler, reaper: config?.reaper, supervisor: config?.supervisor },
     longestJobMs: longestJobMs(conveyor, config),
     tracker,
-    probe: Object.keys(forges).length > 0 ? new ForgeStatusProbe({ forges, fetch: o.fetch }) : null,
+    probe: Object.keys(forges).length > 0 ? new ForgeStatusProbe({ forges, fetch: o.fetch, rateLimit: forgeLimit(conveyor, config) }) : null,
     outbox: new Outbox({ store: rt, clock: rt.clock, bootId: rt.bootId, webhookUrl: config?.notifications?.webhookUrl ?? null, log: o.log, fetch: o.fetch }),
     log: o.log,
     // Restart counts, the degraded mark and the loops' deadlines survive a restart of conveyor.

@@ -1,3 +1,5 @@
+import { RateLimit } from '../rate-limit.ts';
+
 /** A workflow state as the tracker lists it. */
 export interface TrackerState {
   id: string;
@@ -29,6 +31,8 @@ export interface TrackerClientOptions {
   pageSize?: number;
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /** How 429s are waited out; by default within 60 s per call on `now`. */
+  rateLimit?: RateLimit;
 }
 
 interface CachedStates {
@@ -48,10 +52,12 @@ export class TrackerClient {
   readonly #o: TrackerClientOptions;
   readonly #fetch: typeof fetch;
   readonly #states = new Map<string, CachedStates>();
+  readonly rateLimit: RateLimit;
 
   constructor(opts: TrackerClientOptions) {
     this.#o = opts;
     this.#fetch = opts.fetch ?? globalThis.fetch;
+    this.rateLimit = opts.rateLimit ?? new RateLimit({ client: 'tracker', now: opts.now });
   }
 
   async states(projectId: string): Promise<TrackerResult<TrackerState[]>> {
@@ -108,9 +114,9 @@ export class TrackerClient {
     const headers: Record<string, string> = { 'x-api-key': this.#o.token, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     try {
-      const response = await this.#fetch(url, {
+      const response = await this.rateLimit.fetch(method, url, () => this.#fetch(url, {
         method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.#o.timeoutMs ?? 15_000),
-      });
+      }));
       const raw = await response.text();
       if (!response.ok) return { ok: false, error: `tracker: ${method} ${url} answered ${response.status}: ${raw.slice(0, 200) || 'no body'}` };
       return { ok: true, value: raw ? (JSON.parse(raw) as unknown) : null };

@@ -72,6 +72,8 @@ const limitsSchema = z.strictObject({
   maxJobAttempts: count.default(3),
   baseBackoffMs: count.default(5_000),
   maxLogBytes: count.default(1_048_576),
+  /** The longest one tracker or forge call waits out 429 / Retry-After before it fails. */
+  rateLimitBudgetMs: count.default(60_000),
 });
 
 // `agent: null` runs the stage with no agent on purpose (its work is a human's or a webhook's); leaving it out means the default agent.

@@ -24,5 +24,6 @@ export function workbenchOptionsFromConfig(config: ConveyorConfig, dataDir: stri
     deploy: config.deploy && { ...config.deploy, env: { ...passedEnvironment(config.deploy.passEnv, env), ...config.deploy.env } },
     agents,
     limits: { globalJobs: config.limits.globalJobs, perRepoJobs: config.limits.perRepoJobs },
+    rateLimitBudgetMs: config.limits.rateLimitBudgetMs,
   };
 }

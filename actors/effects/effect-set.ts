@@ -5,6 +5,7 @@ import { mergeEffect } from './merge-effect.ts';
 import type { RebaseOutcome } from './rebase.ts';
 import type { runCommand } from './run-command.ts';
 import { MergeQueue } from './merge-queue.ts';
+import { RateLimit } from '../rate-limit.ts';
 
 /** A repository as the effects see it: where changes land and, if configured, its forge. */
 export interface EffectRepo {
@@ -21,6 +22,7 @@ export interface EffectSetOptions {
   /** Where deploy commands run for a task. */
   cwdFor(taskId: string): Promise<string>;
   fetch?: typeof fetch;
+  rateLimitBudgetMs?: number;
   deployTimeoutMs?: number;
   /** Runs deploy commands; spawns them unless simulated. */
   runCommand?: typeof runCommand;
@@ -37,7 +39,7 @@ export class EffectSet {
   constructor(private readonly opts: EffectSetOptions) {
     const forges: Record<string, ForgeConfig> = {};
     for (const repo of opts.repos) if (repo.forge) forges[repo.name] = repo.forge;
-    this.forge = new ForgeClient({ repos: forges, fetch: opts.fetch });
+    this.forge = new ForgeClient({ repos: forges, fetch: opts.fetch, rateLimit: new RateLimit({ client: 'forge', budgetMs: opts.rateLimitBudgetMs }) });
     this.queue = new MergeQueue({ forge: this.forge, rebase: opts.rebase });
     this.#targets = new Map(opts.repos.map((r) => [r.name, r.targetBranch]));
   }

@@ -1,3 +1,4 @@
+import { RateLimit } from '../rate-limit.ts';
 import { NonRetriableError, RetriableError } from './errors.ts';
 
 /** How conveyor reaches one repository on its forge; the token is resolved, never read from config here. */
@@ -39,6 +40,8 @@ export interface ForgeClientOptions {
   repos: Record<string, ForgeConfig>;
   fetch?: typeof fetch;
   timeoutMs?: number;
+  /** How 429s are waited out; by default within 60 s per call. */
+  rateLimit?: RateLimit;
 }
 
 /** The error an effect throws for a forge failure, so the journal classifies it. */
@@ -52,11 +55,13 @@ export class ForgeClient {
   readonly #repos: Map<string, ForgeConfig>;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
+  readonly rateLimit: RateLimit;
 
   constructor(opts: ForgeClientOptions) {
     this.#repos = new Map(Object.entries(opts.repos));
     this.#fetch = opts.fetch ?? globalThis.fetch;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.rateLimit = opts.rateLimit ?? new RateLimit({ client: 'forge' });
   }
 
   /** Whether a forge is configured for the repository. */
@@ -110,7 +115,7 @@ export class ForgeClient {
     let response: Response;
     let text: string;
     try {
-      response = await this.#fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.#timeoutMs) });
+      response = await this.rateLimit.fetch(method, url, () => this.#fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.#timeoutMs) }));
       text = await response.text();
     } catch (e) {
       return { ok: false, failure: { kind: 'network', message: `${method} ${url}: ${(e as Error).message}`, retriable: true } };

@@ -28,6 +28,7 @@ export class ConveyorMetrics {
   readonly #jobs: Histogram<'stage' | 'outcome'>;
   readonly #effects: Counter<'effect' | 'status'>;
   readonly #ticks: Histogram<'loop' | 'outcome'>;
+  readonly #rateLimited: Counter<'client' | 'outcome'>;
   readonly #seen = new Set<string>();
   #processMetrics = false;
 
@@ -43,6 +44,7 @@ export class ConveyorMetrics {
     this.#jobs = new Histogram({ name: 'conveyor_job_duration_seconds', help: 'Agent jobs from start to finish, by stage and outcome', labelNames: ['stage', 'outcome'], buckets: JOB_SECONDS, registers });
     this.#effects = new Counter({ name: 'conveyor_effect_outcomes_total', help: 'Outside effects (merges, deploys, mirrors) settled, by effect and status', labelNames: ['effect', 'status'], registers });
     this.#ticks = new Histogram({ name: 'conveyor_background_tick_seconds', help: 'Sweeps of the reconciler and the reaper, by outcome', labelNames: ['loop', 'outcome'], buckets: SECONDS, registers });
+    this.#rateLimited = new Counter({ name: 'conveyor_rate_limited_total', help: 'Calls the tracker or forge rate-limited (429, Retry-After): waited out, or given up past the budget', labelNames: ['client', 'outcome'], registers });
     registerScrapeMetrics(this.registry, source);
   }
 
@@ -67,6 +69,11 @@ export class ConveyorMetrics {
 
   request(method: string, route: string, status: number, seconds: number): void {
     this.#http.observe({ method, route, status: String(status) }, seconds);
+  }
+
+  /** A call a tracker or forge rate-limited, and whether it waited or gave up. */
+  rateLimited(client: string, outcome: 'waited' | 'exhausted'): void {
+    this.#rateLimited.inc({ client, outcome });
   }
 
   /** One sweep of a background loop, its duration and whether it threw. */

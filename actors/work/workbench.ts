@@ -33,6 +33,8 @@ export interface WorkbenchOptions {
   agents?: Record<string, AgentSetup>;
   limits?: { globalJobs: number; perRepoJobs: number | Record<string, number> };
   defaultTimeoutMs?: number;
+  /** The longest one forge call waits out 429 / Retry-After. */
+  rateLimitBudgetMs?: number;
   /** Where agents reach conveyor's API; known once the server listens. */
   apiBase?: () => string;
   /** The world the workbench touches: files, git, deploy commands, the forge's HTTP, token randomness. Real unless given. */
@@ -67,6 +69,7 @@ export class Workbench {
       worktreeFor: (taskId, repo, branch) => this.mergeWorktree(taskId, repo, branch),
       cwdFor: async (taskId) => (await this.fs.exists(this.workdirFor(taskId))) ? this.workdirFor(taskId) : opts.dataDir,
       fetch: world.fetch,
+      rateLimitBudgetMs: opts.rateLimitBudgetMs,
       runCommand: world.runCommand,
       rebase: (worktree, branch, target) => this.git.rebaseOntoTarget(worktree, branch, target),
     });

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ForgeConfig } from '../../actors/index.ts';
 import { git, makeTempDir } from '../git/fixtures.ts';
-import { readBody, sendJson } from './http-json.ts';
+import { InjectedAnswers, readBody, sendJson } from './http-json.ts';
 
 /** One pull request the double holds. */
 export interface DoublePullRequest {
@@ -48,6 +48,8 @@ export class ForgeDouble {
   readonly requests: { method: string; path: string }[] = [];
   /** What to do around merges; may be changed while the double runs. */
   readonly hooks: Pick<ForgeDoubleOptions, 'onMergeCall' | 'afterMerge'>;
+  /** Answers to give the next requests instead of serving them (a rate limit). */
+  readonly injected = new InjectedAnswers();
   readonly #statuses = new Map<string, { context: string; state: string; target_url?: string }[]>();
   readonly #failures: InjectedFailure[] = [];
   #nextNumber = 1;
@@ -110,6 +112,7 @@ export class ForgeDouble {
     const token = this.opts.token ?? 'forge-token';
     const auth = req.headers.authorization ?? '';
     if (auth !== `token ${token}` && auth !== `Bearer ${token}`) return sendJson(res, 401, { message: 'token is required' });
+    if (this.injected.answer(res)) return;
     const owner = this.opts.owner ?? 'acme';
     const repo = this.opts.repo ?? 'shop';
     const m = /^\/api\/v1\/repos\/([^/]+)\/([^/]+)\/(pulls\/(\d+)(\/merge)?|commits\/([0-9a-zA-Z]+)\/status)$/.exec(url.pathname);

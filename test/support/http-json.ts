@@ -18,3 +18,23 @@ export function readBody(req: IncomingMessage): Promise<string> {
     req.on('error', reject);
   });
 }
+
+/** Answers queued for the next requests a double receives: a rate limit (429 with Retry-After) or any status. */
+export class InjectedAnswers {
+  readonly #queue: { status: number; headers: Record<string, string>; body: unknown }[] = [];
+
+  /** The next `count` requests answer 429 with this Retry-After (seconds or an HTTP date; none when null). */
+  rateLimit(count: number, retryAfter: string | null): void {
+    for (let i = 0; i < count; i++) this.#queue.push({ status: 429, headers: retryAfter === null ? {} : { 'retry-after': retryAfter }, body: { message: 'API rate limit exceeded' } });
+  }
+
+  /** Sends the next queued answer, if any; true when it did. */
+  answer(res: ServerResponse): boolean {
+    const next = this.#queue.shift();
+    if (!next) return false;
+    const text = JSON.stringify(next.body);
+    res.writeHead(next.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...next.headers });
+    res.end(text);
+    return true;
+  }
+}

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readBody, sendJson } from './http-json.ts';
+import { InjectedAnswers, readBody, sendJson } from './http-json.ts';
 
 /** A workflow state of the double: Plane's id, name and group. */
 export interface DoubleState {
@@ -34,6 +34,8 @@ export class TrackerDouble {
   readonly states = new Map<string, DoubleState[]>();
   readonly issues = new Map<string, DoubleIssue>();
   readonly requests: { method: string; path: string; query: string; body?: unknown }[] = [];
+  /** Answers to give the next requests instead of serving them (a rate limit). */
+  readonly injected = new InjectedAnswers();
   /** Answer 503 to state-list requests while set. */
   failStates = false;
   #updates = 0;
@@ -84,6 +86,7 @@ export class TrackerDouble {
     const body = raw ? (JSON.parse(raw) as unknown) : undefined;
     this.requests.push({ method: req.method ?? '', path: url.pathname, query: url.search, body });
     if (req.headers['x-api-key'] !== this.token) return sendJson(res, 401, { detail: 'Invalid API key' });
+    if (this.injected.answer(res)) return;
     const m = /^\/api\/v1\/workspaces\/([^/]+)\/projects\/([^/]+)\/(states|issues)\/(?:([^/]+)\/)?$/.exec(url.pathname);
     if (!m || m[1] !== this.workspace) return sendJson(res, 404, { detail: 'Not found' });
     const project = m[2]!;
