@@ -1,5 +1,5 @@
 import { fromCallback } from 'xstate';
-import type { TimerInput } from '../machines/index.ts';
+import { EARLY_TIMER, type TimerInput } from '../machines/index.ts';
 import type { RuntimeHandle } from './types.ts';
 
 /**
@@ -16,9 +16,11 @@ export function timerActor(rt: RuntimeHandle) {
       handle = rt.clock.setTimeout(fire, Math.max(0, deadline - rt.clock.now()));
     };
     // The task refuses a timer that fires before its deadline (a clock that woke early): wait out the rest.
+    // The refusal decides, not the clock now: time moves on while the task takes the event, and a timer
+    // that gave up because the deadline had passed by then would leave the task waiting forever.
     const fire = () => void rt.send(taskId, { type: 'timer.fired', deadline }, { source: 'timer' })
       .then((outcome) => {
-        if (!stopped && outcome.status === 'ignored' && rt.clock.now() < deadline) arm();
+        if (!stopped && outcome.status === 'ignored' && outcome.reason.startsWith(EARLY_TIMER)) arm();
       })
       .catch(() => undefined);
     arm();

@@ -2,6 +2,9 @@ import type { StateValue } from 'xstate';
 import type { TaskContext } from './context.ts';
 import type { TaskEvent } from './events.ts';
 
+/** How a refusal of a timer that fired before its deadline begins; the timer actor waits out the rest. */
+export const EARLY_TIMER = 'early:';
+
 /** "review.gating", "onHold", "done": the state value as one readable path. */
 export function describeState(value: StateValue): string {
   if (typeof value === 'string') return value;
@@ -32,7 +35,7 @@ export function explainRefusal(
     return `stale: job ${event.jobId} is not the current job ${snapshot.context.job?.id ?? '(none)'}`;
   }
   if (event.type === 'timer.fired' && event.deadline !== snapshot.context.deadline) return 'stale: a timer of an earlier state';
-  if (event.type === 'timer.fired' && event.at < event.deadline) return `early: the timer fired ${event.deadline - event.at} ms before its deadline`;
+  if (event.type === 'timer.fired' && event.at < event.deadline) return `${EARLY_TIMER} the timer fired ${event.deadline - event.at} ms before its deadline`;
   if ((event.type === 'analysis.approved' || event.type === 'analysis.rejected') && !state.startsWith('analysis')) {
     return `redundant: analysis was already decided; the task is in ${state}`;
   }
