@@ -50,6 +50,7 @@ export interface RuntimeHandle {
   /** Durably writes records that are not a task's state (job records, alerts); resolves when on disk. */
   write(records: StoreRecord[]): Promise<void>;
   read<T>(collection: Collection, id: string): T | undefined;
+  list<T>(collection: Collection): T[];
   /** Adds a line to a task's history without an event (a warning, a note); durable when it resolves. */
   annotate(taskId: string, entry: Omit<HistoryEntry, 'at' | 'from' | 'to'>): Promise<void>;
 }

@@ -43,6 +43,7 @@ function runtimeOver(store: EmbeddedStore, waiters: Map<string, () => void>): Ru
       await store.commit(records);
     },
     read: (collection, id) => store.get(collection, id),
+    list: (collection) => store.list(collection),
     annotate: async () => undefined,
   };
 }

@@ -56,7 +56,10 @@ const repositorySchema = z.strictObject({
 });
 
 const agentSchema = z.strictObject({
-  command: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  /** `command` runs the command as it is; `claude-code` and `codex` drive that CLI with a prompt, read its activity and resume its session. */
+  kind: z.enum(['command', 'claude-code', 'codex']).default('command'),
+  /** For `command`, what to run; for a CLI kind, the CLI and flags of your own (the kind adds its prompt and output flags), by default `claude` or `codex exec`. */
+  command: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   timeoutMs: timeoutMs.optional(),
   env: z
     .record(z.string().regex(AGENT_ENV_NAME, 'an environment variable name not starting with CONVEYOR_ (conveyor sets those)'), z.string())
@@ -174,7 +177,7 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   if (tracker?.apiBase !== undefined && tracker.workspace === undefined) {
     issues.push({ path: ['tracker', 'workspace'], expected: 'a workspace slug, needed when tracker.apiBase is set', got: 'nothing' });
   }
-  issues.push(...secretPassIssues(config));
+  issues.push(...secretPassIssues(config), ...agentKindIssues(config));
   const overrides = obj(obj(config.pipeline)?.stages) ?? {};
   const stageIds = defaultPipeline.stages.map((s) => s.id);
   for (const id of Object.keys(overrides)) {
@@ -199,6 +202,21 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
       ? `stage ${stages[0]} needs it; set pipeline.stages.${stages[0]}.agent to null to run it with no agent`
       : `stages ${stages.join(', ')} need it; set pipeline.stages.<stage>.agent to null to run a stage with no agent`;
     issues.push({ path: ['agents', agent], expected: `a configured agent "${agent}" (${which})`, got: 'nothing' });
+  }
+  return issues;
+}
+
+/** A command agent needs its command; a CLI kind takes its command as an argv, to which it adds its own arguments. */
+function agentKindIssues(config: Obj): CrossFieldIssue[] {
+  const issues: CrossFieldIssue[] = [];
+  for (const [agent, value] of Object.entries(obj(config.agents) ?? {})) {
+    const setup = obj(value);
+    if (!setup) continue;
+    const kind = setup.kind ?? 'command';
+    if (kind === 'command' && setup.command === undefined) issues.push({ path: ['agents', agent, 'command'], expected: 'a command (a string or an argv array) for an agent of kind "command"', got: 'nothing' });
+    if (kind !== 'command' && typeof setup.command === 'string') {
+      issues.push({ path: ['agents', agent, 'command'], expected: `an argv array for an agent of kind ${quoted(kind)} (its prompt and flags are added as arguments)`, got: quoted(setup.command) });
+    }
   }
   return issues;
 }

@@ -1,3 +1,4 @@
+import { agentKinds, KindExecutor } from '../agents/index.ts';
 import { CommandExecutor, passedEnvironment } from '../executors/index.ts';
 import type { AgentSetup, WorkbenchOptions } from '../work/index.ts';
 import type { ConveyorConfig } from './schema.ts';
@@ -6,8 +7,12 @@ import type { ConveyorConfig } from './schema.ts';
 export function workbenchOptionsFromConfig(config: ConveyorConfig, dataDir: string, env: Record<string, string | undefined> = {}): WorkbenchOptions {
   const agents: Record<string, AgentSetup> = {};
   for (const [name, agent] of Object.entries(config.agents)) {
+    const kind = agent.kind === 'command' ? null : agentKinds[agent.kind];
     agents[name] = {
-      executor: new CommandExecutor({ command: agent.command, maxLogBytes: config.limits.maxLogBytes }),
+      executor: kind
+        ? new KindExecutor({ kind, command: Array.isArray(agent.command) ? agent.command : undefined, maxLogBytes: config.limits.maxLogBytes })
+        : new CommandExecutor({ command: agent.command ?? [], maxLogBytes: config.limits.maxLogBytes }),
+      ...(kind ? { kind } : {}),
       timeoutMs: agent.timeoutMs,
       // Named variables come from conveyor's environment at start; the configured values win over them.
       env: { ...passedEnvironment(agent.passEnv, env), ...agent.env },

@@ -19,6 +19,8 @@ export interface CommandExecutorOptions {
   maxLogBytes?: number;
   /** Time between SIGTERM and SIGKILL when a job's process group is killed; default 3 s. */
   killGraceMs?: number;
+  /** The log takes stdout and stderr a whole line at a time, so one never cuts into the other's line (structured output). */
+  wholeLines?: boolean;
 }
 
 // setTimeout fires at once for delays past 2^31 - 1 ms; such a timeout means about 25 days.
@@ -81,6 +83,7 @@ export class CommandExecutor implements Executor {
     this.#clock = options.clock ?? systemClock;
     this.#maxLogBytes = options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES;
     this.#killGraceMs = options.killGraceMs ?? 3000;
+    if (options.wholeLines) this.#relayArgs = ['--lines', ...this.#relayArgs];
   }
 
   /** Starts the job's command; the returned exit promise never rejects. */

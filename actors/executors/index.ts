@@ -4,7 +4,7 @@ export { CommandExecutor, exitFilePath, jobEnvironment } from './command-executo
 export type { CommandExecutorOptions } from './command-executor.ts';
 export { InProcessExecutor } from './inprocess-executor.ts';
 export type { InProcessAgent, InProcessExecutorOptions } from './inprocess-executor.ts';
-export { BoundedLog, DEFAULT_MAX_LOG_BYTES, openBoundedLog, readLogTail, truncationMarker } from './log-file.ts';
+export { BoundedLog, DEFAULT_MAX_LOG_BYTES, openBoundedLog, readLogRange, readLogTail, truncationMarker } from './log-file.ts';
 export type { LogOpenResult, LogTail } from './log-file.ts';
 export { isAlive, leadsGroup, processStartedAt, reattach, readExitFile, terminate } from './process-alive.ts';
 export type { ExitFileRead, ReattachOptions } from './process-alive.ts';

@@ -130,3 +130,26 @@ export async function readLogTail(path: string, maxBytes: number): Promise<LogTa
     await handle.close().catch(() => undefined);
   }
 }
+
+/** At most maxBytes of a log from byte `from` on, or null when the log does not exist (yet). */
+export async function readLogRange(path: string, from: number, maxBytes: number): Promise<Buffer | null> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    const buf = Buffer.alloc(maxBytes);
+    let got = 0;
+    while (got < maxBytes) {
+      const { bytesRead } = await handle.read(buf, got, maxBytes - got, from + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}

@@ -1,6 +1,8 @@
 // conveyor's job relay, run as
 //   node relay.mjs <logPath> <maxLogBytes> <exitFile> -- <argv...>
 //   node relay.mjs <logPath> <maxLogBytes> <exitFile> --shell <command>
+// with `--lines` before `--` or `--shell` when the agent's output is structured (JSON lines): stdout
+// and stderr then reach the log a whole line at a time, so neither cuts into the other's lines.
 // conveyor starts it detached with no stdio of its own, so neither the relay nor the agent it runs
 // holds a pipe to conveyor and both outlive a conveyor restart. The relay keeps the agent's output
 // in a bounded log and, once the agent has ended, its exit status in <exitFile>, which a restarted
@@ -16,14 +18,39 @@ import { dirname } from 'node:path';
 const PIPE_CLOSE_WAIT_MS = 1000;
 const USAGE_EXIT = 2;
 const SPAWN_FAILED_EXIT = 127;
+const MAX_PENDING_LINE = 1024 * 1024;
 
 function parseArgs(argv) {
-  const [logPath, maxArg, exitFile, mode, ...rest] = argv;
+  const [logPath, maxArg, exitFile, ...after] = argv;
+  const lines = after[0] === '--lines';
+  const [mode, ...rest] = lines ? after.slice(1) : after;
   const maxBytes = Number(maxArg);
   if (!logPath || !exitFile || !maxArg || Number.isNaN(maxBytes)) return null;
-  if (mode === '--shell' && rest.length === 1) return { logPath, maxBytes, exitFile, file: '/bin/sh', args: ['-c', rest[0]] };
-  if (mode === '--' && rest.length > 0 && rest[0] !== '') return { logPath, maxBytes, exitFile, file: rest[0], args: rest.slice(1) };
+  if (mode === '--shell' && rest.length === 1) return { logPath, maxBytes, exitFile, lines, file: '/bin/sh', args: ['-c', rest[0]] };
+  if (mode === '--' && rest.length > 0 && rest[0] !== '') return { logPath, maxBytes, exitFile, lines, file: rest[0], args: rest.slice(1) };
   return null;
+}
+
+// Holds back a stream's unfinished line until its newline (or the stream's end) arrives.
+function lineWriter(write) {
+  let pending = Buffer.alloc(0);
+  return {
+    write(chunk) {
+      const data = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
+      const end = data.lastIndexOf(0x0a) + 1;
+      if (end > 0) write(data.subarray(0, end));
+      pending = data.subarray(end);
+      // A line that never ends is written anyway, rather than held in memory without bound.
+      if (pending.length > MAX_PENDING_LINE) {
+        write(pending);
+        pending = Buffer.alloc(0);
+      }
+    },
+    flush() {
+      if (pending.length > 0) write(pending);
+      pending = Buffer.alloc(0);
+    },
+  };
 }
 
 // The same bound, marker and notes as conveyor's BoundedLog (log-file.ts); writes are synchronous so
@@ -135,8 +162,11 @@ function main() {
   });
   const closed = new Promise((resolve) => child.once('close', resolve));
   // Drain both pipes whatever the log keeps, so the agent never blocks on a full pipe.
+  const writers = [];
   for (const stream of [child.stdout, child.stderr]) {
-    stream.on('data', (chunk) => log.write(chunk));
+    const writer = job.lines ? lineWriter((data) => log.write(data)) : { write: (data) => log.write(data), flush() {} };
+    writers.push(writer);
+    stream.on('data', (chunk) => writer.write(chunk));
     stream.on('error', () => undefined);
   }
   child.on('error', (err) => {
@@ -156,6 +186,7 @@ function main() {
       clearTimeout(cap);
       child.stdout.destroy();
       child.stderr.destroy();
+      for (const writer of writers) writer.flush();
       end({ code, signal, finishedAt }, exitStatus(code, signal));
     });
   });

@@ -18,6 +18,10 @@ export interface JobSpec {
   token: string;
   /** Created or truncated at start; holds the agent's stdout and stderr, bounded. */
   logPath: string;
+  /** What an agent CLI of a known kind is asked to do (built from the task); a plain command gets it in CONVEYOR_PROMPT_FILE only if it wants. */
+  prompt?: string;
+  /** The agent's own session to resume (recorded by an earlier job of the same task and stage). */
+  resumeSession?: string | null;
 }
 
 /** How a job ended, as far as the executor can tell; never a verdict on the work itself. */

@@ -8,6 +8,8 @@ import type { RuntimeHandle } from '../types.ts';
 import { finishedStatuses, type JobRecord } from './job-record.ts';
 import type { JobTokens } from './job-tokens.ts';
 import type { Finalizers } from '../background/finalizers.ts';
+import { activityPathFor, buildPrompt, type ActivityFeed, type ActivityRecord, type ActivityState, type AgentKind } from '../agents/index.ts';
+import { JobActivity } from './job-activity.ts';
 
 export interface AgentWorkOptions {
   rt: RuntimeHandle;
@@ -26,6 +28,20 @@ export interface AgentWorkOptions {
   apiBase(): string;
   /** Where reason files are written and logs read. */
   fs: FileSystem;
+  /** The CLI kind of an agent, whose output becomes the job's activity; null for a plain command. */
+  kindFor(agent: string): AgentKind | null;
+  /** Where new activity is told as it is recorded. */
+  activity: ActivityFeed;
+}
+
+/** The session a new job of this task, stage and agent resumes: the latest one an earlier job recorded. */
+function priorSession(rt: RuntimeHandle, taskId: string, stage: string, agent: string): string | null {
+  let latest: JobRecord | null = null;
+  for (const j of rt.list<JobRecord>('jobs')) {
+    if (j.taskId !== taskId || j.stage !== stage || j.agent !== agent || !j.session) continue;
+    if (!latest || j.requestedAt > latest.requestedAt) latest = j;
+  }
+  return latest?.session ?? null;
 }
 
 function exitToEvent(exit: JobExit): { code: number | null; reason?: string; status: JobRecord['status'] } {
@@ -67,8 +83,28 @@ export function runAgentActor(o: AgentWorkOptions) {
     };
     let record = base;
 
+    let activity: JobActivity | null = null;
+    const recordActivity = async (records: ActivityRecord[], state: Readonly<ActivityState>) => {
+      record = withActivity(record, state);
+      o.activity.publish({ jobId: job.id, taskId: input.taskId, stage: input.stage, records });
+      await put(record);
+    };
+    const followActivity = async (fresh: boolean) => {
+      const kind = input.agent === null ? null : o.kindFor(input.agent);
+      if (!kind) return null;
+      // A job started afresh owns no activity yet, whatever an earlier start of it left behind.
+      if (fresh) {
+        await o.fs.mkdirp(dirname(record.logPath));
+        await o.fs.writeFile(activityPathFor(record.logPath), '');
+      }
+      activity = await JobActivity.open({ logPath: record.logPath, kind, fs: o.fs, now: () => rt.clock.now(), onRecords: recordActivity });
+      return activity;
+    };
+
     const finish = async (exit: JobExit) => {
       if (detached) return;
+      const followed = activity ?? (await followActivity(false).catch(() => null));
+      if (followed) record = withActivity(record, await followed.finish());
       o.scheduler.release(job.id);
       o.tokens.revoke(job.id);
       const { code, reason, status } = exitToEvent(exit);
@@ -79,6 +115,7 @@ export function runAgentActor(o: AgentWorkOptions) {
 
     const watch = (r: RunningJob) => {
       running = r;
+      (activity as JobActivity | null)?.follow();
       void r.exit.then((exit) => o.finalizers.track(job.id, () => finish(exit))).catch(() => undefined);
     };
 
@@ -100,14 +137,21 @@ export function runAgentActor(o: AgentWorkOptions) {
       try {
         const { token, hash } = o.tokens.mint(job.id);
         const reasonFile = await writeReason(o.fs, input, record.logPath, o.logPathFor);
+        const kind = o.kindFor(agent);
+        const title = rt.meta(input.taskId)?.title ?? '';
+        // A CLI kind resumes the session an earlier job of this stage recorded, and is told why it runs (SPEC R35).
+        const resumeSession = kind ? priorSession(rt, input.taskId, input.stage, agent) : null;
+        const prompt = kind ? buildPrompt({ title, stage: input.stage, branch: input.branch, attempt: job.attempt, lastFailure: input.lastFailure }) : undefined;
         // The job is on record as starting before any process exists (commit before the world changes).
-        record = { ...record, status: 'starting', tokenHash: hash };
+        record = { ...record, status: 'starting', tokenHash: hash, ...(kind ? { kind: kind.name } : {}), ...(resumeSession ? { resumedSession: resumeSession } : {}) };
         await put(record);
         if (stopped) return finish({ kind: 'exited', code: null, signal: null, finishedAt: rt.clock.now() });
+        await followActivity(true);
         started = executor.start({
           jobId: job.id, taskId: input.taskId, stage: input.stage, agent, repo: input.repo, branch: input.branch,
           attempt: job.attempt, cwd: o.workdirFor(input.taskId), timeoutMs: o.timeoutFor(agent), apiBase: o.apiBase(),
-          token, logPath: record.logPath, env: { ...o.envFor(agent), CONVEYOR_TITLE: rt.meta(input.taskId)?.title ?? '', ...(reasonFile ? { CONVEYOR_REASON_FILE: reasonFile } : {}) },
+          token, logPath: record.logPath, env: { ...o.envFor(agent), CONVEYOR_TITLE: title, ...(reasonFile ? { CONVEYOR_REASON_FILE: reasonFile } : {}) },
+          prompt, resumeSession,
         });
         record = { ...record, status: 'running', pid: started.pid, startedAt: started.startedAt };
         await put(record);
@@ -146,6 +190,8 @@ export function runAgentActor(o: AgentWorkOptions) {
         if (prior.tokenHash) o.tokens.adopt(job.id, prior.tokenHash);
         record = { ...prior, bootId: rt.bootId };
         await put(record);
+        // The activity log carries on from where the last record says its reading stopped.
+        await followActivity(false).catch(() => null);
         return watch(reattach(prior.pid, prior.startedAt ?? rt.clock.now(), { exitFile: `${prior.logPath}.exit.json` }));
       }
       if (prior.status === 'running' || prior.status === 'orphaned') {
@@ -181,6 +227,7 @@ export function runAgentActor(o: AgentWorkOptions) {
     return () => {
       stopped = true;
       o.launches.delete(job.id);
+      (activity as JobActivity | null)?.stop();
       if (o.scheduler.cancel(job.id)) return;
       // Shutting down is not leaving the stage: the agent goes on and is re-attached after the restart.
       if (rt.detached(input.taskId)) {
@@ -190,6 +237,16 @@ export function runAgentActor(o: AgentWorkOptions) {
       (running as RunningJob | null)?.kill('the task left the stage');
     };
   });
+}
+
+/** The job record with what its activity log now says: how much, the CLI's session, its spend. */
+function withActivity(record: JobRecord, state: Readonly<ActivityState>): JobRecord {
+  return {
+    ...record,
+    activity: { count: state.count, lastAt: state.lastAt },
+    ...(state.session ? { session: state.session } : {}),
+    ...(state.usage ? { usage: state.usage } : {}),
+  };
 }
 
 /** Hands a retry or rollback its reason (SPEC R35): what failed, with the previous log's tail. */

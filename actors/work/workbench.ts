@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { EffectSet, type DeployCommands, type ForgeConfig } from '../effects/index.ts';
 import type { Executor } from '../executors/index.ts';
+import { ActivityFeed, type AgentKind } from '../agents/index.ts';
 import type { RepoSpec, SyncOutcome } from '../git/index.ts';
 import { instantImplementations } from '../instant-implementations.ts';
 import type { Runtime } from '../runtime.ts';
@@ -18,6 +19,8 @@ import { runAgentActor } from './run-agent.ts';
 
 export interface AgentSetup {
   executor: Executor;
+  /** A known CLI (Claude Code, Codex): jobs get a prompt, resume their session, and their output becomes activity. */
+  kind?: AgentKind;
   timeoutMs?: number;
   env?: Record<string, string>;
 }
@@ -49,6 +52,8 @@ export class Workbench {
   readonly scheduler: Scheduler;
   readonly tokens: JobTokens;
   readonly finalizers = new Finalizers();
+  /** What running jobs do, as their activity logs record it. */
+  readonly activity = new ActivityFeed();
   readonly git: GitWorkbench;
   private readonly fs: World['fs'];
   dependencies: Dependencies | null = null;
@@ -106,6 +111,8 @@ export class Workbench {
       logPathFor: (id) => this.logPathFor(id),
       apiBase: () => this.opts.apiBase?.() ?? '',
       fs: this.fs,
+      kindFor: (agent) => this.opts.agents?.[agent]?.kind ?? null,
+      activity: this.activity,
     }),
     ...this.effects.implementations(rt),
   });

@@ -72,10 +72,25 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('takes an agent kind, "command" by default, a CLI kind with or without its own argv', async () => {
+    const config = await valid({ ...minimal, agents: { ...allAgents, analyst: { kind: 'claude-code' }, developer: { kind: 'codex', command: ['codex', 'exec', '--full-auto'] } } });
+    expect(config.agents.analyst?.kind).toBe('claude-code');
+    expect(config.agents.developer?.command).toEqual(['codex', 'exec', '--full-auto']);
+    expect(config.agents.tester?.kind).toBe('command');
+  });
+
+  it('refuses an unknown kind, a command agent without its command, and a shell string for a CLI kind', async () => {
+    expect(await errorsOf({ ...minimal, agents: { ...allAgents, analyst: { kind: 'aider' }, developer: { timeoutMs: 60_000 }, reviewer: { kind: 'codex', command: 'codex exec' } } })).toEqual([
+      'config: agents.analyst.kind: expected one of "command", "claude-code", "codex" (got "aider")',
+      'config: agents.developer.command: expected a command (a string or an argv array) for an agent of kind "command" (got nothing)',
+      'config: agents.reviewer.command: expected an argv array for an agent of kind "codex" (its prompt and flags are added as arguments) (got "codex exec")',
+    ]);
+  });
+
   it('fills in defaults for a minimal configuration', async () => {
     const config = await valid(minimal);
     expect(config.repositories).toEqual([{ name: 'web', remote: '/srv/git/web.git', targetBranch: 'main' }]);
-    expect(config.agents.analyst).toEqual({ command: ['node', 'analyst.mjs'], env: {}, passEnv: [] });
+    expect(config.agents.analyst).toEqual({ kind: 'command', command: ['node', 'analyst.mjs'], env: {}, passEnv: [] });
     expect(config.limits).toEqual({ globalJobs: 4, perRepoJobs: 2, maxRetries: 3, maxJobAttempts: 3, baseBackoffMs: 5000, maxLogBytes: 1048576, rateLimitBudgetMs: 60000 });
     expect(config.pipeline).toEqual({ stages: {} });
     expect(config.secrets).toEqual({ apiToken: 'CONVEYOR_API_TOKEN', trackerSecret: 'CONVEYOR_TRACKER_SECRET', forgeSecret: 'CONVEYOR_FORGE_SECRET' });

@@ -1,0 +1,93 @@
+import { clip, jsonObject, num, rec, str, type AgentKind, type ParsedActivity } from './types.ts';
+
+// Claude Code's `claude -p <prompt> --output-format stream-json --verbose`, as of Claude Code 2.0: one JSON
+// object a line; `system` (subtype init, with session_id), `assistant` and `user` messages whose content
+// blocks are text, tool_use and tool_result, and a final `result` with session_id, total_cost_usd,
+// usage and is_error. Anything else is ignored.
+
+/** Tools whose input names a file they change. */
+const EDITING_TOOLS = new Set(['Edit', 'MultiEdit', 'Write', 'NotebookEdit']);
+
+/** What a tool worked on, from the usual names of its input. */
+function targetOf(input: Record<string, unknown>): string | undefined {
+  const target = str(input.file_path) ?? str(input.notebook_path) ?? str(input.path) ?? str(input.command) ?? str(input.pattern) ?? str(input.url) ?? str(input.query) ?? str(input.description);
+  return target === undefined ? undefined : clip(target, 300);
+}
+
+function assistant(message: Record<string, unknown>): ParsedActivity[] {
+  const out: ParsedActivity[] = [];
+  for (const block of Array.isArray(message.content) ? message.content : []) {
+    const b = rec(block);
+    if (b.type === 'text' && str(b.text)) out.push({ kind: 'text', text: clip(b.text as string) });
+    else if (b.type === 'tool_use' && str(b.name)) {
+      const tool = b.name as string;
+      const input = rec(b.input);
+      const target = targetOf(input);
+      out.push({ kind: 'tool', tool, ...(target ? { target } : {}) });
+      const path = str(input.file_path) ?? str(input.notebook_path);
+      if (EDITING_TOOLS.has(tool) && path) out.push({ kind: 'file', tool, path });
+    }
+  }
+  return out;
+}
+
+function toolErrors(message: Record<string, unknown>): ParsedActivity[] {
+  const out: ParsedActivity[] = [];
+  for (const block of Array.isArray(message.content) ? message.content : []) {
+    const b = rec(block);
+    if (b.type !== 'tool_result' || b.is_error !== true) continue;
+    const content = typeof b.content === 'string' ? b.content : Array.isArray(b.content) ? b.content.map((c) => str(rec(c).text) ?? '').join('\n') : '';
+    out.push({ kind: 'error', text: clip(content || 'a tool failed') });
+  }
+  return out;
+}
+
+function result(event: Record<string, unknown>): ParsedActivity[] {
+  const usage = rec(event.usage);
+  const isError = event.is_error === true;
+  const text = str(event.result) ?? (isError ? `ended with ${str(event.subtype) ?? 'an error'}` : 'done');
+  const cost = typeof event.total_cost_usd === 'number' && Number.isFinite(event.total_cost_usd) ? event.total_cost_usd : null;
+  const session = str(event.session_id);
+  return [
+    ...(session ? [{ kind: 'session' as const, session }] : []),
+    { kind: 'result', text: clip(text), isError },
+    {
+      kind: 'usage',
+      usage: {
+        mode: 'total',
+        inputTokens: num(usage.input_tokens),
+        outputTokens: num(usage.output_tokens),
+        cacheReadTokens: num(usage.cache_read_input_tokens),
+        cacheWriteTokens: num(usage.cache_creation_input_tokens),
+        costUsd: cost,
+      },
+    },
+  ];
+}
+
+/** Claude Code (`claude`), print mode with its stream-json output; a retry resumes the session with `--resume`. */
+export const claudeCode: AgentKind = {
+  name: 'claude-code',
+  defaultCommand: ['claude'],
+  argv: (command, prompt, resumeSession) => [
+    ...command, '-p', prompt, '--output-format', 'stream-json', '--verbose', ...(resumeSession ? ['--resume', resumeSession] : []),
+  ],
+  parse(line) {
+    const event = jsonObject(line);
+    if (!event) return [];
+    switch (event.type) {
+      case 'system': {
+        const session = str(event.session_id);
+        return event.subtype === 'init' && session ? [{ kind: 'session', session }] : [];
+      }
+      case 'assistant':
+        return assistant(rec(event.message));
+      case 'user':
+        return toolErrors(rec(event.message));
+      case 'result':
+        return result(event);
+      default:
+        return [];
+    }
+  },
+};

@@ -1,0 +1,28 @@
+import { CommandExecutor, type Executor, type JobSpec, type RunningJob } from '../executors/index.ts';
+import type { AgentKind } from './types.ts';
+
+export interface KindExecutorOptions {
+  kind: AgentKind;
+  /** The CLI and any flags of the user's own (a model, a permission mode); the kind's default when absent. */
+  command?: readonly string[];
+  maxLogBytes?: number;
+}
+
+/**
+ * Runs an agent CLI of a known kind as a command job: its argv is the command, then the kind's
+ * non-interactive flags with the job's prompt, resuming the job's session when it has one. Output goes
+ * to the job's log a whole line at a time, so stdout's JSON lines are never cut by stderr's.
+ */
+export class KindExecutor implements Executor {
+  constructor(private readonly o: KindExecutorOptions) {}
+
+  get kind(): AgentKind {
+    return this.o.kind;
+  }
+
+  start(spec: JobSpec): RunningJob {
+    const command = this.o.command ?? this.o.kind.defaultCommand;
+    const argv = this.o.kind.argv(command, spec.prompt ?? '', spec.resumeSession ?? null);
+    return new CommandExecutor({ command: argv, maxLogBytes: this.o.maxLogBytes, wholeLines: true }).start(spec);
+  }
+}

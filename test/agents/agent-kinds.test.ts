@@ -1,0 +1,88 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Conveyor, parseConfig, pipelineFromConfig, Workbench, workbenchOptionsFromConfig, type JobRecord } from '../../actors/index.ts';
+import { readActivity } from '../../actors/agents/index.ts';
+import { nodeFileSystem, EmbeddedStore } from '../../store/index.ts';
+import { waitForState } from '../support/http-fixtures.ts';
+import { CLAUDE_SESSION, CLAUDE_TRANSCRIPT, CODEX_THREAD, CODEX_TRANSCRIPT, fakeCommand } from '../support/fake-agent.ts';
+
+// Each CLI kind end to end: a configured agent of that kind runs the fake CLI as a real child process
+// (through the relay), fails its first run, and the retry resumes the session the first one reported.
+
+const STAGES_WITHOUT_AGENT = ['development', 'review', 'testing', 'deploy-staging', 'deploy'];
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+interface Run {
+  conveyor: Conveyor;
+  taskId: string;
+  calls: { args: string[]; prompt: string; resume: string | null }[];
+  jobs: JobRecord[];
+}
+
+async function runTwice(kind: 'claude-code' | 'codex', transcript: string): Promise<Run> {
+  const dir = await mkdtemp(join(tmpdir(), `conveyor-${kind}-`));
+  const record = join(dir, 'calls.jsonl');
+  const parsed = parseConfig({
+    repositories: [{ name: 'unused', remote: '/nonexistent/unused.git' }],
+    agents: { analyst: { kind, command: fakeCommand(transcript), env: { FAKE_CLI_RECORD: record, FAKE_CLI_FAIL_FRESH: '1' } } },
+    limits: { maxJobAttempts: 2, baseBackoffMs: 100 },
+    pipeline: { stages: Object.fromEntries(STAGES_WITHOUT_AGENT.map((s) => [s, { agent: null }])) },
+  });
+  if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
+  const workbench = new Workbench(workbenchOptionsFromConfig(parsed.config, join(dir, 'data')));
+  const conveyor = new Conveyor({ store: new EmbeddedStore({ dir: join(dir, 'store') }), workbench, pipeline: pipelineFromConfig(parsed.config) });
+  await conveyor.start();
+  cleanup.push(async () => {
+    await conveyor.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const { taskId } = await conveyor.createTask({ repo: 'scratch', title: 'Parse the last character' }, { source: 'operator' });
+  await waitForState(conveyor, taskId, 'analysis.gating', 20_000);
+  const calls = (await readFile(record, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Run['calls'][number]);
+  const jobs = conveyor.jobsOf(taskId).sort((a, b) => a.requestedAt - b.requestedAt);
+  return { conveyor, taskId, calls, jobs };
+}
+
+describe.each([
+  { kind: 'claude-code' as const, transcript: CLAUDE_TRANSCRIPT, session: CLAUDE_SESSION, usage: { inputTokens: 36, outputTokens: 412, cacheReadTokens: 96332, cacheWriteTokens: 6942, costUsd: 0.18734 } },
+  { kind: 'codex' as const, transcript: CODEX_TRANSCRIPT, session: CODEX_THREAD, usage: { inputTokens: 24763, outputTokens: 1122, cacheReadTokens: 24448, cacheWriteTokens: 0, costUsd: null } },
+])('an agent of kind $kind', ({ kind, transcript, session, usage }) => {
+  it('is started with a prompt from the task, records its session, and a retry resumes it with the reason', async () => {
+    const { calls, jobs } = await runTwice(kind, transcript);
+
+    expect(calls).toHaveLength(2);
+    expect(calls[0]!.resume).toBeNull();
+    expect(calls[0]!.prompt).toContain('Task: Parse the last character');
+    expect(calls[0]!.prompt).toContain('Stage: analysis (attempt 1)');
+    expect(calls[1]!.resume).toBe(session);
+    expect(calls[1]!.prompt).toContain('attempt 2');
+    expect(calls[1]!.prompt).toContain('The previous attempt failed: agent exited with code 1');
+
+    expect(jobs).toHaveLength(2);
+    expect(jobs[0]).toMatchObject({ kind, session, status: 'exited', exitCode: 1, usage });
+    expect(jobs[0]!.resumedSession).toBeUndefined();
+    expect(jobs[1]).toMatchObject({ kind, session, resumedSession: session, status: 'exited', exitCode: 0 });
+  }, 30_000);
+
+  it('keeps what the agent did in the activity log beside the job log, counted on the job record', async () => {
+    const { jobs } = await runTwice(kind, transcript);
+    const first = jobs[0]!;
+    const records = await readActivity(nodeFileSystem, `${first.logPath}.activity.jsonl`);
+    expect(records.map((r) => r.seq)).toEqual(records.map((_, i) => i + 1));
+    expect(first.activity?.count).toBe(records.length);
+    // One session record, however often the stream names it; the stderr line and unknown events leave nothing.
+    expect(records.filter((r) => r.kind === 'session')).toEqual([expect.objectContaining({ session })]);
+    expect(records.filter((r) => r.kind === 'file').map((r) => r.path)).toEqual(['src/parser.ts', 'test/fixtures/last-char.txt']);
+    expect(records.some((r) => r.kind === 'error')).toBe(true);
+    expect(records.at(-1)).toMatchObject({ kind: 'usage', usage });
+    // The last record names the log offset just past the line it came from: the run's final event.
+    const log = await readFile(first.logPath);
+    const final = log.indexOf(kind === 'claude-code' ? '{"type":"result"' : '{"type":"turn.completed"');
+    expect(records.at(-1)!.offset).toBe(log.indexOf('\n', final) + 1);
+  }, 30_000);
+});
