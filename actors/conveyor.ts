@@ -85,7 +85,7 @@ export class Conveyor {
 
   /** Loads the store and restores every task; throws (naming file or task) on anything it cannot trust. */
   async start(): Promise<void> {
-    await this.store.load();
+    await this.store.load(this.runtime.fold);
     this.runtime.start();
     // Reported by task id, once per task: listed in status() and cancellable, never silently skipped.
     const quarantined = this.runtime.quarantined().filter((q) => !this.store.get('alerts', `quarantined:${q.taskId}`));

@@ -26,3 +26,5 @@ export * from './metrics/index.ts';
 export * from './log.ts';
 export * from './store-maintenance.ts';
 export * from './retention/index.ts';
+export { taskFold, type TaskCharts } from './task-fold.ts';
+export { replayHistory, type GuardCheck, type ReplayedEntry } from './task-replay.ts';

@@ -11,14 +11,18 @@ export type Migrations = Record<number, (snapshot: unknown) => unknown>;
  * guessed at (ARCHITECTURE invariant 5).
  */
 export function restorableSnapshot(record: TaskRecord, migrations: Migrations): unknown {
+  return migratedSnapshot(record, migrations, TASK_MACHINE_VERSION);
+}
+
+/** The snapshot of a record migrated to version `to` (at most this build's), or a loud refusal naming the task. */
+export function migratedSnapshot(record: TaskRecord, migrations: Migrations, to: number): unknown {
   if (record.machineId !== TASK_MACHINE_ID) throw new TaskRestoreError(record.id, `persisted by machine "${record.machineId}", not "${TASK_MACHINE_ID}"`);
-  if (record.version > TASK_MACHINE_VERSION) {
-    throw new TaskRestoreError(record.id, `persisted by task machine version ${record.version}, newer than this build's ${TASK_MACHINE_VERSION}`);
-  }
+  const target = to === TASK_MACHINE_VERSION ? `this build's ${to}` : `version ${to}, which its next journaled step was taken under`;
+  if (record.version > to) throw new TaskRestoreError(record.id, `persisted by task machine version ${record.version}, newer than ${target}`);
   let snapshot = record.snapshot;
-  for (let v = record.version; v < TASK_MACHINE_VERSION; v++) {
+  for (let v = record.version; v < to; v++) {
     const migrate = migrations[v];
-    if (!migrate) throw new TaskRestoreError(record.id, `persisted by task machine version ${record.version}; this build runs version ${TASK_MACHINE_VERSION} and has no migration from ${v}`);
+    if (!migrate) throw new TaskRestoreError(record.id, `persisted by task machine version ${record.version}; it is needed at ${target} and there is no migration from ${v}`);
     snapshot = migrate(snapshot);
   }
   return snapshot;

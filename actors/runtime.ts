@@ -5,7 +5,7 @@ import {
   TASK_MACHINE_ID, TASK_MACHINE_VERSION,
   type PipelineDefinition, type TaskContext, type TaskEmitted, type TaskEvent, type TaskInput, type TaskMachine,
 } from '../machines/index.ts';
-import type { Collection, EventSource, HistoryEntry, Store, StoreRecord, TaskRecord } from '../store/index.ts';
+import type { Collection, EventSource, HistoryEntry, Store, StoreRecord, TaskFold, TaskRecord, TaskStep } from '../store/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { emissionRecords, type DecisionRecord } from './decisions/decision-record.ts';
 import { deferred, type Deferred } from './deferred.ts';
@@ -16,6 +16,7 @@ import { missingImplementations } from './implementation-check.ts';
 import { Invocations } from './invocations.ts';
 import { instantImplementations } from './instant-implementations.ts';
 import { restorableSnapshot, type Migrations } from './restorable-snapshot.ts';
+import { taskFold } from './task-fold.ts';
 import { TaskIndex } from './task-index.ts';
 import { Wakeups } from './wakeups.ts';
 import { randomId, type RandomBytes } from './world.ts';
@@ -33,6 +34,8 @@ export interface RuntimeOptions {
   bootId?: string;
   /** Upgrades a persisted snapshot from the version it names to the next one. */
   migrations?: Migrations;
+  /** Charts of older task machine versions, so journaled steps taken under them replay with them. */
+  charts?: Record<number, TaskMachine>;
 }
 
 /** One task's live part: its actor while it has work in flight, and the mailbox that serializes it. */
@@ -56,6 +59,10 @@ export class Runtime implements RuntimeHandle {
   readonly randomBytes: RandomBytes;
   readonly bootId: string;
   readonly machine: TaskMachine;
+  /** The task chart with no implementations: what the journal is folded with. */
+  readonly chart: TaskMachine;
+  /** Replays a journaled step over the snapshot before it (the store's load uses it). */
+  readonly fold: TaskFold;
   readonly pipeline: PipelineDefinition;
   readonly index = new TaskIndex();
   private readonly wakeups: Wakeups;
@@ -81,7 +88,8 @@ export class Runtime implements RuntimeHandle {
     this.migrations = opts.migrations ?? {};
     this.wakeups = new Wakeups(this.clock, (taskId) => this.wake(taskId));
     const impls = (opts.implementations ?? instantImplementations)(this);
-    const chart = compileTaskMachine(this.pipeline);
+    const chart = (this.chart = compileTaskMachine(this.pipeline));
+    this.fold = taskFold({ current: chart, older: opts.charts, migrations: this.migrations });
     // A name the chart uses with nothing behind it would silently do nothing: refuse to run instead.
     const missing = missingImplementations(chart, impls);
     if (missing.length > 0) throw new MissingImplementationError(missing);
@@ -253,16 +261,20 @@ export class Runtime implements RuntimeHandle {
       repo: input.repo, title: input.title, trackerIssueId: input.trackerIssueId, trackerProjectId: input.trackerProjectId,
       branch: input.branch ?? `conveyor/${id}`, createdAt: at,
     };
-    const taskInput: TaskInput = { id, repo: meta.repo, branch: meta.branch, createdAt: at, limits: this.limits() };
+    const limits = this.limits();
+    const taskInput: TaskInput = { id, repo: meta.repo, branch: meta.branch, createdAt: at, limits };
     const cell = this.cell(id);
     const commit = (cell.commit = deferred());
     const actor = createActor(this.machine, { input: taskInput, id });
     this.listen(cell, actor);
     actor.start();
-    const task: TaskRecord = { id, machineId: TASK_MACHINE_ID, version: TASK_MACHINE_VERSION, rev: 1, meta, snapshot: actor.getPersistedSnapshot() };
     const to = describeState(actor.getSnapshot().value);
-    const entry: HistoryEntry = { at, source: opts.source, event: { type: 'task.created', ...input }, accepted: true, from: '', to };
-    const records: StoreRecord[] = [{ kind: 'task', task, expectedRev: null }, { kind: 'history', taskId: id, entry }, ...this.emissions(cell, at)];
+    // The limits are the initial state's input: a replay computes that state from this entry.
+    const entry: HistoryEntry = { at, source: opts.source, event: { type: 'task.created', ...input, branch: meta.branch, limits }, accepted: true, from: '', to };
+    const step: TaskStep = {
+      kind: 'step', taskId: id, rev: 1, version: TASK_MACHINE_VERSION, machineId: TASK_MACHINE_ID, meta, entry, snapshot: actor.getPersistedSnapshot(),
+    };
+    const records: StoreRecord[] = [step, ...this.emissions(cell, at)];
     if (opts.deliveryKey) records.push({ kind: 'delivery', key: opts.deliveryKey, at, taskId: id });
     try {
       await this.store.commit(records);
@@ -275,7 +287,7 @@ export class Runtime implements RuntimeHandle {
     commit.resolve();
     cell.commit = null;
     this.counters.created++;
-    this.index.update(task);
+    this.index.update(this.store.getTask(id)!);
     this.settle(cell);
     this.notify({ taskId: id, from: '', to, event: { type: 'task.created', at }, source: opts.source });
     return { taskId: id, created: true };
@@ -336,12 +348,11 @@ export class Runtime implements RuntimeHandle {
       return this.contain(cell, record, event, after.error, opts, extra);
     }
     const to = describeState(after.value);
-    const task: TaskRecord = { ...record, rev: record.rev + 1, snapshot: actor.getPersistedSnapshot() };
     const emitted = cell.emitted.length > 0 ? { emitted: cell.emitted.map(asRecord) } : {};
     const entry: HistoryEntry = { at, source: opts.source, event: asRecord(event), accepted: true, from, to, ...emitted };
     const records: StoreRecord[] = [
-      { kind: 'task', task, expectedRev: record.rev },
-      { kind: 'history', taskId, entry },
+      // The journal keeps the event; the snapshot the actor computed stays in memory (a load folds it).
+      { kind: 'step', taskId, rev: record.rev + 1, version: TASK_MACHINE_VERSION, entry, snapshot: actor.getPersistedSnapshot() },
       ...this.emissions(cell, at),
       ...extra,
       // Last, so a decision's resolution wins over the withdrawal its own transition emits.
@@ -360,7 +371,7 @@ export class Runtime implements RuntimeHandle {
     commit.resolve();
     cell.commit = null;
     this.counters.accepted++;
-    this.index.update(task);
+    this.index.update(this.store.getTask(taskId)!);
     this.settle(cell);
     this.notify({ taskId, from, to, event, source: opts.source });
     return { status: 'accepted', taskId, from, to };
@@ -410,12 +421,12 @@ export class Runtime implements RuntimeHandle {
     const decision = persisted.context.decision;
     // The exit actions did not run: a pending decision is withdrawn here, so none is left open.
     cell.emitted = decision ? [{ type: 'decision.withdrawn', decisionId: decision.id }] : [];
-    const task: TaskRecord = { ...record, version: TASK_MACHINE_VERSION, rev: record.rev + 1, snapshot };
     const entry: HistoryEntry = { at, source: opts.source, event: asRecord(event), accepted: true, reason: 'forced: the chart could not take it', from, to };
-    await this.store.commit([{ kind: 'task', task, expectedRev: record.rev }, { kind: 'history', taskId, entry }, ...this.emissions(cell, at), ...extra]);
+    const step: TaskStep = { kind: 'step', taskId, rev: record.rev + 1, version: TASK_MACHINE_VERSION, entry, forced: true, snapshot };
+    await this.store.commit([step, ...this.emissions(cell, at), ...extra]);
     this.quarantine.delete(taskId);
     this.counters.accepted++;
-    this.index.update(task);
+    this.index.update(this.store.getTask(taskId)!);
     this.notify({ taskId, from, to, event, source: opts.source });
     return { status: 'accepted', taskId, from, to };
   }

@@ -1,4 +1,4 @@
-import type { Collection, HistoryEntry, Store, StoreRecord, TaskRecord } from '../store/index.ts';
+import type { Collection, HistoryEntry, Store, StoreRecord, TaskFold, TaskRecord } from '../store/index.ts';
 
 /**
  * What has been acknowledged: every commit the store resolved, as the simulator saw it. After a crash
@@ -45,17 +45,21 @@ export class Acknowledged {
 export class WatchedStore implements Store {
   constructor(private readonly inner: Store, private readonly acked: Acknowledged) {}
 
-  load(): Promise<void> {
-    return this.inner.load();
+  load(fold?: TaskFold): Promise<void> {
+    return this.inner.load(fold);
   }
 
   async commit(records: StoreRecord[]): Promise<number> {
-    for (const r of records) if (r.kind === 'task') this.acked.submitted.set(`${r.task.id}@${r.task.rev}`, JSON.stringify(r.task.snapshot));
+    for (const r of records) {
+      if (r.kind === 'task') this.acked.submitted.set(`${r.task.id}@${r.task.rev}`, JSON.stringify(r.task.snapshot));
+      // The journal keeps only the step's event: a restore must fold it back to this very snapshot.
+      if (r.kind === 'step') this.acked.submitted.set(`${r.taskId}@${r.rev}`, JSON.stringify(r.snapshot));
+    }
     const seq = await this.inner.commit(records);
     const touched = new Set<string>();
     for (const r of records) {
       if (r.kind === 'task') touched.add(r.task.id);
-      if (r.kind === 'history') touched.add(r.taskId);
+      if (r.kind === 'history' || r.kind === 'step') touched.add(r.taskId);
       if (r.kind === 'delivery') this.acked.deliveries.add(r.key);
     }
     for (const id of touched) {

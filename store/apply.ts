@@ -1,4 +1,4 @@
-import type { Collection, StoreDoc, StoreRecord } from './types.ts';
+import type { Collection, HistoryEntry, StoreDoc, StoreRecord } from './types.ts';
 
 /** Alerts a document keeps; past it the oldest go, so a flood of bad deliveries grows neither memory nor checkpoints (SPEC R40). */
 export const MAX_ALERTS = 1000;
@@ -31,12 +31,22 @@ export function applyRecord(doc: StoreDoc, record: StoreRecord): StoreDoc {
       if (task.meta.trackerIssueId !== undefined) doc.issues[task.meta.trackerIssueId] = task.id;
       break;
     }
-    case 'history': {
-      const entries = doc.history[record.taskId];
-      if (entries === undefined) doc.history[record.taskId] = [record.entry];
-      else entries.push(record.entry);
+    case 'step': {
+      const { taskId, rev, version, snapshot } = record;
+      const before = doc.tasks[taskId];
+      if (before !== undefined) doc.tasks[taskId] = { ...before, rev, version, snapshot };
+      else {
+        const task = { id: taskId, machineId: record.machineId!, version, rev, meta: record.meta!, snapshot };
+        doc.tasks[taskId] = task;
+        if (task.meta.trackerIssueId !== undefined) doc.issues[task.meta.trackerIssueId] = taskId;
+      }
+      // The entry says it moved the task, and to which rev: a replay of the history folds exactly these.
+      pushHistory(doc, taskId, { ...record.entry, rev, ...(record.forced ? { forced: true as const } : {}) });
       break;
     }
+    case 'history':
+      pushHistory(doc, record.taskId, record.entry);
+      break;
     case 'delivery': {
       // The first sighting wins: a redelivery must not move the dedupe timestamp or the task it named.
       if (!Object.hasOwn(doc.deliveries, record.key)) {
@@ -87,6 +97,12 @@ export function recordProblem(value: unknown): string | undefined {
       }
       return r.expectedRev === null || Number.isSafeInteger(r.expectedRev) ? undefined : 'has no valid expectedRev';
     }
+    case 'step': {
+      if (!isString(r.taskId) || !isObject(r.entry) || !Number.isSafeInteger(r.rev) || (r.rev as number) < 1 || !Number.isSafeInteger(r.version)) {
+        return 'has no taskId, entry, rev or version';
+      }
+      return r.rev !== 1 || (isString(r.machineId) && isObject(r.meta)) ? undefined : 'creates a task without machineId and meta';
+    }
     case 'history':
       return isString(r.taskId) && isObject(r.entry) ? undefined : 'has no taskId or entry';
     case 'delivery':
@@ -115,6 +131,12 @@ export function detachPrototypes(doc: StoreDoc): StoreDoc {
   Object.setPrototypeOf(doc.collections, null);
   for (const name of COLLECTIONS) Object.setPrototypeOf(doc.collections[name], null);
   return doc;
+}
+
+function pushHistory(doc: StoreDoc, taskId: string, entry: HistoryEntry): void {
+  const entries = doc.history[taskId];
+  if (entries === undefined) doc.history[taskId] = [entry];
+  else entries.push(entry);
 }
 
 function dropOldest(collection: Record<string, unknown>, max: number): void {

@@ -7,7 +7,7 @@ import type { StoreWriteError } from './errors.ts';
 import { nodeFileSystem, type FileSystem } from './file-system.ts';
 import { JournalWriter, readJournal } from './journal.ts';
 import { RevFence } from './rev-fence.ts';
-import type { Collection, HistoryEntry, Store, StoreDoc, StoreObserver, StoreRecord, TaskRecord } from './types.ts';
+import type { Collection, HistoryEntry, Store, StoreDoc, StoreObserver, StoreRecord, TaskFold, TaskRecord, TaskStep } from './types.ts';
 
 /** Where the embedded store keeps its files and how often it checkpoints. */
 export interface EmbeddedStoreOptions {
@@ -62,6 +62,7 @@ export class EmbeddedStore implements Store {
   /** Set when applying a written batch threw: the memory no longer matches the journal. */
   #defect = false;
   #observer: StoreObserver = {};
+  #fold: TaskFold | null = null;
 
   constructor(options: EmbeddedStoreOptions) {
     this.#dir = options.dir;
@@ -78,9 +79,10 @@ export class EmbeddedStore implements Store {
     this.#observer = observer;
   }
 
-  load(): Promise<void> {
+  load(fold?: TaskFold): Promise<void> {
     if (this.#state !== 'unloaded') return Promise.reject(new Error(`store: load() called when ${this.#state}`));
     this.#state = 'loading';
+    this.#fold = fold ?? null;
     this.#loading = this.#load().then(
       () => {
         this.#state = 'open';
@@ -106,7 +108,10 @@ export class EmbeddedStore implements Store {
     if (!journal.ok) throw journal.error;
     let records = 0;
     for (const batch of journal.batches) {
-      for (const record of batch.records) applyRecord(doc, record);
+      for (const record of batch.records) {
+        if (record.kind === 'step') this.#replayStep(doc, record, batch.seq);
+        applyRecord(doc, record);
+      }
       records += batch.records.length;
       seq = batch.seq;
     }
@@ -119,16 +124,35 @@ export class EmbeddedStore implements Store {
     this.#due = { records: this.#nextCheckpointRecords(), at: this.#clock.now() + this.#intervalMs };
   }
 
+  /** Sets a journaled step's snapshot (and version) by folding it over the task as the document holds it. */
+  #replayStep(doc: StoreDoc, step: TaskStep, seq: number): void {
+    if (this.#fold === null) throw new Error(`store: journal seq ${seq} holds a step of task ${step.taskId}; loading it needs the task machine's fold`);
+    try {
+      const folded = this.#fold(doc.tasks[step.taskId], step);
+      step.snapshot = folded.snapshot;
+      step.version = folded.version;
+    } catch (error) {
+      throw new Error(`store: task ${step.taskId} cannot be replayed to rev ${step.rev} (journal seq ${seq}): ${(error as Error).message}`, { cause: error });
+    }
+  }
+
   /** Durably commits records as one unit; see Store.commit. A task record's rev must be expectedRev + 1 (1 on create). */
   commit(records: StoreRecord[]): Promise<number> {
     if (this.#state !== 'open') return Promise.reject(this.#notOpen());
     let json: string;
     let copies: StoreRecord[];
     try {
-      json = JSON.stringify(records);
+      // A step's snapshot stays in memory: the journal holds the event it is folded from.
+      json = JSON.stringify(records.map((r) => (r.kind === 'step' && r.snapshot !== undefined ? { ...r, snapshot: undefined } : r)));
       // The memory holds what a replay would read back, and callers may keep mutating their objects.
       copies = JSON.parse(json) as StoreRecord[];
       if (!Array.isArray(copies)) throw new Error('not a list');
+      for (const [i, record] of records.entries()) {
+        const copy = copies[i]!;
+        if (record.kind !== 'step' || copy.kind !== 'step') continue;
+        if (record.snapshot !== undefined) copy.snapshot = JSON.parse(JSON.stringify(record.snapshot));
+        else if (this.#fold === null) throw new Error(`records[${i}] is a step without a snapshot, and this store has no fold`);
+      }
     } catch (error) {
       return Promise.reject(new TypeError(`store: records cannot be written as JSON: ${String(error)}`, { cause: error }));
     }
@@ -188,7 +212,13 @@ export class EmbeddedStore implements Store {
       for (const call of batch) {
         for (const record of call.records) {
           if (record.kind === 'task' && record.expectedRev === null) this.#taskCount++;
-          if (record.kind === 'history') this.#historyCount++;
+          if (record.kind === 'step' && record.rev === 1) this.#taskCount++;
+          if (record.kind === 'history' || record.kind === 'step') this.#historyCount++;
+          if (record.kind === 'step' && record.snapshot === undefined) {
+            const folded = this.#fold!(this.#doc.tasks[record.taskId], record);
+            record.snapshot = folded.snapshot;
+            record.version = folded.version;
+          }
           if (record.kind === 'archived') {
             for (const id of record.taskIds) {
               if (this.#doc.tasks[id] !== undefined) this.#taskCount--;

@@ -19,18 +19,19 @@ export class RevFence {
     // A call may create a task and then update it: later records see the earlier ones.
     const local = new Map<string, number>();
     for (const record of records) {
-      if (record.kind !== 'task') continue;
-      const { task, expectedRev } = record;
+      const write = written(record);
+      if (write === null) continue;
+      const { id, rev, expectedRev } = write;
       const wanted = (expectedRev ?? 0) + 1;
-      if (task.rev !== wanted) {
+      if (rev !== wanted) {
         return {
           ok: false,
-          error: new RangeError(`store: task ${task.id} carries rev ${task.rev}; with expectedRev ${expectedRev} it must be ${wanted}`),
+          error: new RangeError(`store: task ${id} carries rev ${rev}; with expectedRev ${expectedRev} it must be ${wanted}`),
         };
       }
-      const current = local.get(task.id) ?? this.#current(task.id);
-      if (current !== expectedRev) return { ok: false, error: new StaleWriteError(task.id, expectedRev, current) };
-      local.set(task.id, task.rev);
+      const current = local.get(id) ?? this.#current(id);
+      if (current !== expectedRev) return { ok: false, error: new StaleWriteError(id, expectedRev, current) };
+      local.set(id, rev);
     }
     for (const [id, rev] of local) this.#pending.set(id, rev);
     return { ok: true };
@@ -39,8 +40,9 @@ export class RevFence {
   /** Forgets the reservations of records that are now stored. */
   settle(records: readonly StoreRecord[]): void {
     for (const record of records) {
+      const write = written(record);
       // A later queued write to the same task keeps its higher reservation.
-      if (record.kind === 'task' && this.#pending.get(record.task.id) === record.task.rev) this.#pending.delete(record.task.id);
+      if (write !== null && this.#pending.get(write.id) === write.rev) this.#pending.delete(write.id);
     }
   }
 
@@ -52,4 +54,12 @@ export class RevFence {
   #current(taskId: string): number | null {
     return this.#pending.get(taskId) ?? this.#stored(taskId);
   }
+}
+
+/** The task a record writes, its new rev and the rev it expects to find; null for records that write no task. */
+function written(record: StoreRecord): { id: string; rev: number; expectedRev: number | null } | null {
+  if (record.kind === 'task') return { id: record.task.id, rev: record.task.rev, expectedRev: record.expectedRev };
+  // A step names only its new rev: it follows the one before, and rev 1 creates the task.
+  if (record.kind === 'step') return { id: record.taskId, rev: record.rev, expectedRev: record.rev === 1 ? null : record.rev - 1 };
+  return null;
 }

@@ -34,14 +34,45 @@ export interface HistoryEntry {
   to: string;
   /** What the transition emitted (decision opened, task failed), recorded in the same commit. */
   emitted?: { type: string; [key: string]: unknown }[];
+  /** The rev the task reached, on an entry a step wrote (a transition); absent on a refused event or a note. */
+  rev?: number;
+  /** Set on a step that was forced (a cancel or hold the chart could not take). */
+  forced?: true;
 }
 
 /** Keyed documents other subsystems keep (decisions, jobs, effects, alerts, ...). */
 export type Collection = 'decisions' | 'jobs' | 'effects' | 'alerts' | 'meta';
 
+/**
+ * A task took an event: the event as its history entry, the task's new rev and the machine version that
+ * took it. The journal holds no snapshot: a load folds the step over the task's previous snapshot with
+ * the machine's pure transition (see TaskFold). `snapshot` is the result the live actor computed, kept in
+ * memory and never written. Rev 1 creates the task (with `machineId` and `meta`; its fold is the
+ * machine's initial state); `forced` marks a cancel or hold the chart could not take itself.
+ */
+export interface TaskStep {
+  kind: 'step';
+  taskId: string;
+  rev: number;
+  version: number;
+  entry: HistoryEntry;
+  forced?: true;
+  machineId?: string;
+  meta?: TaskMeta;
+  snapshot?: unknown;
+}
+
+/**
+ * Computes the snapshot a journaled step leads to (and the machine version it is in) from the task as it
+ * stood before it (undefined for a creation). The runtime provides it: the store knows no machine.
+ */
+export type TaskFold = (task: TaskRecord | undefined, step: TaskStep) => { snapshot: unknown; version: number };
+
 export type StoreRecord =
   /** Create (expectedRev null) or replace a task; refused when expectedRev is not the stored rev. */
   | { kind: 'task'; task: TaskRecord; expectedRev: number | null }
+  /** A transition: rev must be the stored rev + 1 (1 creates the task). */
+  | TaskStep
   | { kind: 'history'; taskId: string; entry: HistoryEntry }
   /** A webhook delivery (or replay key) seen; later deliveries with the same key change nothing. */
   | { kind: 'delivery'; key: string; at: number; taskId?: string }
@@ -77,8 +108,11 @@ export interface StoreObserver {
 
 /** Persistence behind one interface: the embedded store now, a Postgres store later. */
 export interface Store {
-  /** Loads the checkpoint and replays the journal; throws StoreCorruptError naming file and offset. */
-  load(): Promise<void>;
+  /**
+   * Loads the checkpoint and replays the journal, folding each task step with `fold`; throws
+   * StoreCorruptError naming file and offset. Without a fold, a journal that holds steps is refused.
+   */
+  load(fold?: TaskFold): Promise<void>;
   /**
    * Durably commits records as one unit: all of them or none. Calls that arrive while a write is in
    * flight are grouped into the next write (one write, one fsync). Resolves with the batch sequence

@@ -54,7 +54,7 @@ const commands: Record<string, Command> = {
     load: async () => (await import('./alerts.ts')).alerts,
   },
   store: {
-    usage: 'store verify|repair|compact [--data <dir>]',
+    usage: 'store verify|repair|compact [--data <dir>] [--config <file>]',
     summary: "offline, on a stopped conveyor's data directory: check it, cut a damaged journal tail, or checkpoint it",
     load: async () => (await import('./store.ts')).store,
   },

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { compactStore, isAlive, processStartedAt, repairStore, verifyStore, type StoreReport } from '../../actors/index.ts';
+import { compactStore, isAlive, pipelineFromConfig, processStartedAt, repairStore, verifyStore, type StoreReport } from '../../actors/index.ts';
+import { readConfigOrFail } from './config.ts';
 import { DataDirLockedError, lockDataDir } from '../data-dir-lock.ts';
 import { CommandFailure,UsageError, parse, show, type Io } from './command.ts';
 
@@ -43,7 +44,7 @@ async function holdingLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
 }
 
 export async function store(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, { data: { type: 'string' } }, { min: 1, max: 1 });
+  const { values, positionals } = parse(argv, { data: { type: 'string' }, config: { type: 'string' } }, { min: 1, max: 1 });
   const action = positionals[0] as (typeof actions)[number];
   const dir = dataOf(io, values.data);
   switch (action) {
@@ -62,7 +63,10 @@ export async function store(argv: string[], io: Io): Promise<number> {
       return result.after.ok && !result.refused ? 0 : 1;
     }
     case 'compact': {
-      const result = await holdingLock(dir, () => compactStore(dir));
+      // The journal's steps replay with the task chart the configuration's pipeline makes, as `start` runs it.
+      const configPath = values.config ?? io.env.CONVEYOR_CONFIG;
+      const pipeline = configPath ? pipelineFromConfig(readConfigOrFail(configPath)) : undefined;
+      const result = await holdingLock(dir, () => compactStore(dir, pipeline));
       show(io, result, (r) => (r.before.ok ? `checkpointed: journal ${journalBytes(r.before)} → ${journalBytes(r.after)} bytes\n${describe(r.after)}` : `${describe(r.before)}\nnot compacted: repair the store first`));
       return result.after.ok ? 0 : 1;
     }

@@ -24,6 +24,7 @@ export function liveMessages(conveyor: Conveyor, records: readonly StoreRecord[]
   const out: LiveMessage[] = [];
   for (const r of records) {
     switch (r.kind) {
+      case 'step':
       case 'history': {
         const h = r.entry;
         const record = conveyor.record(r.taskId);
@@ -47,7 +48,7 @@ export function liveMessages(conveyor: Conveyor, records: readonly StoreRecord[]
       case 'delete':
       case 'archived':
       case 'pruned':
-        // A task record always comes with its history entry; deliveries, deletions and retention show nothing.
+        // A task record comes with its history entry; deliveries, deletions and retention show nothing.
         break;
       default: {
         const never: never = r;

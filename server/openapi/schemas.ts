@@ -36,6 +36,8 @@ export const historyEntry = z.looseObject({
   from: z.string(),
   to: z.string(),
   emitted: z.array(z.looseObject({ type: z.string() })).optional(),
+  rev: z.number().int().min(1).optional().describe('the rev the task reached: set on a transition, absent on a refused event or a note'),
+  forced: z.literal(true).optional().describe('a cancel or hold the chart could not take itself'),
 });
 
 export const jobRecord = z.looseObject({

@@ -2,7 +2,8 @@ import { appendFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Conveyor, isAlive, processStartedAt } from '../../actors/index.ts';
+import { Conveyor, isAlive, processStartedAt, taskFold } from '../../actors/index.ts';
+import { compileTaskMachine } from '../../machines/index.ts';
 import { lockDataDir } from '../../server/data-dir-lock.ts';
 import { EmbeddedStore } from '../../store/index.ts';
 import { waitForState } from '../support/http-fixtures.ts';
@@ -31,7 +32,8 @@ async function dataDirWithTasks(n: number): Promise<void> {
 
 const reopen = async () => {
   const store = new EmbeddedStore({ dir });
-  await store.load();
+  // The journal holds transitions as events: a load folds them with the task chart, as a start does.
+  await store.load(taskFold({ current: compileTaskMachine() }));
   const count = store.taskCount();
   await store.close();
   return count;

@@ -48,7 +48,7 @@ export function concreteEvent(event: TaskEvent, model: TaskContext, live: TaskCo
 /** One task on a conveyor with an embedded store in its own temporary directory. */
 export class TaskUnderTest {
   private constructor(
-    private readonly dir: string,
+    readonly dir: string,
     private readonly clock: SteppedClock,
     public conveyor: Conveyor,
     readonly taskId: string,

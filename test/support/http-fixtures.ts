@@ -8,7 +8,7 @@ import { createApp } from '../../server/app.ts';
 import { defaultTrackerRouting } from '../../server/default-tracker.ts';
 import { signGithub, signHex, signStandardWebhook } from '../../server/webhooks/signatures.ts';
 import type { IntakeRepository } from '../../server/webhooks/index.ts';
-import { EmbeddedStore, StoreWriteError, type Store } from '../../store/index.ts';
+import { EmbeddedStore, StoreWriteError, type Store, type TaskFold } from '../../store/index.ts';
 
 export const API_TOKEN = 'test-api-token';
 export const TRACKER_SECRET = 'tracker-secret';
@@ -217,7 +217,7 @@ export class FailingStore implements Store {
 
   constructor(private readonly inner: Store) {}
 
-  load() { return this.inner.load(); }
+  load(fold?: TaskFold) { return this.inner.load(fold); }
   commit(records: Parameters<Store['commit']>[0]) {
     if (!this.failing) return this.inner.commit(records);
     this.failedCommits++;
