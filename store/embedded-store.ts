@@ -201,13 +201,14 @@ export class EmbeddedStore implements Store {
       return false;
     }
     const seq = this.#seq + 1;
-    const written = await this.#journal.append(Buffer.from(`{"seq":${seq},"records":[${parts.join(',')}]}\n`));
+    const line = Buffer.from(`{"seq":${seq},"records":[${parts.join(',')}]}\n`);
+    const written = await this.#journal.append(line);
     if (!written.ok) {
       this.#refuse(batch, written.error);
       return false;
     }
     this.#seq = seq;
-    this.#observer.batch?.(batch.reduce((n, call) => n + call.records.length, 0), written.fsyncMs);
+    this.#observer.batch?.(batch.reduce((n, call) => n + call.records.length, 0), written.fsyncMs, line.length);
     try {
       for (const call of batch) {
         for (const record of call.records) {

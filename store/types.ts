@@ -100,8 +100,8 @@ export interface StoreDoc {
 export interface StoreObserver {
   /** A commit() call settled: the time from the call to its durable answer, and whether it was stored. */
   commit?(ms: number, stored: boolean): void;
-  /** One write to disk: how many records the grouped calls held, and how long its fsync took. */
-  batch?(records: number, fsyncMs: number): void;
+  /** One write to disk: how many records the grouped calls held, its bytes, and how long its fsync took. */
+  batch?(records: number, fsyncMs: number, bytes: number): void;
   /** A checkpoint was written (or failed to be), and how long it took. */
   checkpoint?(ms: number, written: boolean): void;
 }

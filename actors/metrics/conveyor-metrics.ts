@@ -24,6 +24,7 @@ export class ConveyorMetrics {
   readonly #commitFailures: Counter;
   readonly #batch: Histogram;
   readonly #fsync: Histogram;
+  readonly #journalBytes: Counter;
   readonly #checkpoint: Histogram<'outcome'>;
   readonly #jobs: Histogram<'stage' | 'outcome'>;
   readonly #effects: Counter<'effect' | 'status'>;
@@ -40,6 +41,7 @@ export class ConveyorMetrics {
     this.#commitFailures = new Counter({ name: 'conveyor_store_commit_failures_total', help: 'Commit calls that were not stored (nothing applied)', registers });
     this.#batch = new Histogram({ name: 'conveyor_store_batch_records', help: 'Records per journal write (commits grouped under one fsync)', buckets: BATCH_RECORDS, registers });
     this.#fsync = new Histogram({ name: 'conveyor_store_fsync_seconds', help: 'fsync of one journal write', buckets: SECONDS, registers });
+    this.#journalBytes = new Counter({ name: 'conveyor_store_journal_bytes_total', help: 'Bytes appended to the journal', registers });
     this.#checkpoint = new Histogram({ name: 'conveyor_store_checkpoint_seconds', help: 'Checkpoint writes, written or failed', labelNames: ['outcome'], buckets: SECONDS, registers });
     this.#jobs = new Histogram({ name: 'conveyor_job_duration_seconds', help: 'Agent jobs from start to finish, by stage and outcome', labelNames: ['stage', 'outcome'], buckets: JOB_SECONDS, registers });
     this.#effects = new Counter({ name: 'conveyor_effect_outcomes_total', help: 'Outside effects (merges, deploys, mirrors) settled, by effect and status', labelNames: ['effect', 'status'], registers });
@@ -48,12 +50,13 @@ export class ConveyorMetrics {
     registerScrapeMetrics(this.registry, source);
   }
 
-  /** What the store reports: commit latency, batch size, fsync and checkpoint durations. */
+  /** What the store reports: commit latency, batch size and bytes, fsync and checkpoint durations. */
   readonly store: StoreObserver = {
     commit: (ms, stored) => (stored ? this.#commit.observe(ms / 1000) : this.#commitFailures.inc()),
-    batch: (records, fsyncMs) => {
+    batch: (records, fsyncMs, bytes) => {
       this.#batch.observe(records);
       this.#fsync.observe(fsyncMs / 1000);
+      this.#journalBytes.inc(bytes);
     },
     checkpoint: (ms, written) => this.#checkpoint.observe({ outcome: written ? 'written' : 'failed' }, ms / 1000),
   };

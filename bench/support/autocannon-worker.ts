@@ -14,7 +14,7 @@ export interface LoadOrder {
   tag: string;
 }
 
-/** What the worker reports back: throughput, exact latency percentiles of the 2xx answers, failures. */
+/** What the worker reports back: throughput, exact latency percentiles of the 2xx answers, the slowest request, failures. */
 export interface LoadResult {
   rps: number;
   total: number;
@@ -24,6 +24,8 @@ export interface LoadResult {
   errors: number;
   timeouts: number;
   durationSec: number;
+  /** The slowest request of the round, answered or not, in ms. */
+  max: number;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -31,14 +33,15 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 async function load(order: LoadOrder): Promise<LoadResult> {
-  // One signed body per task; only the delivery id header changes per request, and the signature covers the body only.
-  const bodies = order.targets.map(({ branch, sha }) => {
+  // Every request is a new delivery: GitHub's dedupe key is the hash of the signed body, so the body names the request.
+  const request = (i: number) => {
+    const { branch, sha } = order.targets[i % order.targets.length]!;
     const body = JSON.stringify({
-      sha, state: 'success', context: 'ci/build', target_url: `https://ci.test/${sha.slice(0, 7)}`, description: 'build passed',
+      sha, state: 'success', context: 'ci/build', target_url: `https://ci.test/${order.tag}/${i}`, description: 'build passed',
       repository: { id: 1, full_name: order.repo }, branches: [{ name: branch, commit: { sha } }],
     });
     return { body, signature: signGithub(order.secret, body) };
-  });
+  };
   let n = 0;
   const latencies: number[] = [];
   const options: autocannon.Options = {
@@ -49,7 +52,7 @@ async function load(order: LoadOrder): Promise<LoadResult> {
       method: 'POST',
       setupRequest: (req) => {
         const i = n++;
-        const { body, signature } = bodies[i % bodies.length]!;
+        const { body, signature } = request(i);
         return {
           ...req,
           body,
@@ -79,6 +82,7 @@ async function load(order: LoadOrder): Promise<LoadResult> {
     errors: result.errors,
     timeouts: result.timeouts,
     durationSec: result.duration,
+    max: result.latency.max,
   };
 }
 
