@@ -14,6 +14,7 @@ import { randomId } from './world.ts';
 import type { SyncOutcome } from './git/index.ts';
 import { CommitFeed, type CommitListener } from './commit-feed.ts';
 import { ConveyorMetrics, type BackgroundFigures } from './metrics/index.ts';
+import { replayHistory, type ReplayedEntry } from './task-replay.ts';
 
 export type RefreshResult =
   | { ok: true; outcome: SyncOutcome['outcome'] }
@@ -213,6 +214,16 @@ export class Conveyor {
   history(id: string): readonly HistoryEntry[] {
     if (this.store.getTask(id) || !this.#archive) return this.store.getHistory(id);
     return this.#archive.find(id)?.history ?? [];
+  }
+
+  /**
+   * Time travel: the task as it stood after each of its first `to` history entries, folded from its
+   * creation with the chart's pure transition; undefined for a task that does not exist.
+   */
+  replay(id: string, to?: number): ReplayedEntry[] | undefined {
+    const record = this.record(id);
+    if (!record) return undefined;
+    return replayHistory({ current: this.runtime.chart }, record, this.history(id), to);
   }
 
   record(id: string): TaskRecord | undefined {

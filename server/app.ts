@@ -13,6 +13,7 @@ import { decisionsApi } from './api/decisions.ts';
 import { effectsApi } from './api/effects.ts';
 import { jobsApi } from './api/jobs.ts';
 import { tasksApi } from './api/tasks.ts';
+import { timeTravelApi } from './api/time-travel.ts';
 import { bearerAuth } from './auth.ts';
 import { eventsApi, LiveEvents, StreamTickets } from './events/index.ts';
 import { HttpError, errorResponse } from './http-error.ts';
@@ -83,6 +84,7 @@ export function createApp(deps: AppDeps) {
   const api = new Hono();
   api.use('*', bearerAuth(deps.apiToken, (jobId, token) => conveyor.verifyJobToken(jobId, token)));
   api.route('/tasks', tasksApi(conveyor));
+  api.route('/tasks', timeTravelApi(conveyor));
   api.route('/jobs', jobsApi(conveyor));
   api.route('/effects', effectsApi(conveyor));
   api.route('/decisions', decisionsApi(conveyor));

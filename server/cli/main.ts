@@ -28,6 +28,11 @@ const commands: Record<string, Command> = {
     summary: 'every event the task took or ignored, in order',
     load: async () => (await import('./tasks.ts')).history,
   },
+  replay: {
+    usage: 'replay <task> [--to <n>]',
+    summary: 'the task replayed from its history, step by step: event, from, to, and the guards that decided',
+    load: async () => (await import('./replay.ts')).replay,
+  },
   event: {
     usage: 'event <task> hold|resume|cancel|retry [--reason <text>]',
     summary: 'steer a task; an event it does not take fails with the reason',

@@ -5,7 +5,7 @@ import { release } from '../api/effects.ts';
 import { report } from '../api/jobs.ts';
 import { createTask, dependencies, operatorEvent } from '../api/tasks.ts';
 import {
-  alertView, backgroundStatus, decisionRecord, effectRecord, historyEntry, jobRecord, page, queries, runtimeStatus,
+  alertView, backgroundStatus, decisionRecord, effectRecord, guardCheck, historyEntry, jobRecord, page, queries, replayStep, runtimeStatus,
   sendOutcome, taskSummary, taskView, webhookAnswer,
 } from './schemas.ts';
 
@@ -57,6 +57,9 @@ export const contractRoutes: ContractRoute[] = [
   { method: 'get', path: '/api/tasks/:id/snapshot', tag: 'tasks', auth: 'api', summary: 'The raw persisted record', responses: ok('the record', obj({ id: z.string(), machineId: z.string(), version: z.number().int(), rev: z.number().int(), snapshot: z.unknown() })) },
   { method: 'post', path: '/api/tasks/:id/stages/:stage/refresh', tag: 'tasks', auth: 'api', summary: 'Re-sync the stage\'s worktree; a hard reset answers 409 naming the backup ref', responses: ok('in sync', obj({ outcome: z.string(), task: taskView })) },
   { method: 'post', path: '/api/tasks/:id/events', tag: 'tasks', auth: 'api', summary: 'An operator event; one the task does not take answers 409', body: operatorEvent, responses: ok('taken', obj({ outcome: sendOutcome, task: taskView })) },
+  { method: 'get', path: '/api/tasks/:id/at/:n', tag: 'tasks', auth: 'api', summary: 'Time travel: the task after the n-th entry of its history (from 1, its creation), folded from the journal with the chart\'s pure transition; n outside the history answers 422', responses: ok('the task at that step', obj({ taskId: z.string(), n: z.number().int(), of: z.number().int(), entry: historyEntry, state: z.string(), status: z.string(), snapshot: z.unknown(), guards: z.array(guardCheck) })) },
+  { method: 'get', path: '/api/tasks/:id/at/:n/chart.svg', tag: 'machines', auth: 'api', summary: 'The task chart as it stood after the n-th entry of its history, that state highlighted', responses: { 200: { description: 'SVG', content: 'svg' } } },
+  { method: 'get', path: '/api/tasks/:id/replay', tag: 'tasks', auth: 'api', summary: 'Every step of the task\'s history replayed: event, from, to and the guards that decided, up to `to`', query: pagedQuery(queries.replay), responses: ok('a page of steps', paged('steps', replayStep)) },
   { method: 'get', path: '/api/tasks/:id/chart.svg', tag: 'machines', auth: 'api', summary: 'The task chart with the current state highlighted', responses: { 200: { description: 'SVG', content: 'svg' } } },
 
   { method: 'get', path: '/api/jobs', tag: 'jobs', auth: 'api', summary: 'Jobs, newest first', query: pagedQuery(queries.jobs), responses: ok('a page of jobs', paged('jobs', jobRecord)) },

@@ -40,6 +40,15 @@ export const historyEntry = z.looseObject({
   forced: z.literal(true).optional().describe('a cancel or hold the chart could not take itself'),
 });
 
+/** A guard the chart evaluated while taking an event, and its answer. */
+export const guardCheck = z.looseObject({ guard: z.string(), params: z.unknown().optional(), passed: z.boolean() });
+
+/** One step of a replayed history. */
+export const replayStep = z.looseObject({
+  n: z.number().int().min(1), at: millis, source: z.string(), event: z.looseObject({ type: z.string() }), accepted: z.boolean(), reason: z.string().optional(),
+  from: z.string(), to: z.string(), moved: z.boolean().describe('whether the entry moved the task (a transition), not a refused event or a note'), guards: z.array(guardCheck),
+});
+
 export const jobRecord = z.looseObject({
   id, taskId: id, stage: z.string(), agent: z.string(), repo: z.string(), attempt: z.number().int(),
   status: z.enum(['queued', 'starting', 'running', 'exited', 'timed_out', 'failed_to_start', 'killed', 'lost', 'orphaned']),
@@ -117,4 +126,5 @@ export const queries = {
   effects: z.object({ status: z.enum(['started', 'completed', 'failed', 'abandoned']).optional(), task: z.string().optional() }),
   alerts: z.object({ kind: z.string().optional(), task: z.string().optional(), status: z.enum(['open', 'acknowledged']).optional() }),
   machine: z.object({ format: z.enum(['json', 'stately']).optional() }),
+  replay: z.object({ to: z.coerce.number().int().min(1).optional().describe('replay up to this entry of the history') }),
 };

@@ -83,6 +83,22 @@ describe('conveyor event and history', { timeout: 90_000 }, () => {
   });
 });
 
+describe('conveyor replay', { timeout: 90_000 }, () => {
+  it('prints each step of a task\'s history: event, from, to and the guards that decided; --to stops there', async () => {
+    const all = await cli('replay', first.id);
+    expect(all.code).toBe(0);
+    const steps = all.stdout.split('\n').filter((line) => line.startsWith('#'));
+    expect(steps).toHaveLength(t.conveyor.history(first.id).length);
+    expect(steps[0]).toMatch(/^#1 .* operator +task\.created +new → analysis\.preparing$/);
+    expect(all.stdout).toMatch(/job\.exited +analysis\.working\.(queued|running) → analysis\.gating\n +guards: ✓ currentJob, ✓ exitedCleanly, ✗ gateGreen\(approval\), ✗ gateRed\(approval\)/);
+    const two = await cli('replay', first.id, '--to', '2');
+    expect(two.stdout.split('\n').filter((line) => line.startsWith('#'))).toHaveLength(2);
+    const json = JSON.parse((await cli('replay', first.id, '--json')).stdout) as { n: number; to: string }[];
+    expect(json.at(-1)).toMatchObject({ n: steps.length, to: 'analysis.gating' });
+    expect((await cli('replay', first.id, '--to', 'x')).code).toBe(2);
+  });
+});
+
 describe('conveyor usage and access', { timeout: 90_000 }, () => {
   it('exits 2 with the usage for an unknown command, a missing argument, an unknown flag or event', async () => {
     for (const args of [['frobnicate'], ['show'], ['tasks', '--colour'], ['event', first.id, 'explode'], []]) {
@@ -92,7 +108,7 @@ describe('conveyor usage and access', { timeout: 90_000 }, () => {
     }
     const help = await cli('--help');
     expect(help.code).toBe(0);
-    for (const command of ['start', 'status', 'tasks', 'show', 'history', 'decisions', 'decide', 'event', 'logs', 'alerts', 'store', 'config', 'tracker', 'export']) {
+    for (const command of ['start', 'status', 'tasks', 'show', 'history', 'replay', 'decisions', 'decide', 'event', 'logs', 'alerts', 'store', 'config', 'tracker', 'export']) {
       expect(help.stdout).toContain(`\n  ${command}`);
     }
   });
