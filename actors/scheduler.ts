@@ -4,6 +4,8 @@ export interface SlotRequest {
   jobId: string;
   taskId: string;
   repo: string;
+  /** The pipeline stage the job works on; per-stage limits count by it. */
+  stage?: string;
   requestedAt: number;
 }
 
@@ -12,6 +14,12 @@ export interface SchedulerOptions {
   globalLimit: number;
   /** One limit for every repository, or a limit per repository with `'*'` as the default (no per-repo limit when absent). */
   perRepoLimit: number | Record<string, number>;
+  /** At most this many jobs of a stage run at once; a stage not named has no limit of its own. */
+  perStageLimit?: Record<string, number>;
+  /** Free memory in bytes now (os.freemem in production), and the floor under which no job starts. */
+  memory?: { free: () => number; floorBytes: number };
+  /** Called when free memory under the floor stopped a grant; the owner calls `reconsider()` later to try again. */
+  onMemoryHold?: (freeBytes: number) => void;
   /** False while the task's dependencies are not all done; such requests wait without holding a slot. */
   isRunnable?: (taskId: string) => boolean;
   /** Called synchronously when a slot is granted; it may call back into the scheduler. */
@@ -23,6 +31,10 @@ export interface SchedulerStats {
   queued: number;
   running: number;
   byRepo: Record<string, { queued: number; running: number }>;
+  /** Running jobs per stage, and queued ones waiting for their stage's limit. */
+  byStage: Record<string, { running: number; held: number }>;
+  /** True while free memory under the floor keeps queued jobs from starting. */
+  memoryHeld: boolean;
   granted_total: number;
 }
 
@@ -30,7 +42,8 @@ interface Entry {
   req: SlotRequest;
   /** Arrival order, the tie-break between equal requestedAt. */
   seq: number;
-  state: 'queued' | 'parked' | 'running';
+  /** parked: its task is not runnable; held: its stage is at its limit. */
+  state: 'queued' | 'parked' | 'held' | 'running';
   /** Position in the repository's queue heap, -1 when not in it. */
   pos: number;
   repo: RepoState;
@@ -51,11 +64,13 @@ const earlier = (a: Entry, b: Entry): boolean =>
   a.req.requestedAt < b.req.requestedAt || (a.req.requestedAt === b.req.requestedAt && a.seq < b.seq);
 
 /**
- * Grants job slots first come, first served, within a global and a per-repository limit.
+ * Grants job slots first come, first served, within a global, a per-repository and a per-stage limit, and
+ * only while free memory is above its floor.
  *
  * Each repository keeps its own queue; a small heap orders the repositories that could take a slot by their
  * earliest request, so a grant costs O(log n) whatever the queue length. A request whose task is not runnable is
- * parked under its task when it reaches the front and goes back to its place on `reconsider()`.
+ * parked under its task when it reaches the front and goes back to its place on `reconsider()`; one whose stage
+ * is full is held under its stage and goes back when a job of that stage is released.
  */
 export class Scheduler {
   private readonly opts: SchedulerOptions;
@@ -67,6 +82,9 @@ export class Scheduler {
   );
   private readonly parked = new Map<string, Set<Entry>>();
   private readonly runningJobs = new Map<string, Entry>();
+  /** Per limited stage: jobs running, and queued ones set aside until one of them finishes. */
+  private readonly stages = new Map<string, { running: number; held: Set<Entry> }>();
+  private memoryHeld = false;
   private seq = 0;
   private queuedCount = 0;
   private grantedTotal = 0;
@@ -76,6 +94,10 @@ export class Scheduler {
     checkLimit('globalLimit', opts.globalLimit);
     const limits = typeof opts.perRepoLimit === 'number' ? { '*': opts.perRepoLimit } : opts.perRepoLimit;
     for (const [repo, n] of Object.entries(limits)) checkLimit(`perRepoLimit[${repo}]`, n);
+    for (const [stage, n] of Object.entries(opts.perStageLimit ?? {})) {
+      checkLimit(`perStageLimit[${stage}]`, n);
+      this.stages.set(stage, { running: 0, held: new Set() });
+    }
     this.opts = opts;
   }
 
@@ -136,6 +158,8 @@ export class Scheduler {
     this.entries.set(req.jobId, entry);
     this.runningJobs.set(req.jobId, entry);
     repo.running++;
+    const stage = this.stageOf(entry);
+    if (stage) stage.running++;
     // An adopted job may take the repository over its limit; the limit holds again as jobs finish.
     this.refresh(repo);
   }
@@ -143,7 +167,9 @@ export class Scheduler {
   stats(): SchedulerStats {
     const byRepo: SchedulerStats['byRepo'] = {};
     for (const r of this.repos.values()) byRepo[r.name] = { queued: r.queued, running: r.running };
-    return { queued: this.queuedCount, running: this.runningJobs.size, byRepo, granted_total: this.grantedTotal };
+    const byStage: SchedulerStats['byStage'] = {};
+    for (const [name, s] of this.stages) byStage[name] = { running: s.running, held: s.held.size };
+    return { queued: this.queuedCount, running: this.runningJobs.size, byRepo, byStage, memoryHeld: this.memoryHeld, granted_total: this.grantedTotal };
   }
 
   /** Queued requests, parked ones included, in the order they would be granted if all were runnable. */
@@ -165,12 +191,21 @@ export class Scheduler {
       while (this.runningJobs.size < this.opts.globalLimit) {
         const repo = this.heads.peek();
         if (repo === undefined) break;
+        if (this.lowOnMemory()) break;
         const entry = repo.queue.pop() as Entry;
         if (!this.runnable(entry.req.taskId)) {
           this.park(entry);
           this.refresh(repo);
           continue;
         }
+        const stage = this.stageOf(entry);
+        if (stage && stage.running >= (this.opts.perStageLimit?.[entry.req.stage ?? ''] ?? Infinity)) {
+          entry.state = 'held';
+          stage.held.add(entry);
+          this.refresh(repo);
+          continue;
+        }
+        if (stage) stage.running++;
         entry.state = 'running';
         repo.queued--;
         repo.running++;
@@ -183,6 +218,21 @@ export class Scheduler {
     } finally {
       this.dispatching = false;
     }
+  }
+
+  /** Whether free memory is under the floor now; checked before each grant, since each job takes its share. */
+  private lowOnMemory(): boolean {
+    const memory = this.opts.memory;
+    if (!memory || memory.floorBytes <= 0) return false;
+    const free = memory.free();
+    this.memoryHeld = free < memory.floorBytes;
+    if (this.memoryHeld) this.opts.onMemoryHold?.(free);
+    return this.memoryHeld;
+  }
+
+  /** The counts of the entry's stage when that stage is limited. */
+  private stageOf(entry: Entry): { running: number; held: Set<Entry> } | undefined {
+    return entry.req.stage === undefined ? undefined : this.stages.get(entry.req.stage);
   }
 
   private runnable(taskId: string): boolean {
@@ -201,10 +251,25 @@ export class Scheduler {
     const { repo } = entry;
     this.entries.delete(entry.req.jobId);
     switch (entry.state) {
-      case 'running':
+      case 'running': {
         this.runningJobs.delete(entry.req.jobId);
         repo.running--;
+        const stage = this.stageOf(entry);
+        if (stage) {
+          stage.running--;
+          // A slot of the stage is free: the jobs set aside for it go back in line, in their order.
+          for (const held of stage.held) {
+            held.state = 'queued';
+            held.repo.queue.push(held);
+            this.refresh(held.repo);
+          }
+          stage.held.clear();
+        }
         return;
+      }
+      case 'held':
+        this.stageOf(entry)?.held.delete(entry);
+        break;
       case 'queued':
         repo.queue.removeAt(entry.pos);
         break;

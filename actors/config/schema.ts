@@ -71,6 +71,10 @@ const agentSchema = z.strictObject({
 const limitsSchema = z.strictObject({
   globalJobs: count.default(4),
   perRepoJobs: z.union([count, z.record(z.string().min(1), count)]).default(2),
+  /** At most this many jobs of a stage at once (stage id → count); stages not named have no limit of their own. */
+  perStageJobs: z.record(z.string().min(1), count).default({}),
+  /** No job starts while the host's free memory is under this many MiB (0: no floor). */
+  minFreeMemoryMb: count.default(0),
   maxRetries: count.default(3),
   maxJobAttempts: count.default(3),
   baseBackoffMs: count.default(5_000),
@@ -180,6 +184,9 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   issues.push(...secretPassIssues(config), ...agentKindIssues(config));
   const overrides = obj(obj(config.pipeline)?.stages) ?? {};
   const stageIds = defaultPipeline.stages.map((s) => s.id);
+  for (const id of Object.keys(obj(obj(config.limits)?.perStageJobs) ?? {})) {
+    if (!stageIds.includes(id)) issues.push({ path: ['limits', 'perStageJobs', id], expected: `a stage id of the pipeline (one of: ${stageIds.join(', ')})`, got: `key ${quoted(id)}` });
+  }
   for (const id of Object.keys(overrides)) {
     if (!stageIds.includes(id)) issues.push({ path: ['pipeline', 'stages', id], expected: `a stage id of the pipeline (one of: ${stageIds.join(', ')})`, got: `stage ${quoted(id)}` });
   }

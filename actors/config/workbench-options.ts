@@ -28,7 +28,10 @@ export function workbenchOptionsFromConfig(config: ConveyorConfig, dataDir: stri
     })),
     deploy: config.deploy && { ...config.deploy, env: { ...passedEnvironment(config.deploy.passEnv, env), ...config.deploy.env } },
     agents,
-    limits: { globalJobs: config.limits.globalJobs, perRepoJobs: config.limits.perRepoJobs },
+    limits: {
+      globalJobs: config.limits.globalJobs, perRepoJobs: config.limits.perRepoJobs,
+      perStageJobs: config.limits.perStageJobs, minFreeMemoryBytes: config.limits.minFreeMemoryMb * 1024 * 1024,
+    },
     rateLimitBudgetMs: config.limits.rateLimitBudgetMs,
   };
 }

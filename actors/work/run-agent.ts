@@ -76,7 +76,7 @@ export function runAgentActor(o: AgentWorkOptions) {
     let detached = false;
     let running: RunningJob | null = null;
     const put = (record: JobRecord) => rt.write([{ kind: 'put', collection: 'jobs', id: record.id, value: record }]);
-    const request: SlotRequest = { jobId: job.id, taskId: input.taskId, repo: input.repo, requestedAt: rt.clock.now() };
+    const request: SlotRequest = { jobId: job.id, taskId: input.taskId, repo: input.repo, stage: input.stage, requestedAt: rt.clock.now() };
     const base: JobRecord = {
       id: job.id, taskId: input.taskId, stage: input.stage, agent: input.agent, repo: input.repo, attempt: job.attempt,
       status: 'queued', requestedAt: request.requestedAt, bootId: rt.bootId, logPath: o.logPathFor(job.id),

@@ -1,4 +1,6 @@
+import { freemem } from 'node:os';
 import { join } from 'node:path';
+import { systemClock, type Clock } from '../clock.ts';
 import { EffectSet, type DeployCommands, type ForgeConfig } from '../effects/index.ts';
 import type { Executor } from '../executors/index.ts';
 import { ActivityFeed, type AgentKind } from '../agents/index.ts';
@@ -34,7 +36,11 @@ export interface WorkbenchOptions {
   /** Deploy command lines (argv); without one an environment's deploy completes at once as skipped. */
   deploy?: DeployCommands;
   agents?: Record<string, AgentSetup>;
-  limits?: { globalJobs: number; perRepoJobs: number | Record<string, number> };
+  limits?: { globalJobs: number; perRepoJobs: number | Record<string, number>; perStageJobs?: Record<string, number>; minFreeMemoryBytes?: number };
+  /** The host's free memory in bytes; os.freemem unless given (tests set it). */
+  freeMemory?: () => number;
+  /** How often jobs held by the memory floor look again (default 5 s). */
+  memoryRecheckMs?: number;
   defaultTimeoutMs?: number;
   /** The longest one forge call waits out 429 / Retry-After. */
   rateLimitBudgetMs?: number;
@@ -58,6 +64,8 @@ export class Workbench {
   private readonly fs: World['fs'];
   dependencies: Dependencies | null = null;
   private readonly launches = new Map<string, () => void>();
+  private clock: Clock = systemClock;
+  private memoryTimer: unknown = null;
   private readonly repos: Map<string, RepoSpec>;
   /** The journaled merge and deploys, with the forge client and the per-repository merge queue. */
   readonly effects: EffectSet;
@@ -81,9 +89,21 @@ export class Workbench {
     this.scheduler = new Scheduler({
       globalLimit: opts.limits?.globalJobs ?? 4,
       perRepoLimit: opts.limits?.perRepoJobs ?? 2,
+      perStageLimit: opts.limits?.perStageJobs ?? {},
+      memory: { free: opts.freeMemory ?? freemem, floorBytes: opts.limits?.minFreeMemoryBytes ?? 0 },
+      onMemoryHold: () => this.recheckMemoryLater(),
       isRunnable: (taskId) => this.dependencies?.isRunnable(taskId) ?? true,
       onGrant: (req) => this.launches.get(req.jobId)?.(),
     });
+  }
+
+  /** Free memory is not an event: while it holds jobs back, the scheduler is asked again on a timer. */
+  private recheckMemoryLater(): void {
+    if (this.memoryTimer !== null) return;
+    this.memoryTimer = this.clock.setTimeout(() => {
+      this.memoryTimer = null;
+      this.scheduler.reconsider();
+    }, this.opts.memoryRecheckMs ?? 5_000);
   }
 
   workdirFor(taskId: string): string {
@@ -137,6 +157,7 @@ export class Workbench {
 
   /** Follows the runtime: releases dependents of done tasks, removes worktrees of finished ones. */
   attach(runtime: Runtime): void {
+    this.clock = runtime.clock;
     const deps = new Dependencies(runtime, this.scheduler);
     deps.load();
     this.dependencies = deps;

@@ -142,7 +142,7 @@ describe('Scheduler', () => {
     });
     s.request(req('first', 'repo0'));
     expect(granted).toEqual(['first', 'next1', 'next2', 'next3', 'next4']);
-    expect(s.stats()).toEqual({ queued: 0, running: 0, byRepo: {}, granted_total: 5 });
+    expect(s.stats()).toEqual({ queued: 0, running: 0, byRepo: {}, byStage: {}, memoryHeld: false, granted_total: 5 });
   });
 
   it('runs a chain of 100,000 jobs that each finish inside onGrant', () => {
