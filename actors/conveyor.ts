@@ -5,21 +5,15 @@ import type { CreateTaskInput, SendOptions, SendOutcome, TaskEventInput } from '
 import { TASK_MACHINE_ID, TASK_MACHINE_VERSION } from '../machines/index.ts';
 import type { DeclareOutcome, JobRecord, Workbench } from './work/index.ts';
 import { effectStats, releaseEffect, type EffectRecord, type EffectStatus, type ReleaseOutcome } from './effects/index.ts';
-import { syncEvent } from './work/sync-stage.ts';
+import { refreshStage, type RefreshResult } from './refresh-stage.ts';
 import { Decisions } from './decisions/index.ts';
 import { DEFAULT_RETENTION, sweepRetention, type RetentionPolicy, type TaskArchive } from './retention/index.ts';
 import { Alerts, followRateLimit } from './alerts/index.ts';
 import type { RateLimit } from './rate-limit.ts';
 import { randomId } from './world.ts';
-import type { SyncOutcome } from './git/index.ts';
 import { CommitFeed, type CommitListener } from './commit-feed.ts';
 import { ConveyorMetrics, type BackgroundFigures } from './metrics/index.ts';
 import { replayHistory, type ReplayedEntry } from './task-replay.ts';
-
-export type RefreshResult =
-  | { ok: true; outcome: SyncOutcome['outcome'] }
-  | { ok: false; code: 'not_found' | 'wrong_stage' | 'busy' | 'no_repository' | 'sync_failed'; message: string }
-  | { ok: false; code: 'recovery'; reason: 'hard_reset_recovery_unacked' | 'sync_rebase_and_reset_failed'; message: string; backupRef: string; discardedShas: string[]; decisionId: string | null };
 
 /** What the background actors (supervisor, reconciler, reaper) show the API: their figures and the operator's switch. */
 export interface BackgroundControl {
@@ -142,37 +136,9 @@ export class Conveyor {
       .filter((j) => (!filter.taskId || j.taskId === filter.taskId) && (!filter.stage || j.stage === filter.stage) && (!filter.status || j.status === filter.status));
   }
 
-  /**
-   * Re-syncs the current stage's worktree with its remote (SPEC R30). A hard reset or a double failure
-   * opens the recovery decision (through the task, as at a stage boundary) and is answered as a
-   * conflict naming the backup ref; nothing downstream runs.
-   */
-  async refreshStage(taskId: string, stage: string): Promise<RefreshResult> {
-    const view = this.task(taskId);
-    if (!view) return { ok: false, code: 'not_found', message: `task ${taskId} does not exist` };
-    if (view.stage !== stage) return { ok: false, code: 'wrong_stage', message: `task ${taskId} is in ${view.state}, not in stage ${stage}` };
-    if (view.tags.includes('running') || view.tags.includes('preparing')) {
-      return { ok: false, code: 'busy', message: `task ${taskId} is ${view.state}: its worktree is in use; refresh once that is done` };
-    }
-    const outcome = await this.workbench?.syncTask(taskId, view.repo, view.branch);
-    if (!outcome) return { ok: false, code: 'no_repository', message: `repository ${view.repo} is not configured; the task has no worktree to sync` };
-    const event = syncEvent(outcome);
-    if (!event) return { ok: true, outcome: outcome.outcome };
-    if (event.type !== 'stage.sync_reset' && event.type !== 'stage.sync_failed') {
-      return { ok: false, code: 'sync_failed', message: event.type === 'stage.prepare_failed' ? event.reason : event.type };
-    }
-    await this.send(taskId, event, { source: 'operator' });
-    const after = this.task(taskId);
-    const recovery = event.type === 'stage.sync_reset';
-    return {
-      ok: false,
-      code: 'recovery',
-      reason: recovery ? 'hard_reset_recovery_unacked' : 'sync_rebase_and_reset_failed',
-      message: recovery ? 'the worktree diverged and was hard reset; a human must acknowledge it' : 'the worktree diverged and could be neither rebased nor reset',
-      backupRef: event.backupRef,
-      discardedShas: event.discardedShas,
-      decisionId: after?.context.decision?.id ?? null,
-    };
+  /** Re-syncs the stage's worktree with its remote, in the task's own turn (see refresh-stage.ts). */
+  refreshStage(taskId: string, stage: string): Promise<RefreshResult> {
+    return refreshStage({ runtime: this.runtime, task: (id) => this.task(id), hasWorktrees: (repo) => this.workbench?.hasRepo(repo) ?? false }, taskId, stage);
   }
 
   /** Whether a job token is the live token of that job (valid only while the job runs). */

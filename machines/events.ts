@@ -32,12 +32,18 @@ export type OperatorEvent = Stamped &
     | { type: 'task.resume' }
     | { type: 'task.cancel'; reason: string }
     | { type: 'task.retry' }
+    /** Re-sync the stage's worktree with its remote, in the task's own turn (taken at the stage's gate only). */
+    | { type: 'stage.refresh'; stage: string }
   );
+
+/** What preparing a worktree did to it, when it was usable afterwards. */
+export type PreparedOutcome = 'created' | 'in_sync' | 'fast_forwarded' | 'rebased';
 
 /** What the task's own invoked actors report back. */
 export type WorkEvent = Stamped &
   (
-    | { type: 'stage.prepared' }
+    /** The worktree is ready; `outcome` says what its sync did (`created` when it was just made). */
+    | { type: 'stage.prepared'; outcome?: PreparedOutcome }
     | { type: 'stage.prepare_failed'; reason: string }
     | { type: 'job.started'; jobId: string; pid?: number; timeoutMs?: number }
     | { type: 'job.exited'; jobId: string; code: number | null; reason?: string }

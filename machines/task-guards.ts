@@ -25,6 +25,7 @@ export const taskGuards = {
     event.type === 'timer.fired' && context.deadline !== null && event.deadline === context.deadline && event.at >= context.deadline,
   isEffect: ({ event }: Ctx, params: { effect: EffectName }) => 'effect' in event && event.effect === params.effect,
   deployTo: ({ event }: Ctx, params: { environment: Environment }) => event.type === 'deploy.status' && event.environment === params.environment,
+  refreshes: ({ event }: Ctx, params: { stage: string }) => event.type === 'stage.refresh' && event.stage === params.stage,
   escalatedFrom: ({ context }: Ctx, params: { stage: string }) => context.escalation?.stage === params.stage,
 };
 

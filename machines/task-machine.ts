@@ -149,15 +149,24 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
   });
   const jobFailed = { type: 'jobFailed', params: { stage: stage.id } };
   const escalate = (reason: string) => ({ type: 'escalate', params: { stage: stage.id, reason } });
+  const prepareInvoke = (id: string, onError: AnyConfig) => ({
+    id,
+    src: 'prepareStage',
+    input: ({ context }: { context: TaskContext }): PrepareInput => ({ taskId: context.id, stage: stage.id, branch: context.branch, repo: context.repo, epoch: context.epoch }),
+    onError,
+  });
+  // Taken at the gate only, where nothing of the task's works in its worktree: the refresh itself is
+  // then the one writer there (an agent, a pre-merge rebase or a preparation never run beside it).
+  const refresh = { 'stage.refresh': { guard: { type: 'refreshes', params: { stage: stage.id } }, target: 'refreshing' } };
+  const automaticGate = {
+    entry: 'armGateDeadline',
+    invoke: timerInvoke('gateTimer', stage.id),
+    on: { 'timer.fired': { guard: 'currentDeadline', target: '#task.escalated', actions: escalate(`${stage.gate} did not turn green in time`) }, ...refresh },
+  };
   Object.assign(states, {
     preparing: {
       tags: ['preparing'],
-      invoke: {
-        id: 'prepare',
-        src: 'prepareStage',
-        input: ({ context }: { context: TaskContext }): PrepareInput => ({ taskId: context.id, stage: stage.id, branch: context.branch, repo: context.repo, epoch: context.epoch }),
-        onError: { target: '#task.escalated', actions: escalate('preparing failed') },
-      },
+      invoke: prepareInvoke('prepare', { target: '#task.escalated', actions: escalate('preparing failed') }),
       on: {
         'stage.prepared': 'working',
         'stage.prepare_failed': { target: '#task.escalated', actions: escalate('preparing failed') },
@@ -213,13 +222,19 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
       tags: stage.humanGate ? ['gating', 'human-gate'] : ['gating'],
       always: [{ guard: gate, ...leave }, ...onRedTransitions(stage, stage.gate, stages, red)],
       // A human gate waits for a human; an automatic one is bounded, so a task is never silently stuck.
-      ...(stage.humanGate
-        ? approvalDecision
-        : {
-            entry: 'armGateDeadline',
-            invoke: timerInvoke('gateTimer', stage.id),
-            on: { 'timer.fired': { guard: 'currentDeadline', target: '#task.escalated', actions: escalate(`${stage.gate} did not turn green in time`) } },
-          }),
+      ...(stage.humanGate ? { ...approvalDecision, on: { ...approvalDecision.on, ...refresh } } : automaticGate),
+    },
+    // The worktree is synced with its remote (an operator's refresh), then the gate is looked at again.
+    // A sync that could not look changes nothing; one that discarded work goes to recovery (the stage's
+    // sync_reset / sync_failed). The gate's deadline still runs.
+    refreshing: {
+      tags: ['preparing'],
+      invoke: [prepareInvoke('refresh', { target: 'gating' }), ...(stage.humanGate ? [] : [automaticGate.invoke])],
+      on: {
+        'stage.prepared': 'gating',
+        'stage.prepare_failed': 'gating',
+        ...(stage.humanGate ? {} : { 'timer.fired': automaticGate.on['timer.fired'] }),
+      },
     },
   });
   const recovery = (target: string) => ({ target, actions: { type: 'failForRecovery', params: { stage: stage.id } } });

@@ -40,12 +40,12 @@ async function prepare(o: PrepareOptions, input: PrepareInput): Promise<TaskEven
   const repo = o.repoFor(input.repo);
   if (!repo) {
     await o.fs.mkdirp(o.workdirFor(input.taskId));
-    return { type: 'stage.prepared' };
+    return { type: 'stage.prepared', outcome: 'in_sync' };
   }
   const result = await o.git.ensureWorktree(repo, input.taskId, input.branch);
   if (!result.ok) return { type: 'stage.prepare_failed', reason: result.reason };
-  if (result.created) return { type: 'stage.prepared' };
+  if (result.created) return { type: 'stage.prepared', outcome: 'created' };
   // At every later stage boundary the worktree is synced with its remote branch (SPEC R26).
-  const outcome = await o.git.sync({ path: result.path, branch: input.branch, taskId: input.taskId });
-  return syncEvent(outcome) ?? { type: 'stage.prepared' };
+  const synced = await o.git.sync({ path: result.path, branch: input.branch, taskId: input.taskId });
+  return syncEvent(synced);
 }

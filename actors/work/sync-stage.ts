@@ -2,16 +2,16 @@ import type { SyncOutcome } from '../git/index.ts';
 import type { TaskEventInput } from '../types.ts';
 
 /**
- * The task event a stage-boundary sync outcome calls for: none when the worktree is usable (in sync,
- * fast-forwarded, rebased), recovery when it was reset or is still divergent, a failed preparation
- * when the sync could not even look (nothing was discarded then).
+ * The task event a stage-boundary sync outcome calls for: prepared when the worktree is usable (in
+ * sync, fast-forwarded, rebased), recovery when it was reset or is still divergent, a failed
+ * preparation when the sync could not even look (nothing was discarded then).
  */
-export function syncEvent(outcome: SyncOutcome): TaskEventInput | null {
+export function syncEvent(outcome: SyncOutcome): TaskEventInput {
   switch (outcome.outcome) {
     case 'in_sync':
     case 'fast_forwarded':
     case 'rebased':
-      return null;
+      return { type: 'stage.prepared', outcome: outcome.outcome };
     case 'hard_reset':
       return { type: 'stage.sync_reset', backupRef: outcome.backupRef, discardedShas: outcome.discardedShas, from: outcome.from, to: outcome.to };
     case 'reset_failed':

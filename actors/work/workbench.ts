@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import { EffectSet, type DeployCommands, type ForgeConfig } from '../effects/index.ts';
 import type { Executor } from '../executors/index.ts';
 import { ActivityFeed, type AgentKind } from '../agents/index.ts';
-import type { RepoSpec, SyncOutcome } from '../git/index.ts';
+import type { RepoSpec } from '../git/index.ts';
 import { instantImplementations } from '../instant-implementations.ts';
 import type { Runtime } from '../runtime.ts';
 import { Scheduler } from '../scheduler.ts';
@@ -146,13 +146,9 @@ export class Workbench {
     return ensured.path;
   }
 
-  /** Syncs a task's worktree with its remote branch now; null when its repository is not configured. */
-  async syncTask(taskId: string, repo: string, branch: string): Promise<SyncOutcome | { outcome: 'failed'; step: 'read'; error: string } | null> {
-    const spec = this.repos.get(repo);
-    if (!spec) return null;
-    const ensured = await this.git.ensureWorktree(spec, taskId, branch);
-    if (!ensured.ok) return { outcome: 'failed', step: 'read', error: ensured.reason };
-    return this.git.sync({ path: ensured.path, branch, taskId });
+  /** Whether conveyor keeps worktrees of this repository (else a task works in a plain directory). */
+  hasRepo(name: string): boolean {
+    return this.repos.has(name);
   }
 
   /** Follows the runtime: releases dependents of done tasks, removes worktrees of finished ones. */

@@ -111,7 +111,7 @@ export function tasksApi(conveyor: Conveyor) {
   app.post('/:id/stages/:stage/refresh', async (c) => {
     const id = c.req.param('id');
     const result = await conveyor.refreshStage(id, c.req.param('stage'));
-    if (result.ok) return c.json({ outcome: result.outcome, task: conveyor.task(id) });
+    if (result.ok) return c.json({ outcome: result.outcome, task: conveyor.task(id) }, result.outcome === 'refreshing' ? 202 : 200);
     switch (result.code) {
       case 'not_found':
         throw new HttpError('not_found', result.message, 'id');

@@ -124,7 +124,9 @@ describe('hard reset through the refresh route', () => {
     expect(view.context.failure).toMatchObject({ stage: 'development', kind: 'hard_reset', backupRef: body.backup_ref, discardedShas: body.discarded_shas });
     recoveryDecision(view, 'development');
     const entry = resetEntry(task.id);
-    expect(entry).toMatchObject({ source: 'operator', from: 'development.gating', to: 'recovery.awaitingAck' });
+    // The operator asked; the task took the refresh in its own turn and its sync reported the reset.
+    expect(t.conveyor.history(task.id).find((h) => h.event.type === 'stage.refresh')).toMatchObject({ source: 'operator', accepted: true, from: 'development.gating', to: 'development.refreshing' });
+    expect(entry).toMatchObject({ source: 'runtime', from: 'development.refreshing', to: 'recovery.awaitingAck' });
     expect(emittedTypes(entry)).toEqual(expect.arrayContaining(['task.failed', 'decision.requested']));
     expect(t.conveyor.alerts()).toContainEqual(expect.objectContaining({ kind: 'task_failed', taskId: task.id, stage: 'development', backupRef: body.backup_ref }));
 

@@ -97,8 +97,10 @@ export function sampleEvents(snapshot: TaskSnapshot, disturb: boolean): TaskEven
     out.push({ type: 'ci.status', at, sha: SHA_STALE, state: 'success', context: 'build' });
     out.push({ type: 'ci.status', at, sha: SHA_STALE, state: 'failure', context: 'build' });
   }
-  // The worktree is synced while a stage is prepared; that is where a sync can find it diverged.
-  if (disturb && where.endsWith('.preparing')) {
+  // An operator's refresh, of this stage and of another: taken at the gate only.
+  sometimes(false, { type: 'stage.refresh', at, stage }, { type: 'stage.refresh', at, stage: 'elsewhere' });
+  // The worktree is synced while a stage is prepared or refreshed; that is where a sync can find it diverged.
+  if (disturb && (where.endsWith('.preparing') || where.endsWith('.refreshing'))) {
     const sync = { backupRef: 'refs/conveyor/sync-recovery/model/1', discardedShas: ['c3c3c3c'] };
     out.push({ type: 'stage.sync_reset', at, ...sync, from: 'c3c3c3c', to: head });
     out.push({ type: 'stage.sync_failed', at, ...sync, error: 'rebase and reset failed' });
