@@ -69,6 +69,44 @@ describe('retention', () => {
     expect(again.conveyor.history(finished)).toEqual(historyBefore);
   });
 
+  it("takes a finished task's jobs, effects and decisions out of the live document with it, and the API still shows them", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'conveyor-retention-'));
+    dirs.push(dir);
+    const clock = movableClock(Date.UTC(2026, 0, 1));
+    const { conveyor, store } = await conveyorIn(dir, clock);
+    const records = (taskId: string, n: string) => [
+      { kind: 'put' as const, collection: 'jobs' as const, id: `${taskId}.j${n}`, value: { id: `${taskId}.j${n}`, taskId, stage: 'development', status: 'succeeded', requestedAt: clock.now() } },
+      { kind: 'put' as const, collection: 'effects' as const, id: `${taskId}:merge:${n}`, value: { key: `${taskId}:merge:${n}`, taskId, effect: 'mergePullRequest', status: 'completed', startedAt: clock.now() } },
+      { kind: 'put' as const, collection: 'decisions' as const, id: `${taskId}.d${n}`, value: { id: `${taskId}.d${n}`, taskId, status: 'resolved' } },
+    ];
+    const { taskId: finished } = await conveyor.createTask({ repo: 'app', title: 'Old work' }, { source: 'operator' });
+    const { taskId: active } = await conveyor.createTask({ repo: 'app', title: 'Ongoing' }, { source: 'operator' });
+    await store.commit([...records(finished, '1'), ...records(finished, '2'), ...records(active, '1')]);
+    await conveyor.send(finished, { type: 'task.cancel', reason: 'superseded' }, { source: 'operator' });
+    await waitForState(conveyor, finished, 'cancelled');
+    const jobsBefore = conveyor.jobsOf(finished);
+    const effectsBefore = conveyor.effects({ taskId: finished });
+    expect(jobsBefore).toHaveLength(2);
+
+    clock.advance(31 * DAY);
+    expect(await conveyor.retain()).toBe(1);
+
+    for (const collection of ['jobs', 'effects', 'decisions'] as const) {
+      expect(store.list<{ taskId: string }>(collection).map((r) => r.taskId), collection).toEqual([active]);
+    }
+    const api = apiCaller(createApp({ conveyor, apiToken: 'tok', trackerSecret: 't', forgeSecret: 'f', tracker: defaultTrackerRouting }));
+    const res = await api('GET', `/tasks/${finished}`, undefined, 'tok');
+    const body = (await res.json()) as { jobs: unknown[]; effects: unknown[] };
+    expect(body.jobs).toEqual(jobsBefore);
+    expect(body.effects).toEqual(effectsBefore);
+
+    await conveyor.stop();
+    open.splice(0);
+    const again = await conveyorIn(dir, clock);
+    expect(again.store.list('jobs')).toHaveLength(1);
+    expect(again.conveyor.jobsOf(finished)).toEqual(jobsBefore);
+  });
+
   it('keeps at most the bounded number of alerts, dropping the oldest', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'conveyor-alerts-'));
     dirs.push(dir);
