@@ -7,7 +7,7 @@ import type { DeclareOutcome, JobRecord, Workbench } from './work/index.ts';
 import { effectStats, releaseEffect, type EffectRecord, type EffectStatus, type ReleaseOutcome } from './effects/index.ts';
 import { refreshStage, type RefreshResult } from './refresh-stage.ts';
 import { Decisions } from './decisions/index.ts';
-import { DEFAULT_RETENTION, sweepRetention, type RetentionPolicy, type TaskArchive } from './retention/index.ts';
+import { DEFAULT_RETENTION, sweepRetention, type RetentionPolicy, type TaskArchive, type TaskCollection } from './retention/index.ts';
 import { Alerts, followRateLimit } from './alerts/index.ts';
 import type { RateLimit } from './rate-limit.ts';
 import { randomId } from './world.ts';
@@ -125,8 +125,15 @@ export class Conveyor {
     return this.store.get<JobRecord>('jobs', id);
   }
 
+  /** A task's jobs, live or archived with it. */
   jobsOf(taskId: string): JobRecord[] {
-    return this.jobs({ taskId });
+    return this.#archived(taskId, 'jobs') ?? this.jobs({ taskId });
+  }
+
+  /** The documents of an archived task in one of its collections, or undefined for a task still live. */
+  #archived<T>(taskId: string, collection: TaskCollection): T[] | undefined {
+    if (this.store.getTask(taskId) || !this.#archive) return undefined;
+    return this.#archive.find(taskId)?.documents?.[collection]?.map((d) => d.value as T);
   }
 
   /** Job records of one task, stage or status, or all of them. */
@@ -230,8 +237,7 @@ export class Conveyor {
 
   /** The effect journal, newest first, optionally of one status or one task (SPEC R32). */
   effects(filter: { status?: EffectStatus; taskId?: string } = {}): EffectRecord[] {
-    return this.store
-      .list<EffectRecord>('effects')
+    return ((filter.taskId && this.#archived<EffectRecord>(filter.taskId, 'effects')) || this.store.list<EffectRecord>('effects'))
       .filter((r) => (!filter.status || r.status === filter.status) && (!filter.taskId || r.taskId === filter.taskId))
       .sort((a, b) => b.startedAt - a.startedAt);
   }

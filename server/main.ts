@@ -1,5 +1,5 @@
 import { serve } from '@hono/node-server';
-import { DEFAULT_RETENTION, isAlive, loadConfig, openConveyor, processStartedAt, pipelineFromConfig, startBackground, systemWorld, Workbench, workbenchOptionsFromConfig, type ConveyorConfig } from '../actors/index.ts';
+import { isAlive, loadConfig, openConveyor, processStartedAt, pipelineFromConfig, startBackground, systemWorld, Workbench, workbenchOptionsFromConfig, type ConveyorConfig } from '../actors/index.ts';
 import { createApp } from './app.ts';
 import { LiveEvents } from './events/index.ts';
 import { demoBackgroundOverrides, demoWorkbenchOptions, startDemo } from './demo/index.ts';
@@ -84,20 +84,10 @@ async function main() {
     }
   });
 
-  // Retention (SPEC R40): finished tasks past their age go to the archive, old delivery keys are forgotten.
-  const retention = config?.retention ?? { archiveAfterMs: DEFAULT_RETENTION.archiveAfterMs, deliveryWindowMs: DEFAULT_RETENTION.deliveryWindowMs, intervalMs: 3_600_000 };
-  const retainTimer = setInterval(() => {
-    conveyor.retain(retention).then(
-      (moved) => moved > 0 && log(`conveyor: archived ${moved} finished tasks`),
-      (e: unknown) => log(`conveyor: retention sweep failed, kept everything: ${(e as Error).message}`),
-    );
-  }, retention.intervalMs);
-  retainTimer.unref();
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    clearInterval(retainTimer);
     log(`conveyor: ${signal}: stopping intake, draining, committing`);
     // Stop accepting connections first; in-flight requests finish against a still-running runtime.
     // Event streams never finish by themselves: end them, or server.close() waits on them forever.

@@ -77,6 +77,8 @@ export class SimProcess {
         alive: () => false,
         kill: async () => undefined,
         clock: this.world.clock,
+        // The simulated store has no archive to move finished tasks to.
+        retention: null,
       },
     });
   }

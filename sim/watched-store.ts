@@ -91,6 +91,9 @@ export class WatchedStore implements Store {
   hasDelivery(key: string): boolean {
     return this.inner.hasDelivery(key);
   }
+  hasDeliveryBefore(at: number): boolean {
+    return this.inner.hasDeliveryBefore(at);
+  }
   taskForIssue(trackerIssueId: string): string | undefined {
     return this.inner.taskForIssue(trackerIssueId);
   }

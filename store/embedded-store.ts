@@ -302,6 +302,12 @@ export class EmbeddedStore implements Store {
     return Object.hasOwn(this.#doc.deliveries, key);
   }
 
+  hasDeliveryBefore(at: number): boolean {
+    // Keys are added in time order, so an old one, if any, is usually among the first looked at.
+    for (const seen of Object.values(this.#doc.deliveries)) if (seen.at < at) return true;
+    return false;
+  }
+
   taskForIssue(trackerIssueId: string): string | undefined {
     return this.#doc.issues[trackerIssueId];
   }

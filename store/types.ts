@@ -126,6 +126,8 @@ export interface Store {
   taskCount(): number;
   getHistory(taskId: string): readonly HistoryEntry[];
   hasDelivery(key: string): boolean;
+  /** Whether some delivery key was first seen before `at` (one the retention sweep would forget). */
+  hasDeliveryBefore(at: number): boolean;
   taskForIssue(trackerIssueId: string): string | undefined;
   get<T>(collection: Collection, id: string): T | undefined;
   list<T>(collection: Collection): T[];

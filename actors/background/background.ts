@@ -21,6 +21,7 @@ import type { TrackerRoutingTable } from './tracker-events.ts';
 import { TrackerMirror } from './tracker-mirror.ts';
 import { TrackerReplay } from './tracker-replay.ts';
 import type { LogLine } from '../log.ts';
+import { RetentionLoop, type RetentionPolicy } from '../retention/index.ts';
 
 export interface BackgroundOptions {
   conveyor: Conveyor;
@@ -41,6 +42,8 @@ export interface BackgroundOptions {
   snapshot?: unknown;
   /** Keeps the supervisor's latest snapshot (restart counts, degraded mark, loop deadlines) across boots. */
   persist?: (snapshot: unknown) => Promise<void>;
+  /** How often finished tasks are archived and delivery keys forgotten (SPEC R40); without it nothing is. */
+  retention?: (RetentionPolicy & { intervalMs: number }) | null;
   /** Replaces a loop's logic wholesale (a loop that crashes, to exercise the supervisor). */
   loops?: Partial<Record<ChildName, AnyActorLogic>>;
 }
@@ -62,6 +65,7 @@ export class Background implements BackgroundControl {
   readonly reconciler: ReconcilerSweep;
   readonly reaper: ReaperSweep;
   readonly mirror: TrackerMirror | null;
+  readonly retention: RetentionLoop | null;
   readonly #o: BackgroundOptions;
   readonly #clock: Clock;
   readonly #log: LogLine;
@@ -99,6 +103,9 @@ export class Background implements BackgroundControl {
     const mirrorStates = this.settings.reconciler.mirrorStates;
     this.mirror = o.tracker && Object.keys(mirrorStates).length > 0
       ? new TrackerMirror({ runtime: rt, client: o.tracker.client, states: mirrorStates, projectOf: (issue, repo, recorded) => recorded ?? this.#projectOf(issue, repo), log })
+      : null;
+    this.retention = o.retention
+      ? new RetentionLoop({ policy: o.retention, clock: this.#clock, log, sweep: (policy) => this.#track(o.conveyor.retain(policy)) })
       : null;
     this.#machine = this.#provide();
   }
@@ -163,6 +170,7 @@ export class Background implements BackgroundControl {
     this.#actor = actor;
     this.outbox.start();
     this.mirror?.start();
+    this.retention?.start();
     actor.start();
     this.#log(`supervisor: started reconciler (${reconciler.enabled ? `every ${reconciler.intervalMs} ms` : 'off'}) and reaper (${reaper.enabled ? `every ${reaper.intervalMs} ms` : 'off'}, ceiling ${reaper.hardCeilingMs} ms)`);
   }
@@ -188,6 +196,7 @@ export class Background implements BackgroundControl {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#actor?.stop();
+      await this.retention?.stop();
       await this.settled();
       await this.mirror?.stop();
       await this.outbox.stop();

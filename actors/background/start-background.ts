@@ -8,6 +8,7 @@ import { TrackerClient } from './tracker-client.ts';
 import { RateLimit } from '../rate-limit.ts';
 import type { TrackerRoutingTable } from './tracker-events.ts';
 import type { LogLine } from '../log.ts';
+import { DEFAULT_RETENTION } from '../retention/index.ts';
 
 export interface StartBackgroundOptions {
   /** The validated configuration, or null to run with defaults (no tracker polling, no forge probe). */
@@ -21,6 +22,9 @@ export interface StartBackgroundOptions {
   /** Anything else to set or replace (tests, the demo). */
   overrides?: Partial<Omit<BackgroundOptions, 'conveyor'>>;
 }
+
+/** How often the retention sweep runs without a configuration: hourly, as the configuration's default. */
+const DEFAULT_RETENTION_INTERVAL_MS = 3_600_000;
 
 /** Where the supervisor's snapshot is kept (collection meta). */
 const SUPERVISOR_RECORD = 'background:supervisor';
@@ -85,6 +89,8 @@ export function startBackground(conveyor: Conveyor, o: StartBackgroundOptions): 
     persist: (snapshot) => rt.write([{ kind: 'put', collection: 'meta', id: SUPERVISOR_RECORD, value: { snapshot } }]),
     // The reaper defers to the agent runner's own finalizations, not only to its own.
     finalizers: conveyor.workbench?.finalizers,
+    // Finished tasks to the archive, old delivery keys forgotten, on the runtime's clock (SPEC R40).
+    retention: config?.retention ?? { ...DEFAULT_RETENTION, intervalMs: DEFAULT_RETENTION_INTERVAL_MS },
     ...o.overrides,
   });
   background.start();

@@ -37,7 +37,9 @@ const HISTORY_LOOKBACK = 64;
  */
 export class TaskScan {
   readonly #tags = new Map<string, ReadonlySet<string>>();
-  readonly #cache = new Map<string, ScannedTask>();
+  // Keyed by the record itself: the store replaces a task's record on every write and drops it when the
+  // task is archived, and a WeakMap lets the entry go with it, so months of tasks do not pile up here.
+  readonly #cache = new WeakMap<TaskRecord, ScannedTask>();
 
   constructor(machine: TaskMachine, private readonly history: (taskId: string) => readonly HistoryEntry[]) {
     this.#collect(machine.root as unknown as NodeLike, [], []);
@@ -50,7 +52,7 @@ export class TaskScan {
 
   /** One task, re-read only if its record changed. */
   read(record: TaskRecord): ScannedTask {
-    const cached = this.#cache.get(record.id);
+    const cached = this.#cache.get(record);
     if (cached && cached.rev === record.rev) return cached;
     const snap = record.snapshot as Persisted;
     const state = describeState(snap.value);
@@ -65,7 +67,7 @@ export class TaskScan {
       meta: record.meta,
       lastChangeAt: this.#lastChangeAt(record.id, snap.context),
     };
-    this.#cache.set(record.id, task);
+    this.#cache.set(record, task);
     return task;
   }
 

@@ -2,11 +2,14 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, w
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { HistoryEntry, TaskRecord } from '../../store/index.ts';
+import type { TaskDocuments } from './retention.ts';
 
-/** A finished task as the archive keeps it: its last record and its whole history. */
+/** A finished task as the archive keeps it: its last record, its whole history, its jobs, effects and decisions. */
 export interface ArchivedTask {
   task: TaskRecord;
   history: HistoryEntry[];
+  /** Absent in lines archived before the documents went with their task. */
+  documents?: TaskDocuments;
 }
 
 const fsyncDir = (dir: string) => {
@@ -36,7 +39,7 @@ export class TaskArchive {
     mkdirSync(this.#dir, { recursive: true });
     const file = join(this.#dir, `tasks-${new Date(at).toISOString().slice(0, 7)}.jsonl.gz`);
     // The id first, so a lookup can find a line by its start without parsing every one.
-    const lines = tasks.map((t) => `${JSON.stringify({ id: t.task.id, task: t.task, history: t.history })}\n`).join('');
+    const lines = tasks.map((t) => `${JSON.stringify({ id: t.task.id, task: t.task, history: t.history, documents: t.documents })}\n`).join('');
     const fd = openSync(file, 'a');
     try {
       writeSync(fd, gzipSync(lines));
@@ -61,8 +64,8 @@ export class TaskArchive {
       const at = text.startsWith(prefix) ? 0 : text.indexOf(`\n${prefix}`) + 1;
       if (at === 0 && !text.startsWith(prefix)) continue;
       const end = text.indexOf('\n', at);
-      const { task, history } = JSON.parse(text.slice(at, end < 0 ? undefined : end)) as ArchivedTask;
-      return { task, history };
+      const { task, history, documents } = JSON.parse(text.slice(at, end < 0 ? undefined : end)) as ArchivedTask;
+      return { task, history, documents: documents ?? {} };
     }
     return undefined;
   }

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Conveyor, systemClock, TaskArchive, type Clock } from '../../actors/index.ts';
+import { SimulatedClock } from 'xstate';
+import { Background, Conveyor, systemClock, TaskArchive, type Clock } from '../../actors/index.ts';
 import { createApp } from '../../server/app.ts';
 import { defaultTrackerRouting } from '../../server/default-tracker.ts';
 import { EmbeddedStore, MAX_ALERTS } from '../../store/index.ts';
@@ -105,6 +106,36 @@ describe('retention', () => {
     const again = await conveyorIn(dir, clock);
     expect(again.store.list('jobs')).toHaveLength(1);
     expect(again.conveyor.jobsOf(finished)).toEqual(jobsBefore);
+  });
+
+  it('is swept by the background actors every interval on the runtime clock, and no longer once they stop', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'conveyor-retention-'));
+    dirs.push(dir);
+    const clock = new SimulatedClock();
+    clock.set(Date.UTC(2026, 0, 1));
+    const { conveyor } = await conveyorIn(dir, clock);
+    const cancelled = async () => {
+      const { taskId } = await conveyor.createTask({ repo: 'app', title: 'Dropped' }, { source: 'operator' });
+      await conveyor.send(taskId, { type: 'task.cancel', reason: 'dropped' }, { source: 'operator' });
+      return taskId;
+    };
+    const first = await cancelled();
+    const background = new Background({ conveyor, clock, retention: { archiveAfterMs: DAY, deliveryWindowMs: 7 * DAY, intervalMs: 3_600_000 } });
+    background.start();
+    clock.increment(23 * 3_600_000);
+    await background.settled();
+    expect(conveyor.tasks().map((t) => t.id)).toEqual([first]);
+    clock.increment(2 * 3_600_000);
+    await background.settled();
+    expect(conveyor.tasks()).toEqual([]);
+    expect(conveyor.task(first)?.stage).toBe('cancelled');
+    expect(background.retention?.stats).toMatchObject({ archived: 1, failures: 0 });
+
+    const second = await cancelled();
+    await background.stop();
+    clock.increment(3 * DAY);
+    await background.settled();
+    expect(conveyor.tasks().map((t) => t.id)).toEqual([second]);
   });
 
   it('keeps at most the bounded number of alerts, dropping the oldest', async () => {

@@ -228,6 +228,7 @@ export class FailingStore implements Store {
   taskCount() { return this.inner.taskCount(); }
   getHistory(taskId: string) { return this.inner.getHistory(taskId); }
   hasDelivery(key: string) { return this.inner.hasDelivery(key); }
+  hasDeliveryBefore(at: number) { return this.inner.hasDeliveryBefore(at); }
   taskForIssue(issueId: string) { return this.inner.taskForIssue(issueId); }
   get<T>(collection: Parameters<Store['get']>[0], id: string) { return this.inner.get<T>(collection, id); }
   list<T>(collection: Parameters<Store['list']>[0]) { return this.inner.list<T>(collection); }
