@@ -176,4 +176,30 @@ describe('the console in a browser', () => {
     expect(await page.textContent('#log')).toContain(`analyst: working on ${handMade.held} (attempt 1)`);
     expect(await page.textContent('#log-title')).toMatch(/^Log of job /);
   }, 20_000);
+
+  it('redraws the chart at any step of the history with the slider, and follows live again at its end', async () => {
+    // The task held and resumed above is still shown, resting at its gate.
+    const taskId = handMade.held;
+    const of = conveyor.history(taskId).length;
+    const held = conveyor.history(taskId).findIndex((e) => e.event.type === 'task.hold') + 1;
+    const slide = (n: number) => page.$eval('#step', (input, value) => {
+      (input as unknown as { value: string }).value = value;
+      input.dispatchEvent(new Event('input'));
+    }, String(n));
+    const active = (id: string) => page.getAttribute(`#chart [data-id="${id}"]`, 'data-active');
+    await expect.poll(() => page.getAttribute('#step', 'max')).toBe(String(of));
+    expect(await page.textContent('#step-label')).toBe(`step ${of} of ${of}: task.resume → analysis.gating (live)`);
+
+    await slide(held);
+    await expect.poll(() => page.textContent('#step-label')).toBe(`step ${held} of ${of}: task.hold → onHold`);
+    await expect.poll(() => active('task.onHold')).toBe('true');
+    expect(await active('task.active.analysis.gating')).toBe('false');
+    await slide(1);
+    await expect.poll(() => active('task.active.analysis.preparing')).toBe('true');
+    expect(await active('task.onHold')).toBe('false');
+
+    await slide(of);
+    await expect.poll(() => page.textContent('#step-label')).toContain('(live)');
+    await expect.poll(() => active('task.active.analysis.gating')).toBe('true');
+  }, 20_000);
 });

@@ -1,9 +1,10 @@
-// One task: its live chart beside its history, its jobs (with logs) and effects, and the operator's actions.
+// One task: its chart (live, or at any step of its history) beside its history, its jobs (with logs) and effects, and the operator's actions.
 
 import { all, api, enc, post } from './api.js';
 import { confirmAction } from './confirm.js';
 import { $, button, clock, coalesce, el, toast } from './dom.js';
 import { effectItem } from './effects.js';
+import { chartPath, extendSlider, initSlider, resetSlider } from './history-slider.js';
 import { liveList } from './live-list.js';
 
 const ACTIONS = {
@@ -21,6 +22,7 @@ let logJob = null;
 
 export function initDetail() {
   for (const b of $('actions').querySelectorAll('button')) b.addEventListener('click', () => void act(b.dataset.action));
+  initSlider(redrawChart);
 }
 
 export const shownTask = () => taskId;
@@ -38,6 +40,7 @@ export async function showTask(id) {
   jobs.reset(view.jobs);
   effects.reset(view.effects);
   $('history').replaceChildren(...history.slice(-HISTORY_SHOWN).reverse().map(historyLine));
+  resetSlider(history);
   await drawChart();
   if (logJob) await showLog(logJob);
   else $('log-panel').hidden = true;
@@ -54,6 +57,7 @@ export function onTaskMessage(kind, m) {
     $('history').prepend(historyLine(m));
     while ($('history').children.length > HISTORY_SHOWN) $('history').lastChild.remove();
     if (m.task) setState(m.task.state, m.task.repo);
+    extendSlider(m);
     redrawChart();
     if (logJob) reloadLog();
   } else if (kind === 'job' && m.taskId === taskId) {
@@ -78,11 +82,12 @@ function historyLine(h) {
 
 async function drawChart() {
   const id = taskId;
-  const svg = await api('/tasks/' + enc(id) + '/chart.svg');
-  // conveyor's own drawing; every text in it is escaped on the server.
-  if (id === taskId) $('chart').innerHTML = svg;
+  const path = chartPath(id);
+  const svg = await api(path);
+  // conveyor's own drawing; every text in it is escaped on the server. A slower answer for a step left since is dropped.
+  if (id === taskId && path === chartPath(id)) $('chart').innerHTML = svg;
 }
-const redrawChart = coalesce(() => void drawChart().catch(() => {}), 300);
+const redrawChart = coalesce(() => void drawChart().catch(() => {}), 100);
 
 function jobItem(j) {
   const li = el('li');
