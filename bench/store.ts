@@ -6,12 +6,14 @@ import { pathToFileURL } from 'node:url';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
 import { EmbeddedStore } from '../store/index.ts';
-import type { HistoryEntry, StoreRecord, TaskRecord } from '../store/index.ts';
+import type { HistoryEntry, StoreObserver, StoreRecord, TaskRecord } from '../store/index.ts';
 
 const SMALL = 100;
 const LARGE = 10_000;
 const WARMUP = 200;
 const COMMITS = 2000;
+const CONCURRENT_LANES = 50;
+const CONCURRENT_COMMITS = 5000;
 /** The naive baseline at 10,000 tasks costs a whole-file rewrite per commit; bound it by time. */
 const NAIVE_BUDGET_MS = 12_000;
 const NAIVE_MIN_SAMPLES = 20;
@@ -81,10 +83,50 @@ interface Figures {
   extra: Record<string, number>;
 }
 
+/** What the store reports of each journal write, while the concurrent phase runs. */
+const seen = { on: false, records: [] as number[], bytes: [] as number[], fsyncMs: [] as number[] };
+const batches: StoreObserver = {
+  batch: (records, fsyncMs, bytes) => {
+    if (!seen.on) return;
+    seen.records.push(records);
+    seen.bytes.push(bytes);
+    seen.fsyncMs.push(fsyncMs);
+  },
+};
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+/** Commits from many callers at once (group commit): throughput, batch size and bytes, fsync time. */
+async function concurrent(store: EmbeddedStore, tasks: number, revs: number[]): Promise<Record<string, number>> {
+  Object.assign(seen, { on: true, records: [], bytes: [], fsyncMs: [] });
+  let next = 0;
+  const began = performance.now();
+  // One lane per task slice, so no two lanes write the same task (its rev fence would refuse the second).
+  const lane = async (l: number) => {
+    for (let i = l; next < CONCURRENT_COMMITS; i += CONCURRENT_LANES) {
+      next++;
+      const id = i % tasks;
+      const rev = (revs[id] ?? 0) + 1;
+      revs[id] = rev;
+      await store.commit([{ kind: 'task', task: task(`t${id}`, rev), expectedRev: rev - 1 }, { kind: 'history', taskId: `t${id}`, entry: entry(rev) }]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENT_LANES, tasks) }, (_, l) => lane(l)));
+  const ms = performance.now() - began;
+  seen.on = false;
+  return {
+    concurrent_commits_per_s: Math.round(next / (ms / 1000)),
+    batch_records_mean: round(mean(seen.records)),
+    batch_bytes_mean: Math.round(mean(seen.bytes)),
+    fsync_ms_p50: round(percentile(seen.fsyncMs, 0.5)),
+    fsync_ms_p99: round(percentile(seen.fsyncMs, 0.99)),
+  };
+}
+
 async function embedded(tasks: number): Promise<Figures> {
   const dir = await mkdtemp(join(tmpdir(), 'conveyor-bench-store-'));
   try {
-    const store = new EmbeddedStore({ dir });
+    const store = new EmbeddedStore({ dir, observer: batches });
     await store.load();
     const revs: number[] = [];
     for (let start = 0; start < tasks; start += 500) {
@@ -109,11 +151,12 @@ async function embedded(tasks: number): Promise<Figures> {
       revs[i] = rev;
       if (n >= WARMUP) samples.push(took);
     }
+    const grouped = await concurrent(store, tasks, revs);
     const closing = performance.now();
     await store.close();
     const checkpointMs = performance.now() - closing;
     const checkpointBytes = (await stat(join(dir, 'checkpoint.json'))).size;
-    return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), samples: samples.length, extra: { checkpoint_ms: checkpointMs, checkpoint_bytes: checkpointBytes } };
+    return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), samples: samples.length, extra: { checkpoint_ms: checkpointMs, checkpoint_bytes: checkpointBytes, ...grouped } };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -171,6 +214,7 @@ export async function run(): Promise<Record<string, number>> {
     embedded_p50_ratio: round(e10k.p50 / e100.p50),
     embedded_close_checkpoint_ms_10k: round(e10k.extra.checkpoint_ms ?? Number.NaN),
     embedded_checkpoint_bytes_10k: e10k.extra.checkpoint_bytes ?? Number.NaN,
+    ...Object.fromEntries(Object.entries(e10k.extra).filter(([k]) => !k.startsWith('checkpoint')).map(([k, v]) => [`grouped_${k}_10k`, v])),
     naive_p50_ms_100: round(n100.p50),
     naive_p99_ms_100: round(n100.p99),
     naive_samples_100: n100.samples,
@@ -196,6 +240,9 @@ function table(figures: Record<string, number>): string {
     'naive: lowdb db.write() of the whole document per commit, as lowdb ships it (temp file + rename, no fsync)',
     `samples: embedded ${figures.embedded_samples_100}/${figures.embedded_samples_10k}, naive ${figures.naive_samples_100}/${figures.naive_samples_10k}`,
     `embedded close (final checkpoint) at 10k tasks: ${figures.embedded_close_checkpoint_ms_10k} ms, ${figures.embedded_checkpoint_bytes_10k} bytes`,
+    `grouped, ${CONCURRENT_LANES} callers at 10k tasks: ${figures.grouped_concurrent_commits_per_s_10k} commits/s, ` +
+      `${figures.grouped_batch_records_mean_10k} records and ${figures.grouped_batch_bytes_mean_10k} bytes per fsynced write, ` +
+      `fsync p50 ${figures.grouped_fsync_ms_p50_10k} ms, p99 ${figures.grouped_fsync_ms_p99_10k} ms`,
   ].join('\n');
 }
 

@@ -23,6 +23,13 @@ export interface EmbeddedStoreOptions {
   observer?: StoreObserver;
 }
 
+/** A batch written to the journal (seq null: it had nothing to write), waiting for an fsync. */
+interface Written {
+  batch: Call[];
+  seq: number | null;
+  bytes: number;
+}
+
 interface Call {
   records: StoreRecord[];
   /** The records as JSON without the enclosing brackets, ready to join into a batch line. */
@@ -51,7 +58,13 @@ export class EmbeddedStore implements Store {
   #doc: StoreDoc = emptyDoc();
   #taskCount = 0;
   #historyCount = 0;
+  /** The last batch applied: every batch up to it is fsynced. */
   #seq = 0;
+  /** The last batch written, fsynced or not. */
+  #writtenSeq = 0;
+  /** Wakes the drain loop when a call arrives while an fsync is in flight. */
+  #wake: (() => void) | null = null;
+  #checkpointDue = false;
   #journal: JournalWriter | null = null;
   #journalRecords = 0;
   #checkpoints = 0;
@@ -118,6 +131,7 @@ export class EmbeddedStore implements Store {
     this.#journal = await JournalWriter.open(this.#fs, this.#journalFile, journal);
     this.#doc = doc;
     this.#seq = seq;
+    this.#writtenSeq = seq;
     this.#taskCount = Object.keys(doc.tasks).length;
     this.#historyCount = Object.values(doc.history).reduce((n, h) => n + h.length, 0);
     this.#journalRecords = records;
@@ -172,43 +186,122 @@ export class EmbeddedStore implements Store {
         reject: (error) => (settled(false), reject(error)),
       });
       this.#draining ??= this.#drain();
+      this.#wake?.();
     });
   }
 
+  /**
+   * Pipelined group commit: queued calls are written as one batch, also while the fsync of the batches
+   * before is in flight; each fsync covers every batch written before it started, and only when it returns
+   * are those batches applied and their callers answered. A checkpoint runs when nothing is in flight.
+   */
   async #drain(): Promise<void> {
+    let syncing: Promise<void> | null = null;
+    let unsynced: Written[] = [];
+    let failure: StoreWriteError | null = null;
+    let defect = null as { error: unknown } | null;
     try {
       // Calls made in the same tick as the first one join its batch.
       await Promise.resolve();
-      while (this.#queue.length > 0) {
-        // Between writes, so no append races the journal restart.
-        if (await this.#write(this.#queue.splice(0))) await this.#checkpoint(this.#clock.now());
+      for (;;) {
+        if (defect !== null) throw defect.error;
+        // A due checkpoint comes before the next write, so the journal it restarts holds nothing it does not.
+        if (this.#queue.length > 0 && failure === null && !this.#checkpointDue) {
+          const batch = this.#queue.splice(0);
+          const written = await this.#writeBatch(batch);
+          if (written.ok) unsynced.push(written);
+          else {
+            failure = written.error;
+            unsynced.push({ batch, seq: null, bytes: 0 });
+          }
+        }
+        if (syncing === null) {
+          if (failure !== null) {
+            // Nothing past the last fsync that returned counts: its callers, and those counting on their revs, are refused.
+            this.#refuse(unsynced.flatMap((w) => w.batch), failure);
+            unsynced = [];
+            this.#writtenSeq = this.#seq;
+            failure = null;
+            continue;
+          }
+          if (unsynced.length > 0) {
+            const covered = unsynced;
+            unsynced = [];
+            syncing = this.#sync(covered).then(
+              (error) => {
+                if (error !== undefined) failure ??= error;
+                syncing = null;
+              },
+              (error: unknown) => {
+                defect = { error };
+                syncing = null;
+              },
+            );
+          } else if (this.#checkpointDue) {
+            // Between writes, so no append races the journal restart.
+            await this.#checkpoint(this.#clock.now());
+            continue;
+          } else if (this.#queue.length === 0) break;
+          else continue;
+        }
+        // The next batch waits for its first call or for the fsync in flight, whichever comes first.
+        if (syncing !== null) await Promise.race([syncing, this.#arrival()]);
       }
     } catch (error) {
       // Only a defect gets here; the memory may no longer match the journal, so stop taking writes.
       this.#defect = true;
       this.#state = 'failed';
-      for (const call of this.#queue.splice(0)) call.reject(error);
+      for (const call of [...unsynced.flatMap((w) => w.batch), ...this.#queue.splice(0)]) call.reject(error);
     } finally {
+      this.#wake = null;
       this.#draining = null;
     }
   }
 
-  /** Writes one batch and settles its callers; says whether a checkpoint is due, decided before they hear back. */
-  async #write(batch: Call[]): Promise<boolean> {
+  /** Resolves when commit() queues a call. */
+  #arrival(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  /** Writes one batch to the journal, not yet durable; a batch with nothing to write is answered at once. */
+  async #writeBatch(batch: Call[]): Promise<({ ok: true } & Written) | { ok: false; error: StoreWriteError }> {
     const parts = batch.map((call) => call.json).filter((json) => json !== '');
-    if (parts.length === 0 || this.#journal === null) {
-      for (const call of batch) call.resolve(this.#seq);
-      return false;
-    }
-    const seq = this.#seq + 1;
+    // Nothing to make durable, but answered in order: after every batch before it.
+    if (parts.length === 0 || this.#journal === null) return { ok: true, batch, seq: null, bytes: 0 };
+    const seq = this.#writtenSeq + 1;
     const line = Buffer.from(`{"seq":${seq},"records":[${parts.join(',')}]}\n`);
-    const written = await this.#journal.append(line);
-    if (!written.ok) {
-      this.#refuse(batch, written.error);
-      return false;
+    const written = await this.#journal.write(line);
+    if (!written.ok) return written;
+    this.#writtenSeq = seq;
+    return { ok: true, batch, seq, bytes: line.length };
+  }
+
+  /** Fsyncs the written batches and settles them in order; returns the error when the fsync failed (nothing applied). */
+  async #sync(covered: Written[]): Promise<StoreWriteError | undefined> {
+    let fsyncMs = 0;
+    if (covered.some((w) => w.seq !== null)) {
+      const synced = await this.#journal!.sync();
+      if (!synced.ok) {
+        for (const w of covered) for (const call of w.batch) call.reject(synced.error);
+        return synced.error;
+      }
+      fsyncMs = synced.fsyncMs;
+    }
+    const records = covered.reduce((n, w) => n + w.batch.reduce((m, call) => m + call.records.length, 0), 0);
+    if (records > 0) this.#observer.batch?.(records, fsyncMs, covered.reduce((n, w) => n + w.bytes, 0));
+    for (const w of covered) this.#settle(w);
+    return undefined;
+  }
+
+  /** Applies a durable batch to the document and answers its callers; notes whether a checkpoint is due before they hear back. */
+  #settle({ batch, seq }: Written): void {
+    if (seq === null) {
+      for (const call of batch) call.resolve(this.#seq);
+      return;
     }
     this.#seq = seq;
-    this.#observer.batch?.(batch.reduce((n, call) => n + call.records.length, 0), written.fsyncMs, line.length);
     try {
       for (const call of batch) {
         for (const record of call.records) {
@@ -235,10 +328,10 @@ export class EmbeddedStore implements Store {
       for (const call of batch) call.reject(error);
       throw error;
     }
-    const due = this.#journalRecords >= this.#due.records || this.#clock.now() >= this.#due.at;
+    if (this.#journalRecords >= this.#due.records || this.#clock.now() >= this.#due.at) this.#checkpointDue = true;
     for (const call of batch) call.resolve(seq);
-    return due;
   }
+
 
   // Nothing of a failed batch is applied; calls queued behind it may have counted on its revs.
   #refuse(batch: Call[], error: StoreWriteError): void {
@@ -252,6 +345,7 @@ export class EmbeddedStore implements Store {
   }
 
   async #checkpoint(now: number): Promise<StoreWriteError | undefined> {
+    this.#checkpointDue = false;
     const startedAt = performance.now();
     const written = await this.#checkpointer.write(this.#seq, this.#doc);
     this.#observer.checkpoint?.(performance.now() - startedAt, written.ok);

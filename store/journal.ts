@@ -66,20 +66,26 @@ export async function readJournal(fs: FileSystem, file: string, afterSeq: number
   return { ok: true, exists: true, batches, validBytes: start, tornBytes: 0 };
 }
 
-/** Appends batches to journal.jsonl, one write and one fsync each, and cuts off whatever a failed write left. */
+/**
+ * Appends batches to journal.jsonl and fsyncs them, as two steps so a batch can be written while the fsync of
+ * the one before is in flight; cuts off whatever a failed write or fsync left past the last fsynced byte.
+ */
 export class JournalWriter {
   readonly #fs: FileSystem;
   readonly #file: string;
   #handle: AppendFile | null = null;
-  /** Bytes known to be complete lines on disk. */
-  #size: number;
-  /** The file may hold bytes past #size (a torn line, or a write whose fsync failed). */
+  /** Bytes an fsync that returned covers: complete lines, durable. */
+  #synced: number;
+  /** Bytes of complete lines written, synced or not. */
+  #written: number;
+  /** The file may hold bytes past #synced that no longer count (a torn line, or a write or fsync that failed). */
   #dirty: boolean;
 
   private constructor(fs: FileSystem, file: string, size: number, dirty: boolean) {
     this.#fs = fs;
     this.#file = file;
-    this.#size = size;
+    this.#synced = size;
+    this.#written = size;
     this.#dirty = dirty;
   }
 
@@ -91,14 +97,29 @@ export class JournalWriter {
     return writer;
   }
 
-  /** Appends one complete line and fsyncs it; says how long the fsync took, in milliseconds. */
-  async append(line: Buffer): Promise<{ ok: true; fsyncMs: number } | { ok: false; error: StoreWriteError }> {
+  /** Writes one complete line, not yet durable: the next sync() that starts after this resolves covers it. */
+  async write(line: Buffer): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
     try {
       const handle = await this.#ready();
       await handle.append(line);
+      this.#written += line.length;
+      return { ok: true };
+    } catch (error) {
+      await this.#drop();
+      return { ok: false, error: new StoreWriteError(this.#file, error) };
+    }
+  }
+
+  /** Makes every line written before this call durable; says how long the fsync took, in milliseconds. */
+  async sync(): Promise<{ ok: true; fsyncMs: number } | { ok: false; error: StoreWriteError }> {
+    const covers = this.#written;
+    try {
+      // After a failure the lines past the last fsync are being refused; syncing them would acknowledge them.
+      const handle = this.#dirty ? null : this.#handle;
+      if (handle === null) throw new Error('the journal was cut back after a failed write');
       const syncing = performance.now();
       await handle.datasync();
-      this.#size += line.length;
+      this.#synced = Math.max(this.#synced, covers);
       return { ok: true, fsyncMs: performance.now() - syncing };
     } catch (error) {
       await this.#drop();
@@ -112,7 +133,8 @@ export class JournalWriter {
       const handle = await this.#ready();
       await handle.truncate(0);
       await handle.sync();
-      this.#size = 0;
+      this.#synced = 0;
+      this.#written = 0;
       return { ok: true };
     } catch (error) {
       // The old lines are all at or before the checkpoint's seq, so a load skips them; nothing is lost.
@@ -136,14 +158,16 @@ export class JournalWriter {
     if (this.#dirty) {
       const size = await this.#handle.size();
       // Truncating up would pad with zeros; a journal shorter than what was acknowledged is not ours.
-      if (size < this.#size) throw new Error(`journal holds ${size} bytes, ${this.#size} were committed`);
-      if (size > this.#size) await this.#handle.truncate(this.#size);
+      if (size < this.#synced) throw new Error(`journal holds ${size} bytes, ${this.#synced} were committed`);
+      // What was written after the last fsync that returned was refused to its callers: it goes.
+      if (size > this.#synced) await this.#handle.truncate(this.#synced);
+      this.#written = this.#synced;
       this.#dirty = false;
     }
     return this.#handle;
   }
 
-  // After a failure the descriptor may be unusable; the next append reopens and trims.
+  // After a failure the descriptor may be unusable; the next write reopens and trims.
   async #drop(): Promise<void> {
     const handle = this.#handle;
     this.#handle = null;
