@@ -22,7 +22,7 @@ import { metricsRoute } from './metrics-route.ts';
 import { docsPage, openApiDocument } from './openapi/index.ts';
 import { requestLog, type RequestVariables } from './request-log.ts';
 import { countWebhookOutcomes } from './webhook-outcomes.ts';
-import { ForgeRepositories, forgeWebhook, trackerWebhook, type IntakeRepository, type TrackerRouting } from './webhooks/index.ts';
+import { DEFAULT_MAX_BODY_BYTES, ForgeRepositories, forgeWebhook, trackerWebhook, type IntakeRepository, type TrackerRouting } from './webhooks/index.ts';
 
 export interface AppDeps {
   conveyor: Conveyor;
@@ -55,22 +55,22 @@ export function createApp(deps: AppDeps) {
   const app = new Hono<{ Variables: RequestVariables }>();
 
   app.use('*', requestLog(logger.child({ name: 'http' }), conveyor.metrics, deps.accessLogLevel));
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.maxBodyBytes ?? 1024 * 1024,
-      onError: () => {
-        throw new HttpError('payload_too_large', `request body is larger than ${deps.maxBodyBytes ?? 1024 * 1024} bytes`);
-      },
-    }),
-  );
+  const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const limit = bodyLimit({
+    maxSize: maxBodyBytes,
+    onError: () => {
+      throw new HttpError('payload_too_large', `request body is larger than ${maxBodyBytes} bytes`);
+    },
+  });
+  // Webhooks read their raw bytes themselves, with the same limit: hono's bodyLimit would turn every body into a web stream.
+  app.use('*', (c, next) => (c.req.path.startsWith('/webhooks/') ? next() : limit(c, next)));
 
   app.get('/health', (c) => c.json({ ok: true }));
   app.route('/metrics', metricsRoute(conveyor.metrics, deps.metricsToken));
   app.use('/webhooks/*', countWebhookOutcomes(conveyor.metrics));
-  app.route('/webhooks/tracker', trackerWebhook(conveyor, deps.trackerSecret, deps.tracker));
+  app.route('/webhooks/tracker', trackerWebhook(conveyor, deps.trackerSecret, deps.tracker, maxBodyBytes));
   app.route('/webhooks/forge', forgeWebhook(conveyor, {
-    repositories: new ForgeRepositories(deps.repositories), secret: { current: deps.forgeSecret }, now, toleranceMs: deps.replayWindowMs,
+    repositories: new ForgeRepositories(deps.repositories), secret: { current: deps.forgeSecret }, now, toleranceMs: deps.replayWindowMs, maxBodyBytes,
   }));
 
   // Before /api: the stream also opens with a ticket cookie, since a browser's EventSource sends no header.

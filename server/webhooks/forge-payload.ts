@@ -93,8 +93,30 @@ const present = (value: string | null | undefined): string | undefined =>
 const fact = (f: ForgeFact): ParseResult<ForgeFact> => ({ ok: true, fact: definedOnly(f) });
 const noop = (reason: string): ParseResult<ForgeFact> => fact({ kind: 'noop', reason });
 
+const STATES = new Set(['pending', 'success', 'failure', 'error', 'warning']);
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const nullishString = (v: unknown): v is string | null | undefined => v === undefined || v === null || typeof v === 'string';
+const filled = (v: unknown): v is string => typeof v === 'string' && v !== '';
+
+/**
+ * The hot path: a well-formed commit status checked by hand, several times faster than zod. It accepts only
+ * what commitStatus accepts and returns the same fields; anything else goes to zod, whose answer (and error) it is.
+ */
+function wellFormedStatus(body: unknown): z.infer<typeof commitStatus> | undefined {
+  if (!isRecord(body)) return undefined;
+  const { sha, state, context, target_url, description, repository, branches } = body;
+  if (!filled(sha) || typeof state !== 'string' || !STATES.has(state) || typeof context !== 'string') return undefined;
+  if (!nullishString(target_url) || !nullishString(description) || !isRecord(repository) || !filled(repository.full_name)) return undefined;
+  if (branches !== undefined && (!Array.isArray(branches) || !branches.every((b) => isRecord(b) && filled(b.name)))) return undefined;
+  return {
+    sha, state: state as z.infer<typeof commitStatus>['state'], context, target_url, description, repository: { full_name: repository.full_name },
+    branches: (branches as { name: string }[] | undefined)?.map((b) => ({ name: b.name })),
+  };
+}
+
 function status(body: unknown, prefix: string): ParseResult<ForgeFact> {
-  const p = validate(commitStatus, body, 'status', prefix);
+  const fast = wellFormedStatus(body);
+  const p = fast === undefined ? validate(commitStatus, body, 'status', prefix) : { ok: true as const, data: fast };
   if (!p.ok) return p;
   const d = p.data;
   const state: CiState = d.state === 'warning' ? 'failure' : d.state;

@@ -5,6 +5,7 @@ import { forgeDeliveryId, forgeDeliveryKey } from './delivery-key.ts';
 import { readJson, type ForgeFact } from './facts.ts';
 import { repositoryIdentity, type ForgeRepositories, type RotatingSecret } from './forge-repositories.ts';
 import { parseForgeJson } from './forge-payload.ts';
+import { bodyText, DEFAULT_MAX_BODY_BYTES, readRawBody } from './raw-body.ts';
 import { acknowledge, headersOf, parseError } from './respond.ts';
 import { headerValue, verifyForgeRequest } from './signatures.ts';
 
@@ -56,17 +57,18 @@ export interface ForgeIntakeOptions {
   now: () => number;
   /** How far a Standard Webhooks timestamp may be from now; default 5 minutes. */
   toleranceMs?: number;
+  /** Larger bodies are refused with 413; default 1 MiB. */
+  maxBodyBytes?: number;
 }
 
 /** POST /webhooks/forge: Gitea, GitHub and Standard Webhooks deliveries, verified over the raw bytes. */
 export function forgeWebhook(conveyor: Conveyor, o: ForgeIntakeOptions) {
   const app = new Hono();
   app.post('/', async (c) => {
-    const raw = new Uint8Array(await c.req.arrayBuffer());
+    const raw = await readRawBody(c, o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
     const headers = headersOf(c);
-    // The body picks which secret to check it against, and is trusted for nothing else until it passes.
-    const text = new TextDecoder().decode(raw);
-    const json = readJson(text);
+    // Parsed once: the body picks which secret to check it against, and is trusted for nothing else until it passes.
+    const json = readJson(bodyText(raw));
     const identity = repositoryIdentity(json.ok ? json.value : undefined);
     const verified = verifyForgeRequest(o.repositories.secretsFor(identity, o.secret, o.now()), raw, headers, o.now(), o.toleranceMs);
     // Nothing unauthenticated is written: a flood of forged deliveries costs no disk and no alerts.

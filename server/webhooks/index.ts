@@ -6,3 +6,4 @@ export * from './delivery-key.ts';
 export * from './forge-route.ts';
 export * from './tracker-route.ts';
 export * from './forge-repositories.ts';
+export * from './raw-body.ts';

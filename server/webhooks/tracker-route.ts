@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { repoForIssue, trackerEvent, type Conveyor, type SendOutcome } from '../../actors/index.ts';
 import { HttpError } from '../http-error.ts';
 import { trackerDeliveryKey } from './delivery-key.ts';
+import { bodyText, DEFAULT_MAX_BODY_BYTES, readRawBody } from './raw-body.ts';
 import { acknowledge, headersOf, parseError } from './respond.ts';
 import { verifyHexHmac } from './signatures.ts';
 import { parseTrackerEvent, type TrackerStateMap } from './tracker-payload.ts';
@@ -15,12 +16,13 @@ export interface TrackerRouting {
 }
 
 /** POST /webhooks/tracker: Plane-style issue webhooks, signed with X-Plane-Signature. */
-export function trackerWebhook(conveyor: Conveyor, secret: string, routing: TrackerRouting) {
+export function trackerWebhook(conveyor: Conveyor, secret: string, routing: TrackerRouting, maxBodyBytes = DEFAULT_MAX_BODY_BYTES) {
   const app = new Hono();
   app.post('/', async (c) => {
-    const raw = await c.req.text();
+    const bytes = await readRawBody(c, maxBodyBytes);
+    const raw = bodyText(bytes);
     const headers = headersOf(c);
-    if (!verifyHexHmac(secret, raw, headers['x-plane-signature'])) {
+    if (!verifyHexHmac(secret, bytes, headers['x-plane-signature'])) {
       throw new HttpError('unauthorized', 'tracker webhook refused: X-Plane-Signature is missing or does not match');
     }
     const parsed = parseTrackerEvent(headers['x-plane-event'], raw, routing.states);
