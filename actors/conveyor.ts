@@ -14,6 +14,7 @@ import { randomId } from './world.ts';
 import { CommitFeed, type CommitListener } from './commit-feed.ts';
 import { ConveyorMetrics, type BackgroundFigures } from './metrics/index.ts';
 import { replayHistory, type ReplayedEntry } from './task-replay.ts';
+import type { ActivityRecord } from './agents/index.ts';
 
 /** What the background actors (supervisor, reconciler, reaper) show the API: their figures and the operator's switch. */
 export interface BackgroundControl {
@@ -123,6 +124,11 @@ export class Conveyor {
 
   job(id: string): JobRecord | undefined {
     return this.store.get<JobRecord>('jobs', id);
+  }
+
+  /** What a job's agent did, from its activity log beside its log. */
+  jobActivity(job: JobRecord): Promise<ActivityRecord[]> {
+    return this.workbench?.activityOf(job.logPath) ?? Promise.resolve([]);
   }
 
   /** A task's jobs, live or archived with it. */

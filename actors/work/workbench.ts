@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.ts';
 import { EffectSet, type DeployCommands, type ForgeConfig } from '../effects/index.ts';
 import type { Executor } from '../executors/index.ts';
-import { ActivityFeed, type AgentKind } from '../agents/index.ts';
+import { ActivityFeed, activityPathFor, readActivity, type ActivityRecord, type AgentKind } from '../agents/index.ts';
 import type { RepoSpec } from '../git/index.ts';
 import { instantImplementations } from '../instant-implementations.ts';
 import type { Runtime } from '../runtime.ts';
@@ -112,6 +112,11 @@ export class Workbench {
 
   logPathFor(jobId: string): string {
     return join(this.opts.dataDir, 'logs', `${jobId}.log`);
+  }
+
+  /** A job's activity records, in order; none for a job that has no activity log. */
+  activityOf(logPath: string): Promise<ActivityRecord[]> {
+    return readActivity(this.fs, activityPathFor(logPath));
   }
 
   readonly implementations: Implementations = (rt) => ({

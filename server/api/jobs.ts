@@ -58,6 +58,15 @@ export function jobsApi(conveyor: Conveyor) {
     return c.text(tail.text);
   });
 
+  app.get('/:id/activity', async (c) => {
+    const job = mustExist(c.req.param('id'));
+    // A job of a plain command, or one that has not started, has no activity log: an empty list.
+    const records = await conveyor.jobActivity(job).catch((e: Error) => {
+      throw new HttpError('unavailable', `job ${job.id}: activity unreadable: ${e.message}`);
+    });
+    return pagedJson(c, 'activity', records, (r) => [r.seq], 'asc');
+  });
+
   app.post('/:id/report', async (c) => {
     const job = mustExist(c.req.param('id'));
     const body = await jsonBody(c, report);

@@ -52,6 +52,7 @@ export const consoleMarkup = `<!doctype html>
       <div><h3>Jobs</h3><ul id="jobs" class="items"></ul></div>
       <div><h3>Effects</h3><ul id="task-effects" class="items"></ul></div>
     </div>
+    <div id="activity-panel" hidden><h3 id="activity-title"></h3><ol id="activity"></ol></div>
     <div id="log-panel" hidden><h3 id="log-title"></h3><pre id="log"></pre></div>
   </section>
 </main>

@@ -1,5 +1,5 @@
 import type { Conveyor } from '../../actors/index.ts';
-import { liveMessages, type LiveMessage } from './live-messages.ts';
+import { activityMessage, liveMessages, type LiveMessage } from './live-messages.ts';
 
 /** Bytes a client may leave unread before it is cut off; it reconnects and reloads what it shows. */
 const MAX_UNREAD_BYTES = 1024 * 1024;
@@ -29,7 +29,13 @@ export class LiveEvents {
 
   constructor(conveyor: Conveyor) {
     this.#bootId = conveyor.runtime.bootId;
-    this.#unfollow = conveyor.onCommit((records) => this.publish(liveMessages(conveyor, records)));
+    const unfollowCommits = conveyor.onCommit((records) => this.publish(liveMessages(conveyor, records)));
+    // A job's activity is durable in its activity log, not in the store: it comes from the workbench as recorded.
+    const unfollowActivity = conveyor.workbench?.activity.follow((batch) => this.publish([activityMessage(batch)])) ?? (() => undefined);
+    this.#unfollow = () => {
+      unfollowCommits();
+      unfollowActivity();
+    };
   }
 
   /** Open streams. */

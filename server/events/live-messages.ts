@@ -1,10 +1,11 @@
-import { alertView, summarize, type Conveyor, type StoredAlert, type TaskSummary } from '../../actors/index.ts';
+import { alertView, summarize, type ActivityBatch, type Conveyor, type StoredAlert, type TaskSummary } from '../../actors/index.ts';
 import type { StoreRecord } from '../../store/index.ts';
 
 /** One message of the event stream: its SSE event name and its JSON data. */
 export type LiveMessage =
   | { event: 'transition'; data: TransitionMessage }
-  | { event: 'decision' | 'alert' | 'job' | 'effect'; data: Record<string, unknown> };
+  | { event: 'decision' | 'alert' | 'job' | 'effect'; data: Record<string, unknown> }
+  | { event: 'activity'; data: ActivityBatch };
 
 /** A committed history entry of a task (a transition, or an event it refused), with the task as it now is. */
 export interface TransitionMessage {
@@ -17,6 +18,11 @@ export interface TransitionMessage {
   from: string;
   to: string;
   task: TaskSummary | null;
+}
+
+/** What a running job just did, as its activity log now records it. */
+export function activityMessage(batch: ActivityBatch): LiveMessage {
+  return { event: 'activity', data: { jobId: batch.jobId, taskId: batch.taskId, stage: batch.stage, records: batch.records } };
 }
 
 /** The messages one durable commit makes, in the order it wrote them. */

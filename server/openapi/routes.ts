@@ -5,7 +5,7 @@ import { release } from '../api/effects.ts';
 import { report } from '../api/jobs.ts';
 import { createTask, dependencies, operatorEvent } from '../api/tasks.ts';
 import {
-  alertView, backgroundStatus, decisionRecord, effectRecord, guardCheck, historyEntry, jobRecord, page, queries, replayStep, runtimeStatus,
+  activityRecord, alertView, backgroundStatus, decisionRecord, effectRecord, guardCheck, historyEntry, jobRecord, page, queries, replayStep, runtimeStatus,
   sendOutcome, taskSummary, taskView, webhookAnswer,
 } from './schemas.ts';
 
@@ -65,6 +65,7 @@ export const contractRoutes: ContractRoute[] = [
   { method: 'get', path: '/api/jobs', tag: 'jobs', auth: 'api', summary: 'Jobs, newest first', query: pagedQuery(queries.jobs), responses: ok('a page of jobs', paged('jobs', jobRecord)) },
   { method: 'get', path: '/api/jobs/:id', tag: 'jobs', auth: 'api', summary: 'A job record', responses: ok('the job', obj({ job: jobRecord })) },
   { method: 'get', path: '/api/jobs/:id/log', tag: 'jobs', auth: 'api', summary: 'A job\'s bounded log', responses: { 200: { description: 'the log', content: 'text' } } },
+  { method: 'get', path: '/api/jobs/:id/activity', tag: 'jobs', auth: 'api', summary: 'What a job\'s agent did (a known CLI\'s parsed output), in order; empty for a plain command', query: queries.page, responses: ok('a page of activity', paged('activity', activityRecord)) },
   { method: 'post', path: '/api/jobs/:id/report', tag: 'jobs', auth: 'job', summary: 'An agent\'s result, with its own job token', body: report, responses: ok('taken', obj({ outcome: sendOutcome })) },
 
   { method: 'get', path: '/api/effects', tag: 'effects', auth: 'api', summary: 'The effect journal, newest first', query: pagedQuery(queries.effects), responses: ok('a page of effects', paged('effects', effectRecord)) },
@@ -80,7 +81,7 @@ export const contractRoutes: ContractRoute[] = [
 
   { method: 'post', path: '/api/events/ticket', tag: 'events', auth: 'api', summary: 'A short-lived cookie that opens the event stream from a browser (EventSource sends no header)', responses: ok('the ticket is set as a cookie', obj({ expiresAt: z.string() })) },
   { method: 'delete', path: '/api/events/ticket', tag: 'events', auth: 'api', summary: 'Revoke the stream ticket sent as a cookie, and clear the cookie', responses: ok('revoked (false when no ticket came with the request)', obj({ revoked: z.boolean() })) },
-  { method: 'get', path: '/api/events/stream', tag: 'events', auth: 'stream', summary: 'Server-Sent Events: committed transitions, decisions, alerts, jobs and effects', responses: { 200: { description: 'an event stream', content: 'event-stream' } } },
+  { method: 'get', path: '/api/events/stream', tag: 'events', auth: 'stream', summary: 'Server-Sent Events: committed transitions, decisions, alerts, jobs, effects and job activity', responses: { 200: { description: 'an event stream', content: 'event-stream' } } },
   { method: 'get', path: '/api/status', tag: 'operations', auth: 'api', summary: 'Tasks by stage, counters, store, scheduler, effects in flight, background loops', responses: ok('status', runtimeStatus) },
   { method: 'get', path: '/api/background', tag: 'operations', auth: 'api', summary: 'The reconciler\'s and the reaper\'s figures', responses: ok('figures', obj({ background: backgroundStatus })) },
   { method: 'post', path: '/api/background/:name/:action{enable|disable}', tag: 'operations', auth: 'api', summary: 'Switch a background loop on or off', responses: ok('switched', obj({ background: obj({ ok: z.literal(true), name: z.string(), enabled: z.boolean(), state: z.string() }) })) },

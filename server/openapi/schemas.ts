@@ -49,11 +49,28 @@ export const replayStep = z.looseObject({
   from: z.string(), to: z.string(), moved: z.boolean().describe('whether the entry moved the task (a transition), not a refused event or a note'), guards: z.array(guardCheck),
 });
 
+export const usage = z.looseObject({
+  inputTokens: z.number().int(), outputTokens: z.number().int(), cacheReadTokens: z.number().int(), cacheWriteTokens: z.number().int(),
+  costUsd: z.number().nullable().describe('null when the CLI reports no cost (Codex)'),
+});
+
 export const jobRecord = z.looseObject({
   id, taskId: id, stage: z.string(), agent: z.string(), repo: z.string(), attempt: z.number().int(),
   status: z.enum(['queued', 'starting', 'running', 'exited', 'timed_out', 'failed_to_start', 'killed', 'lost', 'orphaned']),
   requestedAt: millis, startedAt: millis.optional(), finishedAt: millis.optional(),
   pid: z.number().int().nullable().optional(), exitCode: z.number().int().nullable().optional(), reason: z.string().optional(),
+  kind: z.enum(['claude-code', 'codex']).optional().describe('the agent CLI, absent for a plain command'),
+  session: z.string().optional().describe('the CLI\'s own session, resumed by the next job of the stage'),
+  resumedSession: z.string().optional(),
+  activity: z.looseObject({ count: z.number().int(), lastAt: millis.nullable() }).optional(),
+  usage: usage.optional(),
+});
+
+export const activityRecord = z.looseObject({
+  seq: z.number().int(), at: millis, offset: z.number().int().describe('byte offset in the job\'s log past the line this came from'),
+  kind: z.enum(['text', 'tool', 'file', 'error', 'result', 'session', 'usage', 'truncated']),
+  text: z.string().optional(), tool: z.string().optional(), target: z.string().optional(), path: z.string().optional(),
+  session: z.string().optional(), usage: usage.optional().describe('on usage records: the job\'s spend so far'), isError: z.boolean().optional(),
 });
 
 export const decisionRecord = z.looseObject({

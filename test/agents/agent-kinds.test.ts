@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Conveyor, parseConfig, pipelineFromConfig, Workbench, workbenchOptionsFromConfig, type JobRecord } from '../../actors/index.ts';
 import { readActivity } from '../../actors/agents/index.ts';
 import { nodeFileSystem, EmbeddedStore } from '../../store/index.ts';
-import { waitForState } from '../support/http-fixtures.ts';
+import { API_TOKEN, apiCaller, FORGE_SECRET, TRACKER_SECRET, waitForState } from '../support/http-fixtures.ts';
+import { createApp } from '../../server/app.ts';
+import { defaultTrackerRouting } from '../../server/default-tracker.ts';
 import { CLAUDE_SESSION, CLAUDE_TRANSCRIPT, CODEX_THREAD, CODEX_TRANSCRIPT, fakeCommand } from '../support/fake-agent.ts';
 
 // Each CLI kind end to end: a configured agent of that kind runs the fake CLI as a real child process
@@ -70,7 +72,7 @@ describe.each([
   }, 30_000);
 
   it('keeps what the agent did in the activity log beside the job log, counted on the job record', async () => {
-    const { jobs } = await runTwice(kind, transcript);
+    const { conveyor, jobs } = await runTwice(kind, transcript);
     const first = jobs[0]!;
     const records = await readActivity(nodeFileSystem, `${first.logPath}.activity.jsonl`);
     expect(records.map((r) => r.seq)).toEqual(records.map((_, i) => i + 1));
@@ -81,6 +83,12 @@ describe.each([
     expect(records.some((r) => r.kind === 'error')).toBe(true);
     expect(records.at(-1)).toMatchObject({ kind: 'usage', usage });
     // The last record names the log offset just past the line it came from: the run's final event.
+    // The same records through the API, a page at a time.
+    const api = apiCaller(createApp({ conveyor, apiToken: API_TOKEN, trackerSecret: TRACKER_SECRET, forgeSecret: FORGE_SECRET, tracker: defaultTrackerRouting }));
+    const page1 = (await (await api('GET', `/jobs/${first.id}/activity?limit=5`)).json()) as { activity: unknown[]; next: string };
+    const page2 = (await (await api('GET', `/jobs/${first.id}/activity?limit=1000&cursor=${page1.next}`)).json()) as { activity: unknown[]; next: null };
+    expect([...page1.activity, ...page2.activity]).toEqual(records);
+    expect(page2.next).toBeNull();
     const log = await readFile(first.logPath);
     const final = log.indexOf(kind === 'claude-code' ? '{"type":"result"' : '{"type":"turn.completed"');
     expect(records.at(-1)!.offset).toBe(log.indexOf('\n', final) + 1);

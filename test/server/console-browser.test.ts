@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,13 +6,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Conveyor, InProcessExecutor, Workbench, type AgentSetup } from '../../actors/index.ts';
+import { claudeCode, Conveyor, InProcessExecutor, Workbench, type AgentSetup, type JobRecord } from '../../actors/index.ts';
 import { createApp } from '../../server/app.ts';
 import { defaultTrackerRouting } from '../../server/default-tracker.ts';
 import { DEMO_ISSUES, SimTracker } from '../../server/demo/sim-tracker.ts';
 import { LiveEvents } from '../../server/events/index.ts';
 import { EmbeddedStore } from '../../store/index.ts';
 import { launchChromium, screenshot } from '../support/browser.ts';
+import { CLAUDE_TRANSCRIPT } from '../support/fake-agent.ts';
 
 const API_TOKEN = 'console-api-token';
 const SECRETS = { apiToken: API_TOKEN, trackerSecret: 'console-tracker-secret', forgeSecret: 'console-forge-secret' };
@@ -43,15 +44,26 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
 }
 
 const createTask = async (title: string) => (await api<{ task: { id: string } }>('POST', '/tasks', { repo: 'demo', title })).task.id;
-/** A demo agent: a few lines of log, a moment's work, exit 0. */
+/** Lets the agent of the task titled WATCHED finish the second half of its transcript. */
+const WATCHED = 'Watch the agent work';
+let releaseWatched: () => void = () => undefined;
+const watchedMayFinish = new Promise<void>((resolve) => (releaseWatched = resolve));
+/** A demo agent: a few lines of log, a moment's work, exit 0. The watched task's analyst speaks Claude Code's stream-json, in two halves. */
 function agent(name: string): AgentSetup {
   const executor = new InProcessExecutor(async (spec) => {
     await appendFile(spec.logPath, `${name}: working on ${spec.taskId} (attempt ${spec.attempt})\n`);
+    if (conveyor.task(spec.taskId)?.title === WATCHED) {
+      const lines = (await readFile(CLAUDE_TRANSCRIPT, 'utf8')).split('\n').filter(Boolean);
+      const half = Math.floor(lines.length / 2);
+      for (const line of lines.slice(0, half)) await appendFile(spec.logPath, `${line}\n`);
+      await watchedMayFinish;
+      for (const line of lines.slice(half)) await appendFile(spec.logPath, `${line}\n`);
+    }
     await delay(300);
     await appendFile(spec.logPath, `${name}: done with ${spec.taskId}\n`);
     return 0;
   });
-  return { executor, timeoutMs: 30_000 };
+  return { executor, timeoutMs: 30_000, ...(name === 'analyst' ? { kind: claudeCode } : {}) };
 }
 const AGENTS = Object.fromEntries(['analyst', 'developer', 'reviewer', 'tester', 'deployer'].map((name) => [name, agent(name)]));
 
@@ -202,4 +214,27 @@ describe('the console in a browser', () => {
     await expect.poll(() => page.textContent('#step-label')).toContain('(live)');
     await expect.poll(() => active('task.active.analysis.gating')).toBe('true');
   }, 20_000);
+
+  it("shows a running job's activity as the agent works, then its result and spend", async () => {
+    const taskId = await createTask(WATCHED);
+    await row(taskId).click();
+    await expect.poll(() => page.textContent('#detail-title')).toContain(taskId);
+    // The first half of the transcript arrives while the job runs: tools with their targets, files, errors.
+    await expect.poll(() => page.textContent('#activity'), { timeout: 15_000 }).toContain('tool  Edit src/parser.ts');
+    const during = (await page.textContent('#activity')) ?? '';
+    expect(during).toContain('tool  Read src/parser.ts');
+    expect(during).toContain('file  Edit src/parser.ts');
+    expect(during).not.toContain('result');
+    const { jobs } = await api<{ jobs: JobRecord[] }>('GET', `/tasks/${taskId}`);
+    expect(jobs[0]).toMatchObject({ status: 'running', kind: 'claude-code' });
+    expect(await page.textContent('#activity-title')).toBe(`Activity of job ${jobs[0]!.id}`);
+
+    releaseWatched();
+    await expect.poll(() => page.textContent('#activity'), { timeout: 15_000 }).toContain('result  Fixed the off-by-one in parse() and pushed the branch.');
+    expect(await page.textContent('#activity')).toContain('$0.1873');
+    expect(await page.locator('#activity li.error').count()).toBe(1);
+    // Shown once each, though the stream and the first load may both have carried a record.
+    const seqs = await page.locator('#activity li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-seq')));
+    expect(new Set(seqs).size).toBe(seqs.length);
+  }, 40_000);
 });

@@ -3,7 +3,7 @@
 
 import { api } from './api.js';
 
-const KINDS = ['transition', 'decision', 'alert', 'job', 'effect'];
+const KINDS = ['transition', 'decision', 'alert', 'job', 'effect', 'activity'];
 
 /**
  * Opens the stream and keeps it open: EventSource reconnects by itself while its ticket is good; once

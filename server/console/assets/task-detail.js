@@ -1,4 +1,5 @@
-// One task: its chart (live, or at any step of its history) beside its history, its jobs (with logs) and effects, and the operator's actions.
+// One task: its chart (live, or at any step of its history) beside its history, its jobs (with logs), what
+// its agent is doing, its effects, and the operator's actions.
 
 import { all, api, enc, post } from './api.js';
 import { confirmAction } from './confirm.js';
@@ -19,6 +20,9 @@ let taskId = null;
 const jobs = liveList({ listId: 'jobs', keyOf: (j) => j.id, item: jobItem, empty: 'no jobs yet', order: (a, b) => b.requestedAt - a.requestedAt });
 const effects = liveList({ listId: 'task-effects', keyOf: (e) => e.key, item: effectItem, empty: 'no effects' });
 let logJob = null;
+/** The job whose activity is shown: the task's newest job of a known agent CLI. */
+let activityJob = null;
+const ACTIVITY_SHOWN = 200;
 
 export function initDetail() {
   for (const b of $('actions').querySelectorAll('button')) b.addEventListener('click', () => void act(b.dataset.action));
@@ -39,6 +43,7 @@ export async function showTask(id) {
   setState(view.task.state, view.task.repo);
   jobs.reset(view.jobs);
   effects.reset(view.effects);
+  await showActivity(view.jobs.filter((j) => j.kind).sort((a, b) => b.requestedAt - a.requestedAt)[0]);
   $('history').replaceChildren(...history.slice(-HISTORY_SHOWN).reverse().map(historyLine));
   resetSlider(history);
   await drawChart();
@@ -65,7 +70,62 @@ export function onTaskMessage(kind, m) {
     if (logJob === m.id) reloadLog();
   } else if (kind === 'effect' && m.taskId === taskId) {
     effects.upsert(m);
+  } else if (kind === 'activity' && m.taskId === taskId) {
+    // A newer job's first records take the panel over.
+    if (m.jobId !== activityJob) startActivity(m.jobId);
+    appendActivity(m.records);
   }
+}
+
+async function showActivity(job) {
+  if (!job) {
+    activityJob = null;
+    $('activity-panel').hidden = true;
+    return;
+  }
+  const id = taskId;
+  const records = await all('/jobs/' + enc(job.id) + '/activity', 'activity');
+  if (id !== taskId) return;
+  startActivity(job.id);
+  appendActivity(records);
+}
+
+function startActivity(jobId) {
+  activityJob = jobId;
+  $('activity-panel').hidden = false;
+  $('activity-title').textContent = 'Activity of job ' + jobId;
+  $('activity').replaceChildren();
+}
+
+function appendActivity(records) {
+  const list = $('activity');
+  const last = Number(list.lastElementChild?.dataset.seq ?? 0);
+  for (const r of records) if (r.seq > last) list.append(activityLine(r));
+  while (list.children.length > ACTIVITY_SHOWN) list.firstChild.remove();
+  list.scrollTop = list.scrollHeight;
+}
+
+function activityLine(r) {
+  const what = {
+    text: () => r.text,
+    tool: () => r.tool + (r.target ? ' ' + r.target : ''),
+    file: () => (r.tool ? r.tool + ' ' : '') + r.path,
+    error: () => r.text,
+    result: () => (r.isError ? 'failed: ' : '') + r.text,
+    session: () => 'session ' + r.session,
+    usage: () => usageText(r.usage),
+    truncated: () => r.text,
+  }[r.kind];
+  const li = el('li', clock(r.at) + '  ' + r.kind + '  ' + (what ? what() : ''), r.kind === 'error' || r.isError ? 'error' : '');
+  li.dataset.seq = String(r.seq);
+  return li;
+}
+
+/** Tokens in and out (cache reads, cache writes) and the cost when the CLI reports one. */
+export function usageText(u) {
+  if (!u) return '';
+  const cost = u.costUsd === null || u.costUsd === undefined ? '' : ' · $' + u.costUsd.toFixed(4);
+  return u.inputTokens + ' in / ' + u.outputTokens + ' out tokens (cache ' + u.cacheReadTokens + ' read, ' + u.cacheWriteTokens + ' written)' + cost;
 }
 
 function setState(state, repo) {
