@@ -7,7 +7,9 @@ import {
 import type { Clock } from '../clock.ts';
 import type { BackgroundControl, Conveyor } from '../conveyor.ts';
 import { isAlive, leadsGroup, terminate } from '../executors/index.ts';
-import { Outbox } from '../notifications/index.ts';
+import { Outbox, ProgressComments } from '../notifications/index.ts';
+import type { ForgeClient } from '../effects/index.ts';
+import type { ActivityFeed } from '../agents/index.ts';
 import { reaperCounters, reconcilerCounters, type ConfirmedChange } from './counters.ts';
 import { Finalizers } from './finalizers.ts';
 import type { GateProbe } from './gate-probe.ts';
@@ -32,6 +34,12 @@ export interface BackgroundOptions {
   /** The tracker to poll (SPEC R21) and to mirror stages onto; without it the reconciler works the gate side only. */
   tracker?: { client: TrackerClient; routing: TrackerRoutingTable; projects: readonly string[] } | null;
   probe?: GateProbe | null;
+  /** The forge whose pull requests get a progress comment; the workbench's by default. */
+  forge?: ForgeClient | null;
+  /** Progress comments on issues and pull requests (off unless enabled), and the least time between two writes of one comment. */
+  progress?: { enabled: boolean; minIntervalMs?: number };
+  /** What running jobs do; the workbench's by default. */
+  activity?: ActivityFeed | null;
   outbox?: Outbox;
   finalizers?: Finalizers;
   alive?: (pid: number, startedAt?: number) => boolean;
@@ -66,6 +74,7 @@ export class Background implements BackgroundControl {
   readonly reaper: ReaperSweep;
   readonly mirror: TrackerMirror | null;
   readonly retention: RetentionLoop | null;
+  readonly progress: ProgressComments | null;
   readonly #o: BackgroundOptions;
   readonly #clock: Clock;
   readonly #log: LogLine;
@@ -106,6 +115,13 @@ export class Background implements BackgroundControl {
       : null;
     this.retention = o.retention
       ? new RetentionLoop({ policy: o.retention, clock: this.#clock, log, sweep: (policy) => this.#track(o.conveyor.retain(policy)) })
+      : null;
+    const forge = o.forge === undefined ? (o.conveyor.workbench?.effects.forge ?? null) : o.forge;
+    this.progress = o.progress?.enabled === true && (o.tracker || forge)
+      ? new ProgressComments({
+          runtime: rt, clock: this.#clock, forge, activity: o.activity === undefined ? (o.conveyor.workbench?.activity ?? null) : o.activity, minIntervalMs: o.progress?.minIntervalMs, log,
+          tracker: o.tracker ? { client: o.tracker.client, projectOf: (issue, repo, recorded) => recorded ?? this.#projectOf(issue, repo) } : null,
+        })
       : null;
     this.#machine = this.#provide();
   }
@@ -171,6 +187,7 @@ export class Background implements BackgroundControl {
     this.outbox.start();
     this.mirror?.start();
     this.retention?.start();
+    this.progress?.start();
     actor.start();
     this.#log(`supervisor: started reconciler (${reconciler.enabled ? `every ${reconciler.intervalMs} ms` : 'off'}) and reaper (${reaper.enabled ? `every ${reaper.intervalMs} ms` : 'off'}, ceiling ${reaper.hardCeilingMs} ms)`);
   }
@@ -199,6 +216,7 @@ export class Background implements BackgroundControl {
       await this.retention?.stop();
       await this.settled();
       await this.mirror?.stop();
+      await this.progress?.stop();
       await this.outbox.stop();
     })();
     return this.#stopping;
@@ -242,6 +260,7 @@ export class Background implements BackgroundControl {
       },
       notifications: { ...this.outbox.stats },
       mirror: this.mirror ? { ...this.mirror.stats } : null,
+      progressComments: this.progress ? { ...this.progress.stats } : null,
     };
   }
 

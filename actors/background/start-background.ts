@@ -84,6 +84,8 @@ export function startBackground(conveyor: Conveyor, o: StartBackgroundOptions): 
     probe: Object.keys(forges).length > 0 ? new ForgeStatusProbe({ forges, fetch: o.fetch, rateLimit: forgeLimit(conveyor, config) }) : null,
     outbox: new Outbox({ store: rt, clock: rt.clock, bootId: rt.bootId, webhookUrl: config?.notifications?.webhookUrl ?? null, log: o.log, fetch: o.fetch }),
     log: o.log,
+    // Only a configured conveyor comments: the demo's and the simulator's forges have no comments.
+    progress: { enabled: config ? (config.notifications?.progressComments ?? true) : false, minIntervalMs: config?.notifications?.progressIntervalMs },
     // Restart counts, the degraded mark and the loops' deadlines survive a restart of conveyor.
     snapshot: rt.read<{ snapshot: unknown }>('meta', SUPERVISOR_RECORD)?.snapshot,
     persist: (snapshot) => rt.write([{ kind: 'put', collection: 'meta', id: SUPERVISOR_RECORD, value: { snapshot } }]),

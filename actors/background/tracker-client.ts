@@ -101,8 +101,26 @@ export class TrackerClient {
   }
 
   async setIssueState(projectId: string, issueId: string, stateId: string): Promise<TrackerResult<null>> {
-    const res = await this.#call('PATCH', `${this.#project(projectId)}/issues/${encodeURIComponent(issueId)}/`, { state: stateId });
+    const res = await this.#call('PATCH', `${this.#issue(projectId, issueId)}/`, { state: stateId });
     return res.ok ? { ok: true, value: null } : res;
+  }
+
+  /** Adds a comment (HTML) to an issue; answers the comment's id. */
+  async createComment(projectId: string, issueId: string, html: string): Promise<TrackerResult<string>> {
+    const res = await this.#call('POST', `${this.#issue(projectId, issueId)}/comments/`, { comment_html: html });
+    if (!res.ok) return res;
+    const id = text((res.value as { id?: unknown } | null)?.id);
+    return id ? { ok: true, value: id } : { ok: false, error: `comment on issue ${issueId}: the answer names no id` };
+  }
+
+  /** Replaces the text of a comment conveyor made. */
+  async updateComment(projectId: string, issueId: string, commentId: string, html: string): Promise<TrackerResult<null>> {
+    const res = await this.#call('PATCH', `${this.#issue(projectId, issueId)}/comments/${encodeURIComponent(commentId)}/`, { comment_html: html });
+    return res.ok ? { ok: true, value: null } : res;
+  }
+
+  #issue(projectId: string, issueId: string): string {
+    return `${this.#project(projectId)}/issues/${encodeURIComponent(issueId)}`;
   }
 
   #project(projectId: string): string {

@@ -258,7 +258,12 @@ export const configShapeSchema = z.strictObject({
   pipeline: z.strictObject({ stages: z.record(z.string(), stageOverrideSchema).default({}) }).prefault({}),
   tracker: trackerSchema.optional(),
   secrets: secretsSchema.prefault({}),
-  notifications: z.strictObject({ webhookUrl: httpUrl.optional() }).optional(),
+  notifications: z.strictObject({
+    webhookUrl: httpUrl.optional(),
+    /** One progress comment per stage on the tracker issue, and one on the pull request, edited in place. */
+    progressComments: z.boolean().default(true),
+    progressIntervalMs: count.default(15_000),
+  }).optional(),
   /** Deploy command lines (argv), run in the task's worktree; without one an environment's deploy is skipped. */
   deploy: z
     .strictObject({

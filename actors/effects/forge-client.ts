@@ -104,6 +104,20 @@ export class ForgeClient {
     return { ok: true, value: { state: body.state, statuses } };
   }
 
+  /** Adds a comment (Markdown) to a pull request's conversation; answers the comment's id. */
+  async createComment(repo: string, number: number, body: string): Promise<ForgeResult<number>> {
+    const res = await this.#call(repo, 'POST', (c) => `${repoPath(c)}/issues/${number}/comments`, { body });
+    if (!res.ok) return res;
+    const id = (res.value as { id?: unknown } | null)?.id;
+    return typeof id === 'number' ? { ok: true, value: id } : { ok: false, failure: { kind: 'bad_response', message: `comment on #${number} of ${repo}: the answer names no id`, retriable: true } };
+  }
+
+  /** Replaces the text of a comment conveyor made. */
+  async updateComment(repo: string, commentId: number, body: string): Promise<ForgeResult<null>> {
+    const res = await this.#call(repo, 'PATCH', (c) => `${repoPath(c)}/issues/comments/${commentId}`, { body });
+    return res.ok ? { ok: true, value: null } : res;
+  }
+
   async #call(repo: string, method: string, path: (c: ForgeConfig) => string, body?: unknown): Promise<ForgeResult<unknown>> {
     const config = this.#repos.get(repo);
     if (!config) return { ok: false, failure: { kind: 'not_configured', message: `no forge is configured for repository ${repo}`, retriable: false } };

@@ -46,6 +46,9 @@ export interface InjectedFailure {
 export class ForgeDouble {
   readonly prs = new Map<number, DoublePullRequest>();
   readonly requests: { method: string; path: string }[] = [];
+  /** Comments per pull request number; edits replace the body in place. */
+  readonly comments = new Map<number, { id: number; body: string; edits: number }[]>();
+  #commentSeq = 100;
   /** What to do around merges; may be changed while the double runs. */
   readonly hooks: Pick<ForgeDoubleOptions, 'onMergeCall' | 'afterMerge'>;
   /** Answers to give the next requests instead of serving them (a rate limit). */
@@ -115,6 +118,8 @@ export class ForgeDouble {
     if (this.injected.answer(res)) return;
     const owner = this.opts.owner ?? 'acme';
     const repo = this.opts.repo ?? 'shop';
+    const c = /^\/api\/v1\/repos\/([^/]+)\/([^/]+)\/issues\/(?:(\d+)\/comments|comments\/(\d+))$/.exec(url.pathname);
+    if (c && c[1] === owner && c[2] === repo) return this.#comment(req.method ?? '', c[3] ? Number(c[3]) : null, c[4] ? Number(c[4]) : null, body, res);
     const m = /^\/api\/v1\/repos\/([^/]+)\/([^/]+)\/(pulls\/(\d+)(\/merge)?|commits\/([0-9a-zA-Z]+)\/status)$/.exec(url.pathname);
     if (!m || m[1] !== owner || m[2] !== repo) return sendJson(res, 404, { message: 'not found' });
     if (m[6]) {
@@ -144,6 +149,29 @@ export class ForgeDouble {
     if (answer.status === 200) await this.hooks.afterMerge?.(pr);
     if (failure) return sendJson(res, failure.status, { message: failure.message });
     return sendJson(res, answer.status, answer.body);
+  }
+
+  #comment(method: string, number: number | null, commentId: number | null, raw: string, res: ServerResponse): void {
+    let text: unknown;
+    try {
+      text = (JSON.parse(raw || '{}') as { body?: unknown }).body;
+    } catch {
+      return sendJson(res, 400, { message: 'body is not JSON' });
+    }
+    if (typeof text !== 'string' || text === '') return sendJson(res, 422, { message: 'body is required' });
+    if (number !== null) {
+      if (method !== 'POST') return sendJson(res, 405, { message: 'method not allowed' });
+      if (!this.prs.has(number)) return sendJson(res, 404, { message: `issue ${number} does not exist` });
+      const comment = { id: ++this.#commentSeq, body: text, edits: 0 };
+      this.comments.set(number, [...(this.comments.get(number) ?? []), comment]);
+      return sendJson(res, 201, { id: comment.id, body: text });
+    }
+    if (method !== 'PATCH') return sendJson(res, 405, { message: 'method not allowed' });
+    const comment = [...this.comments.values()].flat().find((x) => x.id === commentId);
+    if (!comment) return sendJson(res, 404, { message: 'comment does not exist' });
+    comment.body = text;
+    comment.edits++;
+    return sendJson(res, 200, { id: comment.id, body: text });
   }
 
   async #view(pr: DoublePullRequest) {

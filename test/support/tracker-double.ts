@@ -34,6 +34,9 @@ export class TrackerDouble {
   readonly states = new Map<string, DoubleState[]>();
   readonly issues = new Map<string, DoubleIssue>();
   readonly requests: { method: string; path: string; query: string; body?: unknown }[] = [];
+  /** Comments per issue id, in the order they were made; edits replace the HTML in place. */
+  readonly comments = new Map<string, { id: string; comment_html: string; edits: number }[]>();
+  #commentSeq = 0;
   /** Answers to give the next requests instead of serving them (a rate limit). */
   readonly injected = new InjectedAnswers();
   /** Answer 503 to state-list requests while set. */
@@ -87,6 +90,8 @@ export class TrackerDouble {
     this.requests.push({ method: req.method ?? '', path: url.pathname, query: url.search, body });
     if (req.headers['x-api-key'] !== this.token) return sendJson(res, 401, { detail: 'Invalid API key' });
     if (this.injected.answer(res)) return;
+    const c = /^\/api\/v1\/workspaces\/([^/]+)\/projects\/([^/]+)\/issues\/([^/]+)\/comments\/(?:([^/]+)\/)?$/.exec(url.pathname);
+    if (c) return this.#comment(req.method ?? '', c[1]!, c[2]!, decodeURIComponent(c[3]!), c[4] && decodeURIComponent(c[4]), body, res);
     const m = /^\/api\/v1\/workspaces\/([^/]+)\/projects\/([^/]+)\/(states|issues)\/(?:([^/]+)\/)?$/.exec(url.pathname);
     if (!m || m[1] !== this.workspace) return sendJson(res, 404, { detail: 'Not found' });
     const project = m[2]!;
@@ -116,6 +121,25 @@ export class TrackerDouble {
     const more = (page + 1) * size < all.length;
     return sendJson(res, 200, { results, total_count: all.length, next_page_results: more, next_cursor: `${size}:${page + 1}:0`, prev_cursor: `${size}:${page - 1}:1` });
   }
+
+  #comment(method: string, workspace: string, project: string, issueId: string, commentId: string | undefined, body: unknown, res: ServerResponse): void {
+    const issue = this.issues.get(issueId);
+    if (workspace !== this.workspace || !issue || issue.project !== project) return sendJson(res, 404, { detail: 'Issue not found' });
+    const html = (body as { comment_html?: unknown } | undefined)?.comment_html;
+    if (typeof html !== 'string' || html === '') return sendJson(res, 400, { detail: 'comment_html is required' });
+    const list = this.comments.get(issueId) ?? [];
+    this.comments.set(issueId, list);
+    if (!commentId) {
+      if (method !== 'POST') return sendJson(res, 405, { detail: 'Method not allowed' });
+      const comment = { id: `comment-${++this.#commentSeq}`, comment_html: html, edits: 0 };
+      list.push(comment);
+      return sendJson(res, 201, { id: comment.id, comment_html: html, issue: issueId });
+    }
+    if (method !== 'PATCH') return sendJson(res, 405, { detail: 'Method not allowed' });
+    const comment = list.find((x) => x.id === commentId);
+    if (!comment) return sendJson(res, 404, { detail: 'Comment not found' });
+    comment.comment_html = html;
+    comment.edits++;
+    return sendJson(res, 200, { id: comment.id, comment_html: html, issue: issueId });
+  }
 }
-
-
