@@ -82,6 +82,8 @@ export class Conveyor {
   /** Loads the store and restores every task; throws (naming file or task) on anything it cannot trust. */
   async start(): Promise<void> {
     await this.store.load(this.runtime.fold);
+    // Before any task's work is restored: git interrupted by the last stop must fail no task.
+    await this.workbench?.repair();
     this.runtime.start();
     // Reported by task id, once per task: listed in status() and cancellable, never silently skipped.
     const quarantined = this.runtime.quarantined().filter((q) => !this.store.get('alerts', `quarantined:${q.taskId}`));

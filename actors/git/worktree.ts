@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { KeyedSerial } from '../keyed-serial.ts';
+import { isAddLeftover, removeStaleLocks, repairWorktrees } from './repair.ts';
 import { describeFailure, runGit } from './run-git.ts';
 
 /** A repository conveyor works on: its name under the data directory, its remote and the branch changes land on. */
@@ -39,6 +41,8 @@ export class Worktrees {
   readonly dataDir: string;
   readonly #repos = new Map<string, Promise<EnsureRepoResult>>();
   readonly #worktrees = new Map<string, Promise<EnsureWorktreeResult>>();
+  /** Fetches and adds in one repository run one at a time (a fetch fails on a half-made add's HEAD). */
+  readonly #serial = new KeyedSerial();
 
   constructor(options: { dataDir: string }) {
     this.dataDir = resolve(options.dataDir);
@@ -58,7 +62,7 @@ export class Worktrees {
   ensureRepo(repo: RepoSpec): Promise<EnsureRepoResult> {
     const invalid = invalidName(repo);
     if (invalid) return Promise.resolve({ ok: false, reason: invalid });
-    return shared(this.#repos, repo.name, () => this.#ensureRepo(repo));
+    return shared(this.#repos, repo.name, () => this.#serial.run(this.repoPath(repo), () => this.#ensureRepo(repo)));
   }
 
   /** Makes the task's branch and worktree exactly once, and returns the existing one on later calls. */
@@ -72,6 +76,20 @@ export class Worktrees {
     }
     // Only the call that did the work reports the creation, so a caller acting on `created` acts once.
     return result.ok && joined ? { ...result, created: false } : result;
+  }
+
+  /**
+   * At start, before any task runs: clears what a killed git left in the repository (stale lock files,
+   * half-made worktree metadata), so that no interrupted add can fail another task's.
+   */
+  async repair(repo: RepoSpec): Promise<void> {
+    if (invalidName(repo)) return;
+    const path = this.repoPath(repo);
+    await this.#serial.run(path, async () => {
+      if (!(await isBareRepo(path))) return;
+      await removeStaleLocks(path);
+      await repairWorktrees(path, join(this.dataDir, 'worktrees'));
+    });
   }
 
   /** Removes the task's worktree (its branch stays); a worktree that is already gone is fine. */
@@ -138,6 +156,8 @@ export class Worktrees {
         if (!(await isBareRepo(path))) return { ok: false, reason: `worktree: cannot move the clone into ${path}` };
       }
     }
+    // A half-made add's metadata would fail the fetch; no add runs now (they take the same turn).
+    await repairWorktrees(path, join(this.dataDir, 'worktrees'));
     const fetched = await runGit(['fetch', '--quiet', '--prune', 'origin'], { cwd: path });
     if (!fetched.ok) return { ok: false, reason: `worktree: ${describeFailure(`fetching ${repo.remote}`, fetched)}` };
     return { ok: true, path };
@@ -154,11 +174,21 @@ export class Worktrees {
     const cwd = ensured.path;
     const format = await runGit(['check-ref-format', `refs/heads/${branch}`], { cwd });
     if (!format.ok || branch.startsWith('-')) return { ok: false, reason: `worktree: invalid branch name ${JSON.stringify(branch)}` };
-    await runGit(['worktree', 'prune'], { cwd });
+    return this.#serial.run(cwd, () => this.#add(repo, cwd, taskId, branch));
+  }
+
+  /** Adds the worktree, in the repository's turn, after clearing what an interrupted add left. */
+  async #add(repo: RepoSpec, cwd: string, taskId: string, branch: string): Promise<EnsureWorktreeResult> {
+    const path = this.worktreePath(taskId);
+    await repairWorktrees(cwd, join(this.dataDir, 'worktrees'));
+    const before = await this.#inspect(repo, path, branch);
+    if (before.state === 'valid') return { ok: true, path, branch, head: before.head, created: false };
+    if (before.state === 'other') return { ok: false, reason: before.reason };
     if (before.state === 'stale') {
-      // Only an empty leftover (an interrupted `worktree add`) is cleared; anything else is not ours to delete.
-      if ((await readdir(path)).length > 0) return { ok: false, reason: `worktree: ${path} exists and is not a worktree of ${repo.name}` };
+      // Only a leftover of an add into this repository is cleared; anything else is not ours to delete.
+      if (!(await isAddLeftover(path, cwd))) return { ok: false, reason: `worktree: ${path} exists and is not a worktree of ${repo.name}` };
       await rm(path, { recursive: true, force: true });
+      await runGit(['worktree', 'prune'], { cwd });
     }
 
     const list = await runGit(['worktree', 'list', '--porcelain'], { cwd });

@@ -6,6 +6,8 @@ export interface GitWorkbench {
   /** Makes the task's branch and worktree exactly once, and returns the existing one on later calls. */
   ensureWorktree(repo: RepoSpec, taskId: string, branch: string): Promise<EnsureWorktreeResult>;
   removeWorktree(repo: RepoSpec, taskId: string): Promise<RemoveWorktreeResult>;
+  /** At start, before any task runs: clears what a killed git left in the repository. */
+  repair?(repo: RepoSpec): Promise<void>;
   /** Brings a worktree level with its remote branch, pinning whatever it must discard. */
   sync(options: SyncOptions): Promise<SyncOutcome>;
   /** Rebases a branch onto its target (a no-op when it contains it) and pushes what changed. */
@@ -19,6 +21,7 @@ export function realGit(dataDir: string): GitWorkbench & { worktrees: Worktrees 
     worktrees,
     ensureWorktree: (repo, taskId, branch) => worktrees.ensureWorktree(repo, taskId, branch),
     removeWorktree: (repo, taskId) => worktrees.removeWorktree(repo, taskId),
+    repair: (repo) => worktrees.repair(repo),
     sync: (options) => syncWorktree(options),
     rebaseOntoTarget: (worktree, branch, target) => rebaseOntoTarget(worktree, branch, target),
   };

@@ -156,6 +156,11 @@ export class Workbench {
     return this.repos.has(name);
   }
 
+  /** At start, before any task runs: each repository is cleared of what a killed git left (stale locks, half-made worktrees). */
+  async repair(): Promise<void> {
+    for (const repo of this.repos.values()) await this.git.repair?.(repo);
+  }
+
   /** Follows the runtime: releases dependents of done tasks, removes worktrees of finished ones. */
   attach(runtime: Runtime): void {
     this.clock = runtime.clock;

@@ -9,7 +9,7 @@ import { seededRandom } from '../support/seeded-random.ts';
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHILD = 'test/support/worktree-adds-child.ts';
 const KILLS = 20;
-const TASKS_PER_RUN = 3;
+const TASKS_PER_RUN = 2;
 
 let restoreGit: () => void;
 beforeAll(() => {
@@ -75,9 +75,10 @@ describe('worktree adds interrupted by a kill -9', () => {
     // Runs were cut short in the middle of their adds (on a broken repository, others fail fast).
     expect(interrupted).toBeGreaterThanOrEqual(KILLS / 4);
 
-    // The restart: a new process adds every task's worktree, and one no run has seen.
+    // The restart: a new process repairs at start (as conveyor does), then adds every task's worktree and one no run has seen.
     const worktrees = new Worktrees({ dataDir });
     const repo = { name: 'shop', remote, targetBranch: 'main' };
+    await worktrees.repair(repo);
     const all = [...tasks, 'after-restart'];
     const results: EnsureWorktreeResult[] = await Promise.all(all.map((taskId) => worktrees.ensureWorktree(repo, taskId, `conveyor/${taskId}`)));
     const failed = results.map((r, i) => [all[i], r] as const).filter(([, r]) => !r.ok);
