@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import type { ExpectStatic } from 'vitest';
 import { Conveyor, type Clock, type SendOutcome, type TaskEventInput } from '../../actors/index.ts';
 import { describeState, type TaskContext, type TaskEvent } from '../../machines/index.ts';
-import { EmbeddedStore } from '../../store/index.ts';
+import { SimDisk } from '../../sim/disk.ts';
+import { SimRandom } from '../../sim/random.ts';
+import { EmbeddedStore, type FileSystem } from '../../store/index.ts';
 import { quietImplementations } from '../support/quiet-implementations.ts';
 import { eventLabel, type ModelEdge } from './task-model-graph.ts';
 import { freshSha, MODEL_NOW, modelPipeline } from './task-model.ts';
@@ -21,8 +23,8 @@ class SteppedClock implements Clock {
   clearTimeout = () => undefined;
 }
 
-async function open(dir: string, clock: SteppedClock): Promise<Conveyor> {
-  const conveyor = new Conveyor({ store: new EmbeddedStore({ dir }), clock, pipeline: modelPipeline, implementations: quietImplementations });
+async function open(dir: string, clock: SteppedClock, fs?: FileSystem): Promise<Conveyor> {
+  const conveyor = new Conveyor({ store: new EmbeddedStore({ dir, fs }), clock, pipeline: modelPipeline, implementations: quietImplementations });
   await conveyor.start();
   return conveyor;
 }
@@ -45,21 +47,37 @@ export function concreteEvent(event: TaskEvent, model: TaskContext, live: TaskCo
   return out as TaskEventInput;
 }
 
-/** One task on a conveyor with an embedded store in its own temporary directory. */
+/** The simulated disk a crashing task's store lives on, and the process now using it. */
+interface Power {
+  disk: SimDisk;
+  process: { alive: boolean };
+}
+
+/**
+ * One task on a conveyor with an embedded store in its own temporary directory, or, for crashes, on a
+ * simulated disk with a page cache (sim/disk.ts) that loses whatever was not fsynced.
+ */
 export class TaskUnderTest {
   private constructor(
     readonly dir: string,
     private readonly clock: SteppedClock,
     public conveyor: Conveyor,
     readonly taskId: string,
+    private readonly power: Power | null,
   ) {}
 
-  static async create(): Promise<TaskUnderTest> {
-    const dir = await mkdtemp(join(tmpdir(), 'conveyor-model-'));
+  static async create(opts: { crashes?: { seed: number } } = {}): Promise<TaskUnderTest> {
     const clock = new SteppedClock();
-    const conveyor = await open(dir, clock);
+    const power = opts.crashes ? { disk: new SimDisk(new SimRandom(opts.crashes.seed)), process: { alive: true } } : null;
+    const dir = power ? '/model' : await mkdtemp(join(tmpdir(), 'conveyor-model-'));
+    const conveyor = await open(dir, clock, power ? TaskUnderTest.#view(power) : undefined);
     const { taskId } = await conveyor.createTask({ repo: 'acme/web', title: 'Model path' }, { source: 'operator' });
-    return new TaskUnderTest(dir, clock, conveyor, taskId);
+    return new TaskUnderTest(dir, clock, conveyor, taskId, power);
+  }
+
+  static #view(power: Power): FileSystem {
+    const process = power.process;
+    return power.disk.view({ alive: () => process.alive });
   }
 
   /** The task's committed snapshot, as the store holds it. */
@@ -73,32 +91,40 @@ export class TaskUnderTest {
     return this.conveyor.runtime.send(this.taskId, event, { source: 'operator' });
   }
 
-  /** Stops the conveyor (draining and closing the store) and opens a new one on the same directory. */
-  async restart(): Promise<void> {
-    await this.conveyor.stop();
-    this.conveyor = await open(this.dir, this.clock);
+  /**
+   * Cuts the power: the running conveyor is abandoned mid-flight (no drain, no checkpoint; its calls to
+   * the disk never answer again), the disk drops what was not fsynced and may tear the last write, and a
+   * new conveyor opens on what the disk kept.
+   */
+  async crash(): Promise<void> {
+    if (!this.power) throw new Error('replay: a task made without crashes cannot crash');
+    this.power.process.alive = false;
+    this.power.disk.crash();
+    this.power.process = { alive: true };
+    this.conveyor = await open(this.dir, this.clock, TaskUnderTest.#view(this.power));
   }
 
   async dispose(): Promise<void> {
     try {
       await this.conveyor.stop();
     } finally {
-      await rm(this.dir, { recursive: true, force: true });
+      if (!this.power) await rm(this.dir, { recursive: true, force: true });
     }
   }
 }
 
 /**
  * Sends a path's events to a real task one by one and checks, after each, that the task is where the model
- * says: same state value, same serialized facts. With `restart`, the conveyor is reopened after every step.
+ * says: same state value, same serialized facts. With `crashes`, the power is cut after every step and
+ * conveyor reopens from what the simulated disk kept, which must be the acknowledged record exactly.
  */
 export async function replay(
   path: readonly ModelEdge[],
   initial: string,
-  options: { restart: boolean; expect: ExpectStatic; then?: (task: TaskUnderTest) => Promise<void> },
+  options: { crashes?: { seed: number }; expect: ExpectStatic; then?: (task: TaskUnderTest) => Promise<void> },
 ): Promise<void> {
   const { expect } = options;
-  const task = await TaskUnderTest.create();
+  const task = await TaskUnderTest.create({ crashes: options.crashes });
   try {
     expect(serializeTaskState(task.snapshot()), 'the new task').toBe(initial);
     for (const [i, edge] of path.entries()) {
@@ -111,9 +137,13 @@ export async function replay(
       // Invoked work restores by name only: the same children must be alive as the model says.
       expect(Object.keys(live.children ?? {}).sort(), step).toEqual(Object.keys(edge.after.children).sort());
       expect(task.conveyor.task(task.taskId)?.state, step).toBe(describeState(edge.after.value));
-      if (options.restart) {
-        await task.restart();
-        expect(serializeTaskState(task.snapshot()), `${step}, after the restart`).toBe(edge.to);
+      if (options.crashes) {
+        const acknowledged = task.conveyor.record(task.taskId);
+        const history = task.conveyor.history(task.taskId);
+        await task.crash();
+        expect(task.conveyor.record(task.taskId), `${step}, after the crash`).toEqual(acknowledged);
+        expect(task.conveyor.history(task.taskId), `${step}, its history after the crash`).toEqual(history);
+        expect(serializeTaskState(task.snapshot()), `${step}, after the crash`).toBe(edge.to);
       }
     }
     await options.then?.(task);

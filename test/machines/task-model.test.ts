@@ -51,13 +51,13 @@ describe('the task model', () => {
 
 describe.concurrent('a conveyor task follows each model path', () => {
   for (const path of graph.paths) {
-    it(path.name, ({ expect }) => replay(path.edges, graph.initial, { restart: false, expect }));
+    it(path.name, ({ expect }) => replay(path.edges, graph.initial, { expect }));
   }
 });
 
-describe.concurrent('a conveyor task follows each model path across a restart after every step', () => {
-  for (const path of graph.paths) {
-    it(path.name, ({ expect }) => replay(path.edges, graph.initial, { restart: true, expect }));
+describe.concurrent('a conveyor task follows each model path across a power cut after every step, restored from the journal', () => {
+  for (const [i, path] of graph.paths.entries()) {
+    it(path.name, ({ expect }) => replay(path.edges, graph.initial, { crashes: { seed: i + 1 }, expect }));
   }
 });
 
@@ -89,7 +89,6 @@ describe.concurrent('a conveyor task refuses what the model refuses, and says wh
       if (!edge) return;
       const state = describeState(edge.before.value);
       await replay(graph.prefixes.get(edge.from)!, graph.initial, {
-        restart: false,
         expect,
         then: async (task) => {
           const outcome = await task.send(edge);
