@@ -281,7 +281,7 @@ export class Conveyor {
       bootId: this.runtime.bootId,
       startedAt: new Date(this.startedAt).toISOString(),
       machine: { id: TASK_MACHINE_ID, version: TASK_MACHINE_VERSION },
-      tasks: { total: this.store.taskCount(), byStage, live: this.runtime.liveCount(), sleeping: this.runtime.sleepingCount() },
+      tasks: { total: this.store.taskCount(), byStage, live: this.runtime.liveCount(), sleeping: this.runtime.sleepingCount(), actorStarts: this.runtime.actorStarts },
       quarantined: this.runtime.quarantined(),
       events: { ...this.runtime.counters },
       store: this.store.stats(),

@@ -9,6 +9,7 @@ import type { Collection, EventSource, HistoryEntry, Store, StoreRecord, TaskFol
 import { systemClock, type Clock } from './clock.ts';
 import { emissionRecords, type DecisionRecord } from './decisions/decision-record.ts';
 import { deferred, type Deferred } from './deferred.ts';
+import { dormantSnapshot, invokesWork, takeDormant } from './dormant-transition.ts';
 import { MissingImplementationError, RuntimeRefusedError, RuntimeStoppingError, TaskEventError, TaskRestoreError } from './errors.ts';
 import { errorMessage, forcedSnapshot } from './forced-transitions.ts';
 import { guardImplementations } from './guarded-actor.ts';
@@ -78,6 +79,8 @@ export class Runtime implements RuntimeHandle {
   #stopping = false;
   private started = false;
   readonly counters = { accepted: 0, ignored: 0, duplicates: 0, created: 0, commitFailures: 0, eventFailures: 0 };
+  /** Task actors started since boot: on creation, and when a state invokes work; a dormant task's events start none. */
+  actorStarts = 0;
 
   constructor(opts: RuntimeOptions) {
     this.store = opts.store;
@@ -268,6 +271,7 @@ export class Runtime implements RuntimeHandle {
     const actor = createActor(this.machine, { input: taskInput, id });
     this.listen(cell, actor);
     actor.start();
+    this.actorStarts++;
     const to = describeState(actor.getSnapshot().value);
     // The limits are the initial state's input: a replay computes that state from this entry.
     const entry: HistoryEntry = { at, source: opts.source, event: { type: 'task.created', ...input, branch: meta.branch, limits }, accepted: true, from: '', to };
@@ -315,8 +319,9 @@ export class Runtime implements RuntimeHandle {
     const extra: StoreRecord[] = opts.deliveryKey ? [{ kind: 'delivery', key: opts.deliveryKey, at, taskId }] : [];
     const quarantined = this.quarantine.get(taskId);
     if (quarantined) return this.processQuarantined(cell, record, event, quarantined, opts, extra);
-    const actor = this.hydrate(cell);
-    const before = actor.getSnapshot();
+    // A task with nothing running has no actor: its event is computed with the chart's pure transition.
+    const actor = cell.actor;
+    const before = actor ? actor.getSnapshot() : dormantSnapshot(this.machine, record, this.migrations);
     const from = describeState(before.value);
     const children = before.children as Record<string, unknown>;
     const stale = opts.invocation !== undefined && children[opts.invocation.id] !== opts.invocation;
@@ -337,22 +342,32 @@ export class Runtime implements RuntimeHandle {
       return { status: 'ignored', taskId, reason, state: from };
     }
 
+    let taken: ReturnType<typeof takeDormant> | null = null;
+    if (!actor) {
+      try {
+        taken = takeDormant(this.machine, before, event);
+      } catch (e) {
+        return this.contain(cell, record, event, e, opts, extra);
+      }
+      if (taken.after.status === 'error') return this.contain(cell, record, event, taken.after.error, opts, extra);
+    }
     const commit = (cell.commit = deferred());
-    cell.emitted = [];
-    actor.send(event);
-    const after = actor.getSnapshot();
+    cell.emitted = taken?.emitted ?? [];
+    actor?.send(event);
+    const after = taken?.after ?? actor!.getSnapshot();
     if (after.status === 'error') {
       // Never committed: the work this transition started waits on a commit that will not come.
       commit.reject(after.error);
       cell.commit = null;
       return this.contain(cell, record, event, after.error, opts, extra);
     }
+    const snapshot = taken?.persisted ?? actor!.getPersistedSnapshot();
     const to = describeState(after.value);
     const emitted = cell.emitted.length > 0 ? { emitted: cell.emitted.map(asRecord) } : {};
     const entry: HistoryEntry = { at, source: opts.source, event: asRecord(event), accepted: true, from, to, ...emitted };
     const records: StoreRecord[] = [
       // The journal keeps the event; the snapshot the actor computed stays in memory (a load folds it).
-      { kind: 'step', taskId, rev: record.rev + 1, version: TASK_MACHINE_VERSION, entry, snapshot: actor.getPersistedSnapshot() },
+      { kind: 'step', taskId, rev: record.rev + 1, version: TASK_MACHINE_VERSION, entry, snapshot },
       ...this.emissions(cell, at),
       ...extra,
       // Last, so a decision's resolution wins over the withdrawal its own transition emits.
@@ -372,7 +387,8 @@ export class Runtime implements RuntimeHandle {
     cell.commit = null;
     this.counters.accepted++;
     this.index.update(this.store.getTask(taskId)!);
-    this.settle(cell);
+    if (actor) this.settle(cell);
+    else this.awaken(cell, snapshot);
     this.notify({ taskId, from, to, event, source: opts.source });
     return { status: 'accepted', taskId, from, to };
   }
@@ -471,6 +487,7 @@ export class Runtime implements RuntimeHandle {
     if (status === 'error') throw new TaskRestoreError(cell.id, 'its persisted snapshot does not fit the task machine');
     this.listen(cell, actor);
     actor.start();
+    this.actorStarts++;
     return actor;
   }
 
@@ -508,6 +525,21 @@ export class Runtime implements RuntimeHandle {
       if (sleep !== null) this.wakeups.schedule(cell.id, sleep);
       else this.wakeups.cancel(cell.id);
     }
+  }
+
+  /**
+   * After a dormant task's transition is durable: an actor only when the new state invokes work (a job,
+   * an effect, a near timer), a wake-up for a far deadline, nothing otherwise.
+   */
+  private awaken(cell: Cell, persisted: unknown): void {
+    if (!invokesWork(persisted)) {
+      this.wakeups.cancel(cell.id);
+      return;
+    }
+    const snap = persisted as PersistedShape;
+    const sleep = this.sleepUntil(snap.children ?? {}, snap.context?.deadline ?? null);
+    if (sleep !== null) this.wakeups.schedule(cell.id, sleep);
+    else this.hydrate(cell);
   }
 
   /** Lets go of a finished task the store has archived: its index entries and its idle cell. */

@@ -113,7 +113,7 @@ export const runtimeStatus = z.looseObject({
   bootId: z.string(),
   startedAt: z.string(),
   machine: z.looseObject({ id: z.string(), version: z.number().int() }),
-  tasks: z.looseObject({ total: z.number().int(), byStage: counts, live: z.number().int(), sleeping: z.number().int() }),
+  tasks: z.looseObject({ total: z.number().int(), byStage: counts, live: z.number().int(), sleeping: z.number().int(), actorStarts: z.number().int().describe('task actors started since boot: a task with nothing running takes its events without one') }),
   events: counts,
   store: z.looseObject({ seq: z.number().int(), journalRecords: z.number().int(), checkpoints: z.number().int() }),
   scheduler: z.looseObject({ queued: z.number().int(), running: z.number().int(), byRepo: z.record(z.string(), z.looseObject({ queued: z.number().int(), running: z.number().int() })) }).nullable(),

@@ -1,11 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { assign } from 'xstate';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Conveyor, RuntimeRefusedError } from '../../actors/index.ts';
 import { compileTaskMachine, TASK_MACHINE_VERSION, type TaskMachine } from '../../machines/index.ts';
 import { EmbeddedStore } from '../../store/index.ts';
+import { dirWithTask } from '../support/rewritten-task.ts';
 
 const OLD = TASK_MACHINE_VERSION - 1;
 const dirs: string[] = [];
@@ -29,23 +28,13 @@ const migrations = {
  * that older version by a process that crashed before its next checkpoint.
  */
 async function crashedUnderOldVersion(): Promise<{ dir: string; taskId: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'conveyor-versions-'));
-  dirs.push(dir);
-  const conveyor = new Conveyor({ store: new EmbeddedStore({ dir }) });
-  await conveyor.start();
-  const { taskId } = await conveyor.createTask({ repo: 'shop', title: 'old task' }, { source: 'operator' });
-  for (let i = 0; i < 100 && conveyor.task(taskId)?.state !== 'analysis.gating'; i++) await new Promise((r) => setTimeout(r, 5));
-  await conveyor.stop();
-  const store = new EmbeddedStore({ dir });
-  await store.load();
-  const record = store.getTask(taskId)!;
-  await store.commit([{ kind: 'task', task: { ...record, version: OLD, rev: record.rev + 1 }, expectedRev: record.rev }]);
-  await store.close();
+  const { dir, taskId } = await dirWithTask(dirs, (r) => ({ ...r, version: OLD }));
   const crashed = new EmbeddedStore({ dir });
   await crashed.load();
+  const { rev } = crashed.getTask(taskId)!;
   const entry = { at: 5, source: 'operator' as const, event: { type: 'analysis.approved', at: 5 }, accepted: true, from: 'analysis.gating', to: 'analysis.gating' };
   // What the older build computed is not journaled: only the event is.
-  await crashed.commit([{ kind: 'step', taskId, rev: record.rev + 2, version: OLD, entry, snapshot: { stale: true } }]);
+  await crashed.commit([{ kind: 'step', taskId, rev: rev + 1, version: OLD, entry, snapshot: { stale: true } }]);
   return { dir, taskId };
 }
 

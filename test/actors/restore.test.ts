@@ -1,34 +1,17 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Conveyor, RuntimeRefusedError } from '../../actors/index.ts';
 import { TASK_MACHINE_VERSION } from '../../machines/index.ts';
 import { EmbeddedStore, type TaskRecord } from '../../store/index.ts';
+import { dirWithTask as rewrittenTask } from '../support/rewritten-task.ts';
 
 const dirs: string[] = [];
 afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-/** A data dir holding one task at the analysis gate, then the record rewritten as `change` says. */
-async function dirWithTask(change: (record: TaskRecord) => TaskRecord): Promise<{ dir: string; taskId: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'conveyor-restore-'));
-  dirs.push(dir);
-  const conveyor = new Conveyor({ store: new EmbeddedStore({ dir }) });
-  await conveyor.start();
-  const { taskId } = await conveyor.createTask({ repo: 'shop', title: 'old task' }, { source: 'operator' });
-  for (let i = 0; i < 100 && conveyor.task(taskId)?.state !== 'analysis.gating'; i++) await new Promise((r) => setTimeout(r, 5));
-  await conveyor.stop();
-  // Rewrite the record as an older (or foreign) build would have left it.
-  const store = new EmbeddedStore({ dir });
-  await store.load();
-  const record = store.getTask(taskId)!;
-  const changed = change(structuredClone(record));
-  await store.commit([{ kind: 'task', task: { ...changed, rev: record.rev + 1 }, expectedRev: record.rev }]);
-  await store.close();
-  return { dir, taskId };
-}
+const dirWithTask = (change: (record: TaskRecord) => TaskRecord) => rewrittenTask(dirs, change);
 
 async function startOn(dir: string, migrations?: Record<number, (s: unknown) => unknown>): Promise<Conveyor> {
   const conveyor = new Conveyor({ store: new EmbeddedStore({ dir }), migrations });
