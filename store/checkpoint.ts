@@ -58,7 +58,11 @@ export class CheckpointWriter {
     this.#db = new Low(new FsDataFile<Checkpoint>(fs, file, { parse: (text) => JSON.parse(text) as Checkpoint, stringify: compact }), { format: CHECKPOINT_FORMAT, seq: 0, doc: emptyDoc() });
   }
 
-  /** Replaces checkpoint.json; once this resolves ok the file and its directory entry are on disk. */
+  /**
+   * Replaces checkpoint.json; once this resolves ok the file and its directory entry are on disk. The document
+   * is serialized before this returns (lowdb's write hands it to the adapter, which stringifies first), so the
+   * caller may change it while the file is written.
+   */
   async write(seq: number, doc: StoreDoc): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
     try {
       this.#db.data = { format: CHECKPOINT_FORMAT, seq, doc };

@@ -28,9 +28,10 @@ export class FsDataFile<T> implements Adapter<T> {
     }
   }
 
-  /** Once this resolves, the new content and its name are on disk. */
+  /** Serializes `data` before it returns; once it resolves, the new content and its name are on disk. */
   async write(data: T): Promise<void> {
-    await this.fs.writeFile(this.#temp, this.format.stringify(data));
+    const text = this.format.stringify(data);
+    await this.fs.writeFile(this.#temp, text);
     await this.fs.fsync(this.#temp);
     await this.fs.rename(this.#temp, this.file);
     await this.fs.fsync(dirname(this.file));

@@ -5,7 +5,8 @@ import { CheckpointWriter, readCheckpoint } from './checkpoint.ts';
 import { StoreClosedError, StoreError, StoreReadError } from './errors.ts';
 import type { StoreWriteError } from './errors.ts';
 import { nodeFileSystem, type FileSystem } from './file-system.ts';
-import { JournalWriter, readJournal } from './journal.ts';
+import { JournalWriter } from './journal.ts';
+import { readJournalFiles } from './journal-files.ts';
 import { RevFence } from './rev-fence.ts';
 import type { Collection, HistoryEntry, Store, StoreDoc, StoreObserver, StoreRecord, TaskFold, TaskRecord, TaskStep } from './types.ts';
 
@@ -46,7 +47,6 @@ const NO_HISTORY: readonly HistoryEntry[] = Object.freeze([]);
 export class EmbeddedStore implements Store {
   readonly #dir: string;
   readonly #fs: FileSystem;
-  readonly #journalFile: string;
   readonly #every: number;
   readonly #intervalMs: number;
   readonly #clock: { now(): number };
@@ -65,6 +65,12 @@ export class EmbeddedStore implements Store {
   /** Wakes the drain loop when a call arrives while an fsync is in flight. */
   #wake: (() => void) | null = null;
   #checkpointDue = false;
+  /** The checkpoint being written while commits go on, if any. */
+  #checkpointing: Promise<void> | null = null;
+  /** The seq of the last checkpoint on disk. */
+  #checkpointedSeq = 0;
+  /** The journal file not appended to, and the newest seq it may hold (0 once emptied). */
+  #other = { file: '', lastSeq: 0 };
   #journal: JournalWriter | null = null;
   #journalRecords = 0;
   #checkpoints = 0;
@@ -80,7 +86,6 @@ export class EmbeddedStore implements Store {
   constructor(options: EmbeddedStoreOptions) {
     this.#dir = options.dir;
     this.#fs = options.fs ?? nodeFileSystem;
-    this.#journalFile = join(options.dir, 'journal.jsonl');
     this.#every = options.checkpointEvery ?? 5000;
     this.#intervalMs = options.checkpointIntervalMs ?? 60_000;
     this.#clock = options.clock ?? Date;
@@ -117,7 +122,8 @@ export class EmbeddedStore implements Store {
     if (!checkpoint.ok) throw checkpoint.error;
     const doc = checkpoint.checkpoint?.doc ?? emptyDoc();
     let seq = checkpoint.checkpoint?.seq ?? 0;
-    const journal = await readJournal(this.#fs, this.#journalFile, seq);
+    this.#checkpointedSeq = seq;
+    const journal = await readJournalFiles(this.#fs, this.#dir, seq);
     if (!journal.ok) throw journal.error;
     let records = 0;
     for (const batch of journal.batches) {
@@ -128,7 +134,8 @@ export class EmbeddedStore implements Store {
       records += batch.records.length;
       seq = batch.seq;
     }
-    this.#journal = await JournalWriter.open(this.#fs, this.#journalFile, journal);
+    this.#journal = await JournalWriter.open(this.#fs, journal.active.file, journal.active);
+    this.#other = journal.other;
     this.#doc = doc;
     this.#seq = seq;
     this.#writtenSeq = seq;
@@ -206,7 +213,7 @@ export class EmbeddedStore implements Store {
       for (;;) {
         if (defect !== null) throw defect.error;
         // A due checkpoint comes before the next write, so the journal it restarts holds nothing it does not.
-        if (this.#queue.length > 0 && failure === null && !this.#checkpointDue) {
+        if (this.#queue.length > 0 && failure === null && !this.#checkpointStarts()) {
           const batch = this.#queue.splice(0);
           const written = await this.#writeBatch(batch);
           if (written.ok) unsynced.push(written);
@@ -237,9 +244,9 @@ export class EmbeddedStore implements Store {
                 syncing = null;
               },
             );
-          } else if (this.#checkpointDue) {
-            // Between writes, so no append races the journal restart.
-            await this.#checkpoint(this.#clock.now());
+          } else if (this.#checkpointStarts()) {
+            // With nothing in flight, so the document is exactly the journal up to #seq.
+            await this.#beginCheckpoint();
             continue;
           } else if (this.#queue.length === 0) break;
           else continue;
@@ -344,22 +351,64 @@ export class EmbeddedStore implements Store {
     });
   }
 
-  async #checkpoint(now: number): Promise<StoreWriteError | undefined> {
+  /** A checkpoint is due and none is being written: the drain loop starts one before its next write. */
+  #checkpointStarts(): boolean {
+    return this.#checkpointDue && this.#checkpointing === null;
+  }
+
+  /**
+   * Serializes the document as of #seq now, moves appends to the other journal file when the last checkpoint
+   * covers it, and writes the checkpoint in the background while commits go on (ARCHITECTURE, Store).
+   */
+  async #beginCheckpoint(): Promise<void> {
     this.#checkpointDue = false;
+    const seq = this.#seq;
+    if (this.#journal !== null && this.#other.lastSeq <= this.#checkpointedSeq) {
+      const from = this.#journal.file;
+      // A failed switch leaves appends where they were; the checkpoint is still worth writing.
+      if ((await this.#journal.rotate(this.#other.file)).ok) this.#other = { file: from, lastSeq: seq };
+    }
+    const now = this.#clock.now();
+    const records = this.#journalRecords;
+    const startedAt = performance.now();
+    // The checkpointer serializes the document before it returns: what commits change later is not in it.
+    const writing = this.#checkpointer.write(seq, this.#doc);
+    this.#checkpointing = writing.then(async (written) => {
+      this.#observer.checkpoint?.(performance.now() - startedAt, written.ok);
+      if (written.ok) {
+        this.#checkpoints++;
+        this.#lastCheckpointAt = now;
+        this.#checkpointedSeq = seq;
+        this.#journalRecords -= records;
+        await this.#clearOther();
+      }
+      // After a failure the journal still holds everything; try again after another interval's worth of work.
+      this.#due = { records: written.ok ? this.#nextCheckpointRecords() : this.#journalRecords + this.#every, at: now + this.#intervalMs };
+      this.#checkpointDue = this.#journalRecords >= this.#due.records || this.#clock.now() >= this.#due.at;
+      this.#checkpointing = null;
+      this.#wake?.();
+    });
+  }
+
+  /** Empties the journal file the last checkpoint covers; a failure leaves lines a load skips. */
+  async #clearOther(): Promise<void> {
+    if (this.#other.lastSeq === 0 || this.#other.lastSeq > this.#checkpointedSeq) return;
+    if ((await JournalWriter.clear(this.#fs, this.#other.file)).ok) this.#other = { ...this.#other, lastSeq: 0 };
+  }
+
+  /** The checkpoint of close(): everything, with nothing in flight; then both journal files are emptied. */
+  async #finalCheckpoint(): Promise<StoreWriteError | undefined> {
     const startedAt = performance.now();
     const written = await this.#checkpointer.write(this.#seq, this.#doc);
     this.#observer.checkpoint?.(performance.now() - startedAt, written.ok);
-    if (!written.ok) {
-      // The journal still holds everything; try again after another interval's worth of work.
-      this.#due = { records: this.#journalRecords + this.#every, at: now + this.#intervalMs };
-      return written.error;
-    }
+    if (!written.ok) return written.error;
     this.#checkpoints++;
-    this.#lastCheckpointAt = now;
+    this.#lastCheckpointAt = this.#clock.now();
+    this.#checkpointedSeq = this.#seq;
     this.#journalRecords = 0;
-    this.#due = { records: this.#nextCheckpointRecords(), at: now + this.#intervalMs };
     // A failed restart leaves lines at or before the checkpoint's seq, which a load skips.
     await this.#journal?.restart();
+    await this.#clearOther();
     return undefined;
   }
 
@@ -436,9 +485,9 @@ export class EmbeddedStore implements Store {
     }
     this.#state = 'closing';
     try {
-      while (this.#draining !== null) await this.#draining;
+      while (this.#draining !== null || this.#checkpointing !== null) await (this.#draining ?? this.#checkpointing);
       // A checkpoint of a document that may not match the journal would make the mismatch permanent.
-      const failed = this.#journalRecords > 0 && !this.#defect ? await this.#checkpoint(this.#clock.now()) : undefined;
+      const failed = this.#journalRecords > 0 && !this.#defect ? await this.#finalCheckpoint() : undefined;
       await this.#journal?.close();
       if (failed !== undefined) throw failed;
     } finally {

@@ -3,7 +3,7 @@ import { applyRecord, emptyDoc } from './apply.ts';
 import { readCheckpoint } from './checkpoint.ts';
 import type { StoreCorruptError, StoreReadError } from './errors.ts';
 import { nodeFileSystem, type FileSystem } from './file-system.ts';
-import { readJournal } from './journal.ts';
+import { JOURNAL_FILES, readJournalFiles } from './journal-files.ts';
 
 /** Where reading a store file stopped: the byte, the start of its line, and why. */
 export interface FileProblem {
@@ -38,16 +38,23 @@ async function problemOf(fs: FileSystem, error: StoreCorruptError | StoreReadErr
 /** Reads the checkpoint and the journal of an embedded store as a load would, and reports what it found. */
 export async function verifyStore(dir: string, fs: FileSystem = nodeFileSystem): Promise<StoreReport> {
   const checkpointFile = join(dir, 'checkpoint.json');
-  const journalFile = join(dir, 'journal.jsonl');
-  const journalBytes = await size(fs, journalFile);
   const cp = await readCheckpoint(fs, checkpointFile);
   if (!cp.ok) {
+    const journalFile = join(dir, JOURNAL_FILES[0]);
+    const journalBytes = await size(fs, journalFile);
     return { dir, ok: false, checkpoint: { file: checkpointFile, problem: await problemOf(fs, cp.error) }, journal: { file: journalFile, present: journalBytes > 0, bytes: journalBytes, batches: 0, records: 0, firstSeq: null, lastSeq: null, tornBytes: 0 }, contents: null };
   }
   const seq0 = cp.checkpoint?.seq ?? 0;
   const checkpoint = { file: checkpointFile, present: cp.checkpoint !== null, seq: seq0, bytes: await size(fs, checkpointFile) };
-  const journal = await readJournal(fs, journalFile, seq0);
-  if (!journal.ok) return { dir, ok: false, checkpoint, journal: { file: journalFile, bytes: journalBytes, problem: await problemOf(fs, journal.error) }, contents: null };
+  const files = await readJournalFiles(fs, dir, seq0);
+  if (!files.ok) {
+    const problem = await problemOf(fs, files.error);
+    return { dir, ok: false, checkpoint, journal: { file: problem.file, bytes: await size(fs, problem.file), problem }, contents: null };
+  }
+  // Appends go to the file holding the newest batch (the two files take turns across checkpoints).
+  const journal = { ...files.active, batches: files.batches };
+  const journalFile = journal.file;
+  const journalBytes = await size(fs, journalFile);
   const doc = cp.checkpoint?.doc ?? emptyDoc();
   let records = 0;
   for (const batch of journal.batches) {
@@ -94,13 +101,14 @@ export async function repairStore(dir: string, now: number, fs: FileSystem = nod
   const j = before.journal;
   const from = 'problem' in j ? j.problem.lineStart : j.tornBytes > 0 ? j.bytes - j.tornBytes : null;
   if (from === null) return { before, after: before, cut: null };
-  const bytes = await fs.readFile(j.file);
+  const file = 'problem' in j ? j.problem.file : j.file;
+  const bytes = await fs.readFile(file);
   const tail = bytes.subarray(from);
-  const savedTo = join(dirname(j.file), `${basename(j.file)}.cut-${new Date(now).toISOString().replace(/[:.]/g, '-')}`);
+  const savedTo = join(dirname(file), `${basename(file)}.cut-${new Date(now).toISOString().replace(/[:.]/g, '-')}`);
   await fs.writeFile(savedTo, tail);
   await fs.fsync(savedTo);
   await fs.fsync(dirname(savedTo));
-  const handle = await fs.openAppend(j.file);
+  const handle = await fs.openAppend(file);
   try {
     await handle.truncate(from);
     await handle.sync();

@@ -27,22 +27,27 @@ export type JournalRead =
 
 const NEWLINE = 0x0a;
 
-/** Reads journal.jsonl and returns the batches after afterSeq; never writes to the file. */
-export async function readJournal(fs: FileSystem, file: string, afterSeq: number): Promise<JournalRead> {
+/** What scanning a journal file found: all its batches, in order, or why it cannot be used. */
+export type JournalScan =
+  | { ok: true; exists: boolean; batches: JournalBatch[]; validBytes: number; tornBytes: number; /** Where each batch's line starts. */ offsets: number[] }
+  | { ok: false; error: StoreCorruptError | StoreReadError };
+
+/** Reads every complete line of a journal file, checking each follows the one before; never writes to the file. */
+export async function scanJournal(fs: FileSystem, file: string): Promise<JournalScan> {
   let bytes: Buffer;
   try {
     bytes = await fs.readFile(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, exists: false, batches: [], validBytes: 0, tornBytes: 0 };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, exists: false, batches: [], validBytes: 0, tornBytes: 0, offsets: [] };
     return { ok: false, error: new StoreReadError(file, error) };
   }
   const batches: JournalBatch[] = [];
-  let previous: number | null = null;
+  const offsets: number[] = [];
   let start = 0;
   for (let line = 1; start < bytes.length; line++) {
     const end = bytes.indexOf(NEWLINE, start);
     // A line is complete only with its newline: it was written in one write and acknowledged after fsync.
-    if (end === -1) return { ok: true, exists: true, batches, validBytes: start, tornBytes: bytes.length - start };
+    if (end === -1) return { ok: true, exists: true, batches, validBytes: start, tornBytes: bytes.length - start, offsets };
     const corrupt = (at: number, reason: string) =>
       ({ ok: false, error: new StoreCorruptError(file, start + at, `line ${line}: ${reason}`) }) as const;
     const decoded = decodeUtf8(bytes.subarray(start, end));
@@ -52,18 +57,27 @@ export async function readJournal(fs: FileSystem, file: string, afterSeq: number
     const problem = shapeProblem(parsed.value);
     if (problem !== undefined) return corrupt(0, problem);
     const batch = parsed.value as JournalBatch;
-    if (previous !== null && batch.seq !== previous + 1) return corrupt(0, `seq ${batch.seq} follows seq ${previous}`);
-    if (batch.seq > afterSeq) {
-      // Lines at or before the checkpoint are left over from a restart that did not finish; the rest must continue it.
-      if (batches.length === 0 && batch.seq !== afterSeq + 1) {
-        return corrupt(0, `seq ${batch.seq} does not follow the checkpoint at seq ${afterSeq}`);
-      }
-      batches.push(batch);
-    }
-    previous = batch.seq;
+    const previous = batches.at(-1)?.seq;
+    if (previous !== undefined && batch.seq !== previous + 1) return corrupt(0, `seq ${batch.seq} follows seq ${previous}`);
+    batches.push(batch);
+    offsets.push(start);
     start = end + 1;
   }
-  return { ok: true, exists: true, batches, validBytes: start, tornBytes: 0 };
+  return { ok: true, exists: true, batches, validBytes: start, tornBytes: 0, offsets };
+}
+
+/** Reads a journal file and returns the batches after afterSeq, which must continue it; never writes to the file. */
+export async function readJournal(fs: FileSystem, file: string, afterSeq: number): Promise<JournalRead> {
+  const scan = await scanJournal(fs, file);
+  if (!scan.ok) return scan;
+  // Lines at or before the checkpoint are left over from a restart that did not finish; the rest must continue it.
+  const first = scan.batches.findIndex((b) => b.seq > afterSeq);
+  if (first === -1) return { ok: true, exists: scan.exists, batches: [], validBytes: scan.validBytes, tornBytes: scan.tornBytes };
+  const batch = scan.batches[first]!;
+  if (batch.seq !== afterSeq + 1) {
+    return { ok: false, error: new StoreCorruptError(file, scan.offsets[first]!, `line ${first + 1}: seq ${batch.seq} does not follow the checkpoint at seq ${afterSeq}`) };
+  }
+  return { ok: true, exists: scan.exists, batches: scan.batches.slice(first), validBytes: scan.validBytes, tornBytes: scan.tornBytes };
 }
 
 /**
@@ -72,7 +86,7 @@ export async function readJournal(fs: FileSystem, file: string, afterSeq: number
  */
 export class JournalWriter {
   readonly #fs: FileSystem;
-  readonly #file: string;
+  #file: string;
   #handle: AppendFile | null = null;
   /** Bytes an fsync that returned covers: complete lines, durable. */
   #synced: number;
@@ -124,6 +138,53 @@ export class JournalWriter {
     } catch (error) {
       await this.#drop();
       return { ok: false, error: new StoreWriteError(this.#file, error) };
+    }
+  }
+
+  /** The file appends go to. */
+  get file(): string {
+    return this.#file;
+  }
+
+  /**
+   * Moves appends to another file, emptied first; call it with nothing written and unsynced. On failure the
+   * writer stays on its file, untouched.
+   */
+  async rotate(file: string): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+    let handle: AppendFile | null = null;
+    try {
+      handle = await this.#fs.openAppend(file);
+      await handle.truncate(0);
+      await handle.sync();
+      await this.#fs.fsync(dirname(file));
+    } catch (error) {
+      await handle?.close().catch(() => undefined);
+      return { ok: false, error: new StoreWriteError(file, error) };
+    }
+    const previous = this.#handle;
+    this.#handle = handle;
+    this.#file = file;
+    this.#synced = 0;
+    this.#written = 0;
+    this.#dirty = false;
+    await previous?.close().catch(() => undefined);
+    return { ok: true };
+  }
+
+  /** Empties a journal file this writer does not append to, once a checkpoint holds everything in it. */
+  static async clear(fs: FileSystem, file: string): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+    try {
+      if (!(await fs.exists(file))) return { ok: true };
+      const handle = await fs.openAppend(file);
+      try {
+        await handle.truncate(0);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, error: new StoreWriteError(file, error) };
     }
   }
 

@@ -46,6 +46,12 @@ const settle = async () => {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
 };
 
+/** Waits until the filesystem has seen `count` operations (real writes take their time). */
+const until = async (log: string[], count: number) => {
+  while (log.length < count) await new Promise((resolve) => setTimeout(resolve, 1));
+  await settle();
+};
+
 describe('pipelined group commit', () => {
   let root: string;
   beforeEach(async () => {
@@ -61,10 +67,10 @@ describe('pipelined group commit', () => {
     await store.load();
     const answered: string[] = [];
     const first = store.commit(put('a')).then((seq) => answered.push(`a@${seq}`));
-    await settle();
+    await until(log, 2);
     const second = store.commit(put('b')).then((seq) => answered.push(`b@${seq}`));
     const third = store.commit(put('c')).then((seq) => answered.push(`c@${seq}`));
-    await settle();
+    await until(log, 3);
     // The second batch (b and c) is on the file while the first fsync has not returned; nobody is answered.
     expect(log).toEqual(['write seq 1', 'fsync started', 'write seq 2']);
     expect(answered).toEqual([]);
@@ -72,7 +78,7 @@ describe('pipelined group commit', () => {
 
     await release();
     await first;
-    await settle();
+    await until(log, 4);
     // a is durable; b and c wait for the fsync that started after they were written.
     expect(answered).toEqual(['a@1']);
     expect(store.get('decisions', 'b')).toBeUndefined();
@@ -86,13 +92,13 @@ describe('pipelined group commit', () => {
   });
 
   it('refuses a batch whose fsync fails and every batch written after it, cuts them from the journal, and goes on', async () => {
-    const { fs, release } = heldFsyncs();
+    const { fs, log, release } = heldFsyncs();
     const store = new EmbeddedStore({ dir: root, fs });
     await store.load();
     const first = store.commit(put('a')).then((seq) => seq, (error: Error) => error.name);
-    await settle();
+    await until(log, 2);
     const second = store.commit(put('b')).then((seq) => seq, (error: Error) => error.name);
-    await settle();
+    await until(log, 3);
     await release(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
     expect(await first).toBe('StoreWriteError');
     expect(await second).toBe('StoreWriteError');

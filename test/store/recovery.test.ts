@@ -1,7 +1,7 @@
 import { appendFile, cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EmbeddedStore, StoreClosedError, StoreCorruptError } from '../../store/index.ts';
 import type { EmbeddedStoreOptions, Store, StoreRecord, TaskRecord } from '../../store/index.ts';
 
@@ -184,17 +184,18 @@ describe('EmbeddedStore recovery', () => {
     await expect(store.load()).rejects.toThrow(/format is 2/);
   });
 
-  it('checkpoints after N records, restarts the journal, and reloads the same document', async () => {
+  it('checkpoints after N records while commits go on to the other journal file, empties the first, and reloads the same document', async () => {
     const dir = join(root, 'data');
     const store = await openStore(dir, { checkpointEvery: 10 });
     for (let rev = 1; rev <= 6; rev++) await store.commit(step('t1', rev));
     await store.commit([{ kind: 'put', collection: 'decisions', id: 'd1', value: { answer: 'ship' } }]);
 
-    expect(store.stats()).toMatchObject({ seq: 7, checkpoints: 1, journalRecords: 3 });
+    await vi.waitFor(() => expect(store.stats()).toMatchObject({ seq: 7, checkpoints: 1, journalRecords: 3 }));
     const checkpoint = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as { format: number; seq: number };
     expect(checkpoint).toMatchObject({ format: 1, seq: 5 });
-    const lines = (await readFile(join(dir, 'journal.jsonl'), 'utf8')).split('\n').filter(Boolean);
-    expect(lines.map((line) => (JSON.parse(line) as { seq: number }).seq)).toEqual([6, 7]);
+    const seqs = async (name: string) => (await readFile(join(dir, name), 'utf8')).split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { seq: number }).seq);
+    expect(await seqs('journal.alt.jsonl')).toEqual([6, 7]);
+    expect(await seqs('journal.jsonl')).toEqual([]);
 
     const reopened = await openStore(await crashImage(dir, 'image'));
     expect(dump(reopened)).toEqual(dump(store));
@@ -209,9 +210,9 @@ describe('EmbeddedStore recovery', () => {
     expect(store.stats()).toMatchObject({ checkpoints: 0, lastCheckpointAt: null, journalRecords: 2 });
     now = 1_600;
     await store.commit(step('t1', 2));
-    // The checkpoint runs after that batch is acknowledged; the next batch is written after it.
+    // The checkpoint starts after that batch is acknowledged, before the next batch is written, and is written beside it.
     await store.commit([]);
-    expect(store.stats()).toMatchObject({ checkpoints: 1, lastCheckpointAt: 1_600, journalRecords: 0 });
+    await vi.waitFor(() => expect(store.stats()).toMatchObject({ checkpoints: 1, lastCheckpointAt: 1_600, journalRecords: 0 }));
   });
 
   it('skips journal lines the checkpoint already holds', async () => {
