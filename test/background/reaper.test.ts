@@ -161,6 +161,31 @@ describe('reaper', () => {
     expect(bg.counters.reaper).toMatchObject({ reapedTotal: 1, byTier: { 1: 0, 2: 0, 3: 1 } });
   });
 
+  it('sweeps a job waiting in queued whose slot request the scheduler lost, and leaves one it holds alone', async () => {
+    // The runner recorded the job as queued, then its request to the scheduler was lost (a write that failed, a revived actor).
+    const queuedOnly: AgentScript = async (job, rt) => {
+      await rt.write([{ kind: 'put', collection: 'jobs', id: job.id, value: jobRecord(job, rt, { status: 'queued' }) }]);
+    };
+    world = await makeWorld({ agent: queuedOnly, lostTimers: true });
+    const held = await taskAt(world, 'analysis.working.queued');
+    const lost = await taskAt(world, 'analysis.working.queued');
+    const heldJob = world.conveyor.task(held)!.context.job!.id;
+    const lostJob = world.conveyor.task(lost)!.context.job!.id;
+    await world.until('both jobs are on record', () => !!world.conveyor.job(heldJob) && !!world.conveyor.job(lostJob));
+    const bg = world.background({ config, holds: (jobId) => jobId === heldJob });
+    bg.start();
+    await world.advance(1_000);
+    await world.advance(1_000);
+    expect(world.conveyor.task(lost)?.state).toBe('analysis.working.queued');
+    await world.advance(3_000);
+    expect(world.conveyor.task(lost)?.state).toBe('analysis.retrying');
+    expect(world.conveyor.job(lostJob)).toMatchObject({ status: 'lost', reason: expect.stringContaining('never reached a slot') });
+    expect(world.conveyor.history(lost).at(-1)).toMatchObject({ source: 'reaper', event: { type: 'job.exited', jobId: lostJob, code: null } });
+    // A job the scheduler holds waits for its slot as long as the slots are busy.
+    for (let i = 0; i < 60; i++) await world.advance(60_000);
+    expect(world.conveyor.task(held)?.state).toBe('analysis.working.queued');
+  });
+
   it('refuses to start with a ceiling that does not exceed the job timeout plus the grace, naming the numbers', async () => {
     world = await makeWorld();
     const bg = world.background({ longestJobMs: 600_000, config: { reaper: { hardCeilingMs: 620_000, finalizeGraceMs: 60_000 } } });
