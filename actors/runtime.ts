@@ -47,10 +47,15 @@ interface Cell {
   emitted: TaskEmitted[];
   tail: Promise<unknown>;
   commit: Deferred | null;
+  /** Revivals in a row since the task last committed; each waits longer. */
+  revivals: number;
 }
 
 /** A task whose only pending work is a deadline further away than this sleeps until this long before it. */
 const WAKE_MARGIN_MS = 60_000;
+/** A task whose actor was dropped is revived after this, doubling while the store keeps refusing, up to a minute. */
+const REVIVE_BASE_MS = 500;
+const REVIVE_MAX_MS = 60_000;
 
 type PersistedShape = { status?: string; children?: Record<string, { src?: unknown }>; context?: { deadline?: number | null } };
 
@@ -150,8 +155,23 @@ export class Runtime implements RuntimeHandle {
     if (this.#stopping) return;
     const cell = this.cell(taskId);
     cell.tail = cell.tail.then(() => {
-      if (!cell.actor && this.store.getTask(taskId)) this.hydrate(cell);
+      if (cell.actor || !this.store.getTask(taskId)) return;
+      this.hydrate(cell);
+      // A revived task with only a far deadline goes back to sleep.
+      this.settle(cell);
     }).catch(() => undefined);
+  }
+
+  /**
+   * The task's actor was dropped with work in flight (a commit the store refused, an error outside an
+   * event): the work's report may be lost with it, so the task is revived from its committed snapshot
+   * soon, which runs its invocations and timers again (ARCHITECTURE invariant 8: nothing waits forever).
+   */
+  private revive(cell: Cell): void {
+    if (this.#stopping) return;
+    const delay = Math.min(REVIVE_MAX_MS, REVIVE_BASE_MS * 2 ** cell.revivals);
+    cell.revivals++;
+    this.wakeups.schedule(cell.id, this.clock.now() + delay);
   }
 
   get stopping(): boolean {
@@ -381,10 +401,12 @@ export class Runtime implements RuntimeHandle {
       commit.reject(e);
       cell.commit = null;
       this.drop(cell);
+      this.revive(cell);
       throw e;
     }
     commit.resolve();
     cell.commit = null;
+    cell.revivals = 0;
     this.counters.accepted++;
     this.index.update(this.store.getTask(taskId)!);
     if (actor) this.settle(cell);
@@ -500,7 +522,9 @@ export class Runtime implements RuntimeHandle {
     // event rebuilds it from the committed snapshot.
     actor.subscribe({
       error: () => {
-        if (cell.actor === actor && cell.commit === null) this.drop(cell);
+        if (cell.actor !== actor || cell.commit !== null) return;
+        this.drop(cell);
+        this.revive(cell);
       },
     });
   }
@@ -555,7 +579,7 @@ export class Runtime implements RuntimeHandle {
   private cell(id: string): Cell {
     let cell = this.cells.get(id);
     if (!cell) {
-      cell = { id, actor: null, emitted: [], tail: Promise.resolve(), commit: null };
+      cell = { id, actor: null, emitted: [], tail: Promise.resolve(), commit: null, revivals: 0 };
       this.cells.set(id, cell);
     }
     return cell;
@@ -563,7 +587,10 @@ export class Runtime implements RuntimeHandle {
 
   private limits() {
     const p = this.pipeline;
-    return { maxRetries: p.maxRetries, maxJobAttempts: p.maxJobAttempts, jobTimeoutMs: p.jobTimeoutMs, baseBackoffMs: p.baseBackoffMs, gateTimeoutMs: p.gateTimeoutMs };
+    return {
+      maxRetries: p.maxRetries, maxJobAttempts: p.maxJobAttempts, jobTimeoutMs: p.jobTimeoutMs, baseBackoffMs: p.baseBackoffMs,
+      gateTimeoutMs: p.gateTimeoutMs, prepareTimeoutMs: p.prepareTimeoutMs, effectTimeoutMs: p.effectTimeoutMs,
+    };
   }
 
   /** Tasks asleep until a far deadline. */

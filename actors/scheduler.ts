@@ -145,6 +145,11 @@ export class Scheduler {
     this.dispatch();
   }
 
+  /** Whether the job is queued, parked or running here: from its request until its release. */
+  holds(jobId: string): boolean {
+    return this.entries.has(jobId);
+  }
+
   /** Re-establish a grant after restart without calling onGrant (the job is already running). */
   adopt(req: SlotRequest): void {
     const known = this.entries.get(req.jobId);

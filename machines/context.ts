@@ -30,6 +30,9 @@ export interface TaskLimits {
   jobTimeoutMs: number;
   baseBackoffMs: number;
   gateTimeoutMs: number;
+  /** Absent in tasks created before these deadlines existed: the pipeline's defaults apply. */
+  prepareTimeoutMs?: number;
+  effectTimeoutMs?: number;
 }
 
 /** Everything a task has gathered. Lifecycle lives in the state value, not here. */
@@ -108,4 +111,9 @@ export function initialContext(input: TaskInput): TaskContext {
     decision: null,
     failure: null,
   };
+}
+
+/** The idempotency key of the current attempt of an effect (task, effect, run epoch, stage visit, attempt). */
+export function effectKey(context: TaskContext, effect: string): string {
+  return `${context.id}:${effect}:e${context.epoch}:v${context.stageVisit}:a${context.effectAttempt}`;
 }

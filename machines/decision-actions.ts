@@ -1,5 +1,6 @@
 import { enqueueActions } from 'xstate';
-import type { TaskContext } from './context.ts';
+import { effectKey, type TaskContext } from './context.ts';
+import type { EffectName } from './pipeline.ts';
 import { ABORT, CONTINUE_AFTER_RESET, EFFECT_HAPPENED, EFFECT_RUN_AGAIN, type TaskEmitted, type TaskEvent } from './events.ts';
 
 type Collect<P> = Parameters<typeof enqueueActions<TaskContext, TaskEvent, P, TaskEvent, never, never, never, never, TaskEmitted>>[0];
@@ -50,14 +51,19 @@ export const decisionActions = {
     enqueue.emit({ type: 'decision.requested', decisionId: id, contextKey, question, options, data });
   }),
   /** An effect's outcome is unknown after a restart: ask whether it happened rather than guess (SPEC R16). */
-  openEffectDecision: steps(({ context, event, enqueue }) => {
-    if (event.type !== 'effect.unknown') return;
+  openEffectDecision: steps<{ effect: EffectName }>(({ context, event, enqueue }, params) => {
+    // Unknown after a restart, or never reported before the effect's deadline (its report was lost, or it hangs).
+    if (event.type !== 'effect.unknown' && event.type !== 'timer.fired') return;
+    const key = event.type === 'effect.unknown' ? event.key : effectKey(context, params.effect);
+    const reason = event.type === 'effect.unknown' ? event.reason : 'it did not report before its deadline';
     const id = `${context.id}.d${context.decisionSeq + 1}`;
-    const contextKey = `effect_unknown:${event.key}`;
+    const contextKey = `effect_unknown:${key}`;
     const options = [EFFECT_HAPPENED, EFFECT_RUN_AGAIN, ABORT];
-    const question = `${event.effect} was started by an earlier run of conveyor and its outcome cannot be told (${event.reason}). Did it happen?`;
+    const question = event.type === 'effect.unknown'
+      ? `${params.effect} was started by an earlier run of conveyor and its outcome cannot be told (${reason}). Did it happen?`
+      : `${params.effect} did not report before its deadline; its journal record ${key} tells what is known. Did it happen?`;
     enqueue.assign({ decisionSeq: context.decisionSeq + 1, decision: { id, contextKey, options }, deadline: null });
-    enqueue.emit({ type: 'decision.requested', decisionId: id, contextKey, question, options, data: { key: event.key, effect: event.effect, reason: event.reason } });
+    enqueue.emit({ type: 'decision.requested', decisionId: id, contextKey, question, options, data: { key, effect: params.effect, reason } });
   }),
   /** The answer closes the unknown effect's journal record: done, or given up for a fresh run. */
   settleEffect: steps<{ outcome: 'happened' | 'not_happened' }>(({ event, enqueue }, params) => {

@@ -4,5 +4,6 @@ export * from './context.ts';
 export * from './gates.ts';
 export * from './describe.ts';
 export * from './task-machine.ts';
+export * from './waits.ts';
 export * from './background-loop.ts';
 export * from './supervisor.ts';

@@ -33,6 +33,10 @@ export interface PipelineDefinition {
   baseBackoffMs: number;
   /** How long an automatic gate may wait for its facts before the task is escalated (never silently stuck). */
   gateTimeoutMs: number;
+  /** How long preparing a stage (worktree, sync) may take before the task is escalated. */
+  prepareTimeoutMs: number;
+  /** How long an effect (merge, deploy) may go unreported before a human is asked whether it happened. */
+  effectTimeoutMs: number;
 }
 
 const toDevelopment: OnRed = { rollbackTo: 'development', countsRetry: true };
@@ -52,6 +56,9 @@ export const defaultPipeline: PipelineDefinition = {
   jobTimeoutMs: 30 * 60_000,
   baseBackoffMs: 5_000,
   gateTimeoutMs: 24 * 60 * 60_000,
+  prepareTimeoutMs: 30 * 60_000,
+  // Past a deploy command's own timeout (30 min) and a merge waiting its turn in the repository's queue.
+  effectTimeoutMs: 2 * 60 * 60_000,
 };
 
 /** Problems with a pipeline definition, each naming the stage and field; empty when it compiles. */
@@ -70,7 +77,7 @@ export function validatePipeline(p: PipelineDefinition): string[] {
       problems.push(`pipeline: stages[${i}].onRed.rollbackTo "${s.onRed.rollbackTo}" is not a stage`);
     }
   });
-  for (const key of ['maxRetries', 'maxJobAttempts', 'jobTimeoutMs', 'baseBackoffMs', 'gateTimeoutMs'] as const) {
+  for (const key of ['maxRetries', 'maxJobAttempts', 'jobTimeoutMs', 'baseBackoffMs', 'gateTimeoutMs', 'prepareTimeoutMs', 'effectTimeoutMs'] as const) {
     if (!Number.isInteger(p[key]) || p[key] < 1) problems.push(`pipeline: ${key} must be a positive integer`);
   }
   return problems;

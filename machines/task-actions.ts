@@ -1,7 +1,7 @@
 import { assign } from 'xstate';
 import type { TaskContext } from './context.ts';
 import { APPROVE, type TaskEvent } from './events.ts';
-import type { GateName } from './pipeline.ts';
+import { defaultPipeline, type GateName } from './pipeline.ts';
 import { clearGateFacts, gateRedReason } from './gates.ts';
 
 type Ctx = { context: TaskContext; event: TaskEvent };
@@ -83,6 +83,12 @@ export const taskActions = {
   /** Each effect of a stage has its own retry budget. */
   effectDone: update(() => ({ deadline: null, effectAttempt: 1 })),
   armGateDeadline: update(({ context, event }: Ctx) => ({ deadline: event.at + context.limits.gateTimeoutMs })),
+  /** Bounds a step that reports by itself (preparing, an effect), in case its report never comes. */
+  armStepDeadline: update(({ context, event }: Ctx, params: { step: 'prepare' | 'effect' }) => ({
+    deadline: event.at + (params.step === 'prepare'
+      ? (context.limits.prepareTimeoutMs ?? defaultPipeline.prepareTimeoutMs)
+      : (context.limits.effectTimeoutMs ?? defaultPipeline.effectTimeoutMs)),
+  })),
   /** A rollback that counts: the reason is the failed effect's own error (a conflict names its files), else the gate's. */
   countRetry: update(({ context, event }: Ctx, params: { stage: string; gate: GateName }) => ({
     retries: context.retries + 1,

@@ -2,7 +2,8 @@ import { and, fromCallback, setup } from 'xstate';
 import type { TaskContext, TaskInput } from './context.ts';
 import type { TaskEvent } from './events.ts';
 import type { EffectName, GateName, PipelineDefinition, StageDefinition } from './pipeline.ts';
-import { initialContext } from './context.ts';
+import { effectKey, initialContext } from './context.ts';
+import { bound } from './waits.ts';
 import { defaultPipeline } from './pipeline.ts';
 import { decisionActions } from './decision-actions.ts';
 import { ABORT, APPROVE, CONTINUE_AFTER_RESET, EFFECT_HAPPENED, EFFECT_RUN_AGAIN, REJECT, type TaskEmitted } from './events.ts';
@@ -73,13 +74,15 @@ function effectState(stage: StageDefinition, effect: EffectName, next: string, s
     initial: 'running',
     states: {
       running: {
-        invoke: {
+        ...bound('deadline'),
+        entry: { type: 'armStepDeadline', params: { step: 'effect' } },
+        invoke: [{
           id: effect,
           src: effect,
           input: ({ context }: { context: TaskContext }): EffectInput => ({
             taskId: context.id,
             effect,
-            key: `${context.id}:${effect}:e${context.epoch}:v${context.stageVisit}:a${context.effectAttempt}`,
+            key: effectKey(context, effect),
             repo: context.repo,
             branch: context.branch,
             head: context.head,
@@ -89,8 +92,10 @@ function effectState(stage: StageDefinition, effect: EffectName, next: string, s
             { guard: 'effectAttemptsLeft', target: 'backoff', actions: { type: 'effectFailed', params: { stage: stage.id } } },
             { target: '#task.escalated', actions: { type: 'escalate', params: failed } },
           ],
-        },
+        }, timerInvoke('effectTimer', stage.id)],
         on: {
+          // Unreported past its deadline: whether it happened is not guessed, a human is asked (its journal record tells what is known).
+          'timer.fired': { guard: 'currentDeadline', target: 'unknown', actions: { type: 'openEffectDecision', params: { effect } } },
           'effect.done': { guard: isEffect, target: `#task.active.${stage.id}.${next}`, actions: 'effectDone' },
           'effect.failed': [
             { guard: and([isEffect as never, 'effectAttemptsLeft']), target: 'backoff', actions: { type: 'effectFailed', params: { stage: stage.id } } },
@@ -100,10 +105,11 @@ function effectState(stage: StageDefinition, effect: EffectName, next: string, s
               ? [{ guard: isEffect, target: '#task.escalated', actions: { type: 'escalate', params: failed } }]
               : onRedEffect(stage, isEffect, stages, failed)),
           ],
-          'effect.unknown': { guard: isEffect, target: 'unknown', actions: 'openEffectDecision' },
+          'effect.unknown': { guard: isEffect, target: 'unknown', actions: { type: 'openEffectDecision', params: { effect } } },
         },
       },
       unknown: {
+        ...bound('human'),
         tags: ['awaiting-decision'],
         exit: 'withdrawDecision',
         on: {
@@ -115,6 +121,7 @@ function effectState(stage: StageDefinition, effect: EffectName, next: string, s
         },
       },
       backoff: {
+        ...bound('deadline'),
         tags: ['backoff'],
         invoke: timerInvoke('effectBackoff', stage.id),
         on: { 'timer.fired': { guard: 'currentDeadline', target: 'running', actions: 'clearDeadline' } },
@@ -165,9 +172,12 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
   };
   Object.assign(states, {
     preparing: {
+      ...bound('deadline'),
       tags: ['preparing'],
-      invoke: prepareInvoke('prepare', { target: '#task.escalated', actions: escalate('preparing failed') }),
+      entry: { type: 'armStepDeadline', params: { step: 'prepare' } },
+      invoke: [prepareInvoke('prepare', { target: '#task.escalated', actions: escalate('preparing failed') }), timerInvoke('prepareTimer', stage.id)],
       on: {
+        'timer.fired': { guard: 'currentDeadline', target: '#task.escalated', actions: escalate('preparing the stage did not finish before its deadline') },
         'stage.prepared': 'working',
         'stage.prepare_failed': { target: '#task.escalated', actions: escalate('preparing failed') },
       },
@@ -190,8 +200,10 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
       },
       initial: 'queued',
       states: {
-        queued: { tags: ['queued'] },
+        // Waits for a slot as long as the slots are busy; the reaper sweeps a request the scheduler lost.
+        queued: { ...bound('reaper'), tags: ['queued'] },
         running: {
+          ...bound('deadline'),
           tags: ['running'],
           // Resumed from a hold through history: the job is a new one that has not started yet.
           always: { guard: 'jobNotStarted', target: 'queued' },
@@ -214,11 +226,13 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
       },
     },
     retrying: {
+      ...bound('deadline'),
       tags: ['backoff'],
       invoke: timerInvoke('backoffTimer', stage.id),
       on: { 'timer.fired': { guard: 'currentDeadline', target: 'working', actions: 'clearDeadline' } },
     },
     gating: {
+      ...bound(stage.humanGate ? 'human' : 'deadline'),
       tags: stage.humanGate ? ['gating', 'human-gate'] : ['gating'],
       always: [{ guard: gate, ...leave }, ...onRedTransitions(stage, stage.gate, stages, red)],
       // A human gate waits for a human; an automatic one is bounded, so a task is never silently stuck.
@@ -227,15 +241,25 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
     // The worktree is synced with its remote (an operator's refresh), then the gate is looked at again.
     // A sync that could not look changes nothing; one that discarded work goes to recovery (the stage's
     // sync_reset / sync_failed). The gate's deadline still runs.
-    refreshing: {
-      tags: ['preparing'],
-      invoke: [prepareInvoke('refresh', { target: 'gating' }), ...(stage.humanGate ? [] : [automaticGate.invoke])],
-      on: {
-        'stage.prepared': 'gating',
-        'stage.prepare_failed': 'gating',
-        ...(stage.humanGate ? {} : { 'timer.fired': automaticGate.on['timer.fired'] }),
-      },
-    },
+    // At a human gate, which has no deadline of its own, the refresh gets a preparation's: past it, the gate is looked at again.
+    refreshing: stage.humanGate
+      ? {
+          ...bound('deadline'),
+          tags: ['preparing'],
+          entry: { type: 'armStepDeadline', params: { step: 'prepare' } },
+          invoke: [prepareInvoke('refresh', { target: 'gating', actions: 'clearDeadline' }), timerInvoke('refreshTimer', stage.id)],
+          on: {
+            'stage.prepared': { target: 'gating', actions: 'clearDeadline' },
+            'stage.prepare_failed': { target: 'gating', actions: 'clearDeadline' },
+            'timer.fired': { guard: 'currentDeadline', target: 'gating', actions: 'clearDeadline' },
+          },
+        }
+      : {
+          ...bound('deadline'),
+          tags: ['preparing'],
+          invoke: [prepareInvoke('refresh', { target: 'gating' }), automaticGate.invoke],
+          on: { 'stage.prepared': 'gating', 'stage.prepare_failed': 'gating', 'timer.fired': automaticGate.on['timer.fired'] },
+        },
   });
   const recovery = (target: string) => ({ target, actions: { type: 'failForRecovery', params: { stage: stage.id } } });
   return {
@@ -310,6 +334,7 @@ export function compileTaskMachine(pipeline: PipelineDefinition = defaultPipelin
         states: { ...stageStates, hist: { type: 'history', history: 'deep' } },
       },
       onHold: {
+        ...bound('human'),
         tags: ['on-hold'],
         on: {
           'task.resume': { target: '#task.active.hist', actions: 'clearHold' },
@@ -328,6 +353,7 @@ export function compileTaskMachine(pipeline: PipelineDefinition = defaultPipelin
         initial: 'awaitingAck',
         states: {
           awaitingAck: {
+            ...bound('human'),
             tags: ['awaiting-decision'],
             on: {
               'decision.resolved': [
@@ -341,12 +367,14 @@ export function compileTaskMachine(pipeline: PipelineDefinition = defaultPipelin
             },
           },
           stillDivergent: {
+            ...bound('human'),
             tags: ['awaiting-decision'],
             on: { 'decision.resolved': { guard: { type: 'answers', params: { option: ABORT } }, target: '#task.cancelled', actions: 'closeDecision' } },
           },
         },
       },
       escalated: {
+        ...bound('human'),
         tags: ['escalated'],
         on: {
           'task.retry': pipeline.stages.map((s) => ({
@@ -356,8 +384,8 @@ export function compileTaskMachine(pipeline: PipelineDefinition = defaultPipelin
           })),
         },
       },
-      done: { type: 'final', tags: ['terminal'] },
-      cancelled: { type: 'final', tags: ['terminal'] },
+      done: { type: 'final', tags: ['terminal'], ...bound('final') },
+      cancelled: { type: 'final', tags: ['terminal'], ...bound('final') },
     },
   };
   return taskSetup.createMachine(config as never);

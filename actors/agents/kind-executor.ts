@@ -6,6 +6,8 @@ export interface KindExecutorOptions {
   /** The CLI and any flags of the user's own (a model, a permission mode); the kind's default when absent. */
   command?: readonly string[];
   maxLogBytes?: number;
+  /** Time between SIGTERM and SIGKILL when a job's process group is killed. */
+  killGraceMs?: number;
 }
 
 /**
@@ -23,6 +25,6 @@ export class KindExecutor implements Executor {
   start(spec: JobSpec): RunningJob {
     const command = this.o.command ?? this.o.kind.defaultCommand;
     const argv = this.o.kind.argv(command, spec.prompt ?? '', spec.resumeSession ?? null);
-    return new CommandExecutor({ command: argv, maxLogBytes: this.o.maxLogBytes, wholeLines: true }).start(spec);
+    return new CommandExecutor({ command: argv, maxLogBytes: this.o.maxLogBytes, killGraceMs: this.o.killGraceMs, wholeLines: true }).start(spec);
   }
 }

@@ -44,6 +44,8 @@ export interface BackgroundOptions {
   finalizers?: Finalizers;
   alive?: (pid: number, startedAt?: number) => boolean;
   kill?: (pid: number) => Promise<void>;
+  /** Whether the scheduler holds a job's request; by default the conveyor's workbench is asked (null without one). */
+  holds?: (jobId: string) => boolean | null;
   clock?: Clock;
   log?: LogLine;
   /** A persisted supervisor snapshot to restore instead of starting afresh. */
@@ -108,6 +110,7 @@ export class Background implements BackgroundControl {
       conveyor: o.conveyor, scan, settings: this.settings.reaper, finalizers: this.finalizers, counters: this.counters.reaper, log, onChange,
       alive: o.alive ?? isAlive,
       kill: o.kill ?? ((pid) => terminate(pid, 2_000, leadsGroup(pid))),
+      holds: o.holds ?? ((jobId) => o.conveyor.workbench?.scheduler.holds(jobId) ?? null),
     });
     const mirrorStates = this.settings.reconciler.mirrorStates;
     this.mirror = o.tracker && Object.keys(mirrorStates).length > 0

@@ -18,6 +18,8 @@ export interface ReaperSweepOptions {
   alive(pid: number, startedAt?: number): boolean;
   /** Kills a job's process group and resolves once it is gone. */
   kill(pid: number): Promise<void>;
+  /** Whether this boot's scheduler holds the job's request (queued, parked or running); null when there is no scheduler to ask. */
+  holds(jobId: string): boolean | null;
   log: LogLine;
   onChange(change: ConfirmedChange): void;
 }
@@ -37,7 +39,8 @@ interface Verdict {
  * The reaper (SPEC R23). Tier 1: a running job whose process is gone without a recorded exit is reported
  * exited (code null), so the task retries or escalates by its attempts. Tier 2: a recorded exit the task
  * has not heard of within the grace is reported again, unless a finalizer is still at work. Tier 3: a job
- * running past the hard ceiling is killed and reported, whatever any liveness says.
+ * running past the hard ceiling is killed and reported, whatever any liveness says. And the states the chart
+ * leaves to the reaper (bound 'reaper': a job waiting in queued) are swept: a request the scheduler lost fails the attempt.
  */
 export class ReaperSweep {
   readonly #deadSince = new Map<string, number>();
@@ -62,7 +65,7 @@ export class ReaperSweep {
         const task = this.o.scan.read(record);
         if (task.status !== 'active' || !task.tags.has('working') || !task.context.job) continue;
         const job = conveyor.job(task.context.job.id);
-        const verdict = job && this.#judge(job, now);
+        const verdict = job && (this.#judge(job, now) ?? (task.bound === 'reaper' ? this.#unheld(job, now) : null));
         if (verdict) due.push({ task, job, verdict });
       } catch (e) {
         this.#errors.report(`task ${record.id}`, e);
@@ -111,6 +114,24 @@ export class ReaperSweep {
       return { tier: 2, record: null, event: { type: 'job.exited', jobId: job.id, code: job.exitCode ?? null, ...(reason ? { reason } : {}) }, kill: false, why };
     }
     return null;
+  }
+
+  /**
+   * A job on record as waiting for a slot (or starting) that this boot's scheduler does not hold: its request was
+   * lost (a report the store refused, a launch that died), so nothing will ever start it. Seen so on two sweeps a
+   * grace apart, it is reported lost and the attempt fails; a job the scheduler holds waits as long as slots are busy.
+   */
+  #unheld(job: JobRecord, now: number): Verdict | null {
+    const waiting = job.status === 'queued' || job.status === 'starting';
+    if (!waiting || this.o.holds(job.id) !== false) {
+      this.#deadSince.delete(job.id);
+      return null;
+    }
+    const since = this.#deadSince.get(job.id);
+    if (since === undefined) this.#deadSince.set(job.id, now);
+    if (since === undefined || now - since < this.o.settings.lostGraceMs) return null;
+    this.#deadSince.delete(job.id);
+    return this.#lost(job, 1, 'lost', `reaper: the job never reached a slot: this boot's scheduler holds no request for it (it was ${job.status})`, now, false);
   }
 
   #lost(job: JobRecord, tier: Tier, status: JobRecord['status'], reason: string, now: number, kill: boolean): Verdict {

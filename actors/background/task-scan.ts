@@ -1,5 +1,5 @@
 import type { StateValue } from 'xstate';
-import { describeState, type TaskContext, type TaskMachine } from '../../machines/index.ts';
+import { describeState, type Bound, type TaskContext, type TaskMachine } from '../../machines/index.ts';
 import type { HistoryEntry, TaskMeta, TaskRecord } from '../../store/index.ts';
 
 /** A task as a sweep sees it: where it is, its tags, and when it last changed. */
@@ -10,6 +10,8 @@ export interface ScannedTask {
   state: string;
   stage: string;
   tags: ReadonlySet<string>;
+  /** What keeps its state from waiting forever, as the chart says (machines/waits.ts). */
+  bound: Bound | null;
   /** XState's status: active, or done for a finished task. */
   status: string;
   context: TaskContext;
@@ -23,6 +25,7 @@ type Persisted = { value: StateValue; context: TaskContext; status: string };
 interface NodeLike {
   key: string;
   tags: readonly string[];
+  meta?: { bound?: Bound };
   states: Record<string, NodeLike>;
   type: string;
 }
@@ -40,6 +43,7 @@ export class TaskScan {
   // Keyed by the record itself: the store replaces a task's record on every write and drops it when the
   // task is archived, and a WeakMap lets the entry go with it, so months of tasks do not pile up here.
   readonly #cache = new WeakMap<TaskRecord, ScannedTask>();
+  readonly #bounds = new Map<string, Bound>();
 
   constructor(machine: TaskMachine, private readonly history: (taskId: string) => readonly HistoryEntry[]) {
     this.#collect(machine.root as unknown as NodeLike, [], []);
@@ -62,6 +66,7 @@ export class TaskScan {
       state,
       stage: state.split('.')[0] ?? state,
       tags: this.tagsOf(state),
+      bound: this.#bounds.get(state) ?? null,
       status: snap.status,
       context: snap.context,
       meta: record.meta,
@@ -86,6 +91,7 @@ export class TaskScan {
     if (path.length > 0) {
       const key = (path[0] === 'active' ? path.slice(1) : path).join('.');
       if (key) this.#tags.set(key, new Set(tags));
+      if (key && node.meta?.bound) this.#bounds.set(key, node.meta.bound);
     }
     for (const child of children) this.#collect(child, [...path, child.key], tags);
   }

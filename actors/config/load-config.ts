@@ -214,6 +214,8 @@ export function pipelineFromConfig(config: ConveyorConfig): PipelineDefinition {
     jobTimeoutMs: timeouts.length === 0 ? defaultPipeline.jobTimeoutMs : Math.max(...timeouts),
     baseBackoffMs: config.limits.baseBackoffMs,
     gateTimeoutMs: defaultPipeline.gateTimeoutMs,
+    prepareTimeoutMs: config.limits.prepareTimeoutMs,
+    effectTimeoutMs: config.limits.effectTimeoutMs,
   };
 }
 

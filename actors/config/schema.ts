@@ -81,6 +81,10 @@ const limitsSchema = z.strictObject({
   maxLogBytes: count.default(1_048_576),
   /** The longest one tracker or forge call waits out 429 / Retry-After before it fails. */
   rateLimitBudgetMs: count.default(60_000),
+  prepareTimeoutMs: timeoutMs.default(defaultPipeline.prepareTimeoutMs),
+  effectTimeoutMs: timeoutMs.default(defaultPipeline.effectTimeoutMs),
+  // Between SIGTERM and SIGKILL when a job's process group is killed.
+  killGraceMs: z.int().min(0).default(3_000),
 });
 
 // `agent: null` runs the stage with no agent on purpose (its work is a human's or a webhook's); leaving it out means the default agent.

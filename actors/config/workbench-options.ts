@@ -10,8 +10,8 @@ export function workbenchOptionsFromConfig(config: ConveyorConfig, dataDir: stri
     const kind = agent.kind === 'command' ? null : agentKinds[agent.kind];
     agents[name] = {
       executor: kind
-        ? new KindExecutor({ kind, command: Array.isArray(agent.command) ? agent.command : undefined, maxLogBytes: config.limits.maxLogBytes })
-        : new CommandExecutor({ command: agent.command ?? [], maxLogBytes: config.limits.maxLogBytes }),
+        ? new KindExecutor({ kind, command: Array.isArray(agent.command) ? agent.command : undefined, maxLogBytes: config.limits.maxLogBytes, killGraceMs: config.limits.killGraceMs })
+        : new CommandExecutor({ command: agent.command ?? [], maxLogBytes: config.limits.maxLogBytes, killGraceMs: config.limits.killGraceMs }),
       ...(kind ? { kind } : {}),
       timeoutMs: agent.timeoutMs,
       // Named variables come from conveyor's environment at start; the configured values win over them.

@@ -102,12 +102,15 @@ export class CommandExecutor implements Executor {
     } catch (err) {
       return this.#failed(startedAt, log, `executors: cannot clear ${exitFile}: ${(err as Error).message}`);
     }
-    const args = [RELAY, spec.logPath, String(this.#maxLogBytes), exitFile, ...this.#relayArgs];
+    const args = [RELAY, spec.logPath, String(this.#maxLogBytes), exitFile, ...(spec.held ? ['--held'] : []), ...this.#relayArgs];
     let child: ChildProcess;
     try {
       // detached: the relay leads its own process group, which its agent shares, so a kill reaches
-      // everything the agent started; with stdio ignored, nothing ties either to this process.
-      child = spawn(process.execPath, args, { cwd: spec.cwd, env: jobEnvironment(spec), detached: true, stdio: 'ignore' });
+      // everything the agent started; with stdio ignored, nothing ties either to this process. A held
+      // relay has its stdin on a pipe from here until begin(): if this process dies first, the pipe closes.
+      const stdio = spec.held ? (['pipe', 'ignore', 'ignore'] as const) : 'ignore';
+      child = spawn(process.execPath, args, { cwd: spec.cwd, env: jobEnvironment(spec), detached: true, stdio: stdio as never });
+      child.stdin?.on('error', () => undefined);
     } catch (err) {
       return this.#failed(startedAt, log, `executors: cannot spawn ${process.execPath}: ${(err as Error).message}`);
     }
@@ -194,6 +197,9 @@ export class CommandExecutor implements Executor {
         if (ended || pid === null || timedOut) return;
         killedFor ??= reason;
         void killGroup();
+      },
+      begin: (): void => {
+        child.stdin?.end('go\n');
       },
     };
   }

@@ -1,13 +1,16 @@
 // conveyor's job relay, run as
-//   node relay.mjs <logPath> <maxLogBytes> <exitFile> -- <argv...>
-//   node relay.mjs <logPath> <maxLogBytes> <exitFile> --shell <command>
-// with `--lines` before `--` or `--shell` when the agent's output is structured (JSON lines): stdout
+//   node relay.mjs <logPath> <maxLogBytes> <exitFile> [--held] [--lines] -- <argv...>
+//   node relay.mjs <logPath> <maxLogBytes> <exitFile> [--held] [--lines] --shell <command>
+// with `--lines` when the agent's output is structured (JSON lines): stdout
 // and stderr then reach the log a whole line at a time, so neither cuts into the other's lines.
 // conveyor starts it detached with no stdio of its own, so neither the relay nor the agent it runs
 // holds a pipe to conveyor and both outlive a conveyor restart. The relay keeps the agent's output
 // in a bounded log and, once the agent has ended, its exit status in <exitFile>, which a restarted
 // conveyor reads instead of an exit code it could not wait for. The agent stays in the relay's
 // process group, so killing the group still ends everything the agent started.
+// --held: the agent starts only once conveyor writes "go" on the relay's stdin, which it does after the
+// job record names the relay; if conveyor dies first (its end of the pipe closes), the agent never
+// starts and the exit file says so. So no agent runs that conveyor has not recorded.
 // Plain Node with built-ins only: it runs without conveyor's TypeScript loader.
 import { spawn } from 'node:child_process';
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
@@ -18,17 +21,40 @@ import { dirname } from 'node:path';
 const PIPE_CLOSE_WAIT_MS = 1000;
 const USAGE_EXIT = 2;
 const SPAWN_FAILED_EXIT = 127;
+const NOT_RELEASED_EXIT = 125;
 const MAX_PENDING_LINE = 1024 * 1024;
 
 function parseArgs(argv) {
   const [logPath, maxArg, exitFile, ...after] = argv;
-  const lines = after[0] === '--lines';
-  const [mode, ...rest] = lines ? after.slice(1) : after;
+  const flags = new Set();
+  while (after[0] === '--held' || after[0] === '--lines') flags.add(after.shift());
+  const held = flags.has('--held');
+  const lines = flags.has('--lines');
+  const [mode, ...rest] = after;
   const maxBytes = Number(maxArg);
   if (!logPath || !exitFile || !maxArg || Number.isNaN(maxBytes)) return null;
-  if (mode === '--shell' && rest.length === 1) return { logPath, maxBytes, exitFile, lines, file: '/bin/sh', args: ['-c', rest[0]] };
-  if (mode === '--' && rest.length > 0 && rest[0] !== '') return { logPath, maxBytes, exitFile, lines, file: rest[0], args: rest.slice(1) };
+  if (mode === '--shell' && rest.length === 1) return { logPath, maxBytes, exitFile, held, lines, file: '/bin/sh', args: ['-c', rest[0]] };
+  if (mode === '--' && rest.length > 0 && rest[0] !== '') return { logPath, maxBytes, exitFile, held, lines, file: rest[0], args: rest.slice(1) };
   return null;
+}
+
+// Resolves true once "go" arrives on stdin, false if stdin ends first (conveyor is gone).
+function released() {
+  return new Promise((resolve) => {
+    let text = '';
+    const done = (go) => {
+      process.stdin.removeAllListeners();
+      process.stdin.on('error', () => undefined);
+      process.stdin.destroy();
+      resolve(go);
+    };
+    process.stdin.on('data', (chunk) => {
+      text += chunk.toString();
+      if (text.includes('go\n')) done(true);
+    });
+    process.stdin.on('end', () => done(false));
+    process.stdin.on('error', () => done(false));
+  });
 }
 
 // Holds back a stream's unfinished line until its newline (or the stream's end) arrives.
@@ -132,11 +158,17 @@ function exitStatus(code, signal) {
   return 128 + (osConstants.signals[signal] ?? 0);
 }
 
-function main() {
+async function main() {
   const job = parseArgs(process.argv.slice(2));
   if (job === null) {
-    process.stderr.write('relay: usage: relay.mjs <logPath> <maxLogBytes> <exitFile> (-- <argv...> | --shell <command>)\n');
+    process.stderr.write('relay: usage: relay.mjs <logPath> <maxLogBytes> <exitFile> [--held] (-- <argv...> | --shell <command>)\n');
     process.exit(USAGE_EXIT);
+  }
+  if (job.held && !(await released())) {
+    const error = 'executors: conveyor went away before the job was on record; its agent never started';
+    const failure = writeExitFile(job.exitFile, { code: null, signal: null, finishedAt: Date.now(), error });
+    if (failure !== null) process.stderr.write(`relay: cannot write exit file ${job.exitFile}: ${failure}\n`);
+    process.exit(NOT_RELEASED_EXIT);
   }
   let ended = false;
   let log = nullLog;
@@ -192,4 +224,4 @@ function main() {
   });
 }
 
-main();
+await main();

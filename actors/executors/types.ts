@@ -22,6 +22,11 @@ export interface JobSpec {
   prompt?: string;
   /** The agent's own session to resume (recorded by an earlier job of the same task and stage). */
   resumeSession?: string | null;
+  /**
+   * The agent starts only at `begin()`, once the job record names its process; a process whose conveyor
+   * dies before that never starts its agent. Without it the agent starts at once.
+   */
+  held?: boolean;
 }
 
 /** How a job ended, as far as the executor can tell; never a verdict on the work itself. */
@@ -40,6 +45,8 @@ export interface RunningJob {
   exit: Promise<JobExit>;
   /** Ends the job (the whole process group for a command); a no-op once it has ended. */
   kill(reason: string): void;
+  /** Lets a held job's agent start (see `JobSpec.held`); absent where nothing is held. */
+  begin?(): void;
 }
 
 /** Runs agents as jobs. */

@@ -16,6 +16,8 @@ export interface AgentWorkOptions {
   scheduler: Scheduler;
   /** Slot grants are routed back to the job that asked. */
   launches: Map<string, () => void>;
+  /** Jobs this boot has spawned and not yet finished: a task revived in the same boot watches its job again. */
+  live: Map<string, RunningJob>;
   tokens: JobTokens;
   /** Where a finalization in flight is registered, so the reaper defers to it (SPEC R23, tier 2). */
   finalizers: Finalizers;
@@ -105,6 +107,7 @@ export function runAgentActor(o: AgentWorkOptions) {
       if (detached) return;
       const followed = activity ?? (await followActivity(false).catch(() => null));
       if (followed) record = withActivity(record, await followed.finish());
+      o.live.delete(job.id);
       o.scheduler.release(job.id);
       o.tokens.revoke(job.id);
       const { code, reason, status } = exitToEvent(exit);
@@ -149,12 +152,15 @@ export function runAgentActor(o: AgentWorkOptions) {
         await followActivity(true);
         started = executor.start({
           jobId: job.id, taskId: input.taskId, stage: input.stage, agent, repo: input.repo, branch: input.branch,
-          attempt: job.attempt, cwd: o.workdirFor(input.taskId), timeoutMs: o.timeoutFor(agent), apiBase: o.apiBase(),
+          attempt: job.attempt, cwd: o.workdirFor(input.taskId), timeoutMs: o.timeoutFor(agent), apiBase: o.apiBase(), held: true,
           token, logPath: record.logPath, env: { ...o.envFor(agent), CONVEYOR_TITLE: title, ...(reasonFile ? { CONVEYOR_REASON_FILE: reasonFile } : {}) },
           prompt, resumeSession,
         });
+        o.live.set(job.id, started);
         record = { ...record, status: 'running', pid: started.pid, startedAt: started.startedAt };
         await put(record);
+        // On record: only now may the agent start (a process of a conveyor that died before this never does).
+        started.begin?.();
       } catch (e) {
         return launchFailed(e, started);
       }
@@ -170,6 +176,7 @@ export function runAgentActor(o: AgentWorkOptions) {
     const launchFailed = async (error: unknown, spawned: RunningJob | null) => {
       const reason = `agent could not be launched: ${(error as Error)?.message ?? String(error)}`;
       spawned?.kill(reason);
+      o.live.delete(job.id);
       o.scheduler.release(job.id);
       o.tokens.revoke(job.id);
       record = { ...record, status: 'failed_to_start', finishedAt: rt.clock.now(), exitCode: null, reason };
@@ -181,6 +188,9 @@ export function runAgentActor(o: AgentWorkOptions) {
     const resume = async (prior: JobRecord) => {
       // Restored after a restart: a finished job reports its recorded exit; a live process is re-attached.
       record = prior;
+      // Revived in the boot that runs it (its task's actor was dropped): the same process, watched again.
+      const same = o.live.get(job.id);
+      if (same) return watch(same);
       if (finishedStatuses.has(prior.status)) {
         if (prior.status !== 'killed') await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code: prior.exitCode ?? null, reason: prior.reason }, { source: 'job' });
         return;
@@ -220,7 +230,12 @@ export function runAgentActor(o: AgentWorkOptions) {
       if (stopped) return;
       const prior = rt.read<JobRecord>('jobs', job.id);
       if (prior) return resume(prior);
-      await put(record);
+      try {
+        await put(record);
+      } catch (e) {
+        // Not on record, so not queued: the attempt fails now rather than wait for a slot nobody asked for.
+        return launchFailed(e, null);
+      }
       if (!stopped) queue();
     })().catch(() => undefined);
 
@@ -232,6 +247,8 @@ export function runAgentActor(o: AgentWorkOptions) {
       // Shutting down is not leaving the stage: the agent goes on and is re-attached after the restart.
       if (rt.detached(input.taskId)) {
         detached = true;
+        // No process yet (a launch stopped before its spawn): its slot goes back, the revived task asks again.
+        if (!o.live.has(job.id)) o.scheduler.release(job.id);
         return;
       }
       (running as RunningJob | null)?.kill('the task left the stage');

@@ -2,7 +2,7 @@ import { freemem } from 'node:os';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.ts';
 import { EffectSet, type DeployCommands, type ForgeConfig } from '../effects/index.ts';
-import type { Executor } from '../executors/index.ts';
+import type { Executor, RunningJob } from '../executors/index.ts';
 import { ActivityFeed, activityPathFor, readActivity, type ActivityRecord, type AgentKind } from '../agents/index.ts';
 import type { RepoSpec } from '../git/index.ts';
 import { instantImplementations } from '../instant-implementations.ts';
@@ -66,6 +66,7 @@ export class Workbench {
   private readonly launches = new Map<string, () => void>();
   private clock: Clock = systemClock;
   private memoryTimer: unknown = null;
+  private readonly live = new Map<string, RunningJob>();
   private readonly repos: Map<string, RepoSpec>;
   /** The journaled merge and deploys, with the forge client and the per-repository merge queue. */
   readonly effects: EffectSet;
@@ -127,6 +128,7 @@ export class Workbench {
       rt,
       scheduler: this.scheduler,
       launches: this.launches,
+      live: this.live,
       tokens: this.tokens,
       finalizers: this.finalizers,
       executorFor: (agent) => this.opts.agents?.[agent]?.executor ?? null,

@@ -91,7 +91,10 @@ describe('loadConfig', () => {
     const config = await valid(minimal);
     expect(config.repositories).toEqual([{ name: 'web', remote: '/srv/git/web.git', targetBranch: 'main' }]);
     expect(config.agents.analyst).toEqual({ kind: 'command', command: ['node', 'analyst.mjs'], env: {}, passEnv: [] });
-    expect(config.limits).toEqual({ globalJobs: 4, perRepoJobs: 2, maxRetries: 3, maxJobAttempts: 3, baseBackoffMs: 5000, maxLogBytes: 1048576, rateLimitBudgetMs: 60000, perStageJobs: {}, minFreeMemoryMb: 0 });
+    expect(config.limits).toEqual({
+      globalJobs: 4, perRepoJobs: 2, maxRetries: 3, maxJobAttempts: 3, baseBackoffMs: 5000, maxLogBytes: 1048576, rateLimitBudgetMs: 60000,
+      perStageJobs: {}, minFreeMemoryMb: 0, prepareTimeoutMs: 1_800_000, effectTimeoutMs: 7_200_000, killGraceMs: 3000,
+    });
     expect(config.pipeline).toEqual({ stages: {} });
     expect(config.secrets).toEqual({ apiToken: 'CONVEYOR_API_TOKEN', trackerSecret: 'CONVEYOR_TRACKER_SECRET', forgeSecret: 'CONVEYOR_FORGE_SECRET' });
     expect(config.tracker).toBeUndefined();
