@@ -161,7 +161,7 @@ function exitStatus(code, signal) {
 async function main() {
   const job = parseArgs(process.argv.slice(2));
   if (job === null) {
-    process.stderr.write('relay: usage: relay.mjs <logPath> <maxLogBytes> <exitFile> [--held] (-- <argv...> | --shell <command>)\n');
+    process.stderr.write('relay: usage: relay.mjs <logPath> <maxLogBytes> <exitFile> [--held] [--lines] (-- <argv...> | --shell <command>)\n');
     process.exit(USAGE_EXIT);
   }
   if (job.held && !(await released())) {
