@@ -147,12 +147,16 @@ export class CommandExecutor implements Executor {
       return killing;
     };
 
-    const timer = Number.isFinite(spec.timeoutMs)
-      ? setTimeout(() => {
-          timedOut = true;
-          void killGroup();
-        }, Math.min(Math.max(0, spec.timeoutMs), MAX_TIMER_MS))
-      : null;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    // The timeout bounds the agent's run: a held job's starts at begin(), when its agent does.
+    const arm = () => {
+      if (timer || ended || !Number.isFinite(spec.timeoutMs)) return;
+      timer = setTimeout(() => {
+        timedOut = true;
+        void killGroup();
+      }, Math.min(Math.max(0, spec.timeoutMs), MAX_TIMER_MS));
+    };
+    if (!spec.held) arm();
 
     const exit = new Promise<JobExit>((resolve) => {
       child.on('error', (err) => {
@@ -199,6 +203,7 @@ export class CommandExecutor implements Executor {
         void killGroup();
       },
       begin: (): void => {
+        arm();
         child.stdin?.end('go\n');
       },
     };
