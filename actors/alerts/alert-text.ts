@@ -37,6 +37,12 @@ function wordingOf(a: StoredAlert): Wording {
         message: `task ${task} failed in stage ${str(a.stage)}: ${str(a.reason)}`,
         suggestedAction: `Answer the task's pending decision (conveyor decisions); its local work is kept${a.backupRef ? ` at ${str(a.backupRef)}` : ''}.`,
       };
+    case 'budget_exceeded':
+      return {
+        taskId: task,
+        message: `task ${task} is held: ${str(a.reason)}`,
+        suggestedAction: 'Raise limits.taskBudgetUsd (and restart conveyor), or cancel the task; resume it to go on.',
+      };
     case 'dependency_cycle': {
       const cycle = Array.isArray(a.cycle) ? a.cycle.map(str) : [];
       return {

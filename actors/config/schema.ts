@@ -79,6 +79,8 @@ const limitsSchema = z.strictObject({
   maxJobAttempts: count.default(3),
   baseBackoffMs: count.default(5_000),
   maxLogBytes: count.default(1_048_576),
+  /** What a task may spend on its agents, in US dollars as the agent CLIs report it; past it the task is held with an alert. */
+  taskBudgetUsd: z.number().positive().optional(),
   /** The longest one tracker or forge call waits out 429 / Retry-After before it fails. */
   rateLimitBudgetMs: count.default(60_000),
   prepareTimeoutMs: timeoutMs.default(defaultPipeline.prepareTimeoutMs),

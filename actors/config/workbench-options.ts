@@ -28,6 +28,7 @@ export function workbenchOptionsFromConfig(config: ConveyorConfig, dataDir: stri
     })),
     deploy: config.deploy && { ...config.deploy, env: { ...passedEnvironment(config.deploy.passEnv, env), ...config.deploy.env } },
     agents,
+    ...(config.limits.taskBudgetUsd === undefined ? {} : { taskBudgetUsd: config.limits.taskBudgetUsd }),
     limits: {
       globalJobs: config.limits.globalJobs, perRepoJobs: config.limits.perRepoJobs,
       perStageJobs: config.limits.perStageJobs, minFreeMemoryBytes: config.limits.minFreeMemoryMb * 1024 * 1024,

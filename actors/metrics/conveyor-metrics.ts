@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { StoreObserver, StoreRecord } from '../../store/index.ts';
 import { finishedStatuses, type JobRecord } from '../work/job-record.ts';
+import type { Usage } from '../agents/index.ts';
 import { registerScrapeMetrics, type ScrapeSource } from './scrape-metrics.ts';
 
 /** What a webhook delivery came to, as counted by conveyor_webhooks_total. */
@@ -28,6 +29,8 @@ export class ConveyorMetrics {
   readonly #checkpoint: Histogram<'outcome'>;
   readonly #jobs: Histogram<'stage' | 'outcome'>;
   readonly #effects: Counter<'effect' | 'status'>;
+  readonly #tokens: Counter<'repo' | 'stage' | 'type'>;
+  readonly #cost: Counter<'repo' | 'stage'>;
   readonly #ticks: Histogram<'loop' | 'outcome'>;
   readonly #rateLimited: Counter<'client' | 'outcome'>;
   readonly #seen = new Set<string>();
@@ -45,6 +48,8 @@ export class ConveyorMetrics {
     this.#checkpoint = new Histogram({ name: 'conveyor_store_checkpoint_seconds', help: 'Checkpoint writes, written or failed', labelNames: ['outcome'], buckets: SECONDS, registers });
     this.#jobs = new Histogram({ name: 'conveyor_job_duration_seconds', help: 'Agent jobs from start to finish, by stage and outcome', labelNames: ['stage', 'outcome'], buckets: JOB_SECONDS, registers });
     this.#effects = new Counter({ name: 'conveyor_effect_outcomes_total', help: 'Outside effects (merges, deploys, mirrors) settled, by effect and status', labelNames: ['effect', 'status'], registers });
+    this.#tokens = new Counter({ name: 'conveyor_agent_tokens_total', help: 'Tokens agent CLIs reported for finished jobs, by repository, stage and type (input, output, cache_read, cache_write)', labelNames: ['repo', 'stage', 'type'], registers });
+    this.#cost = new Counter({ name: 'conveyor_agent_cost_usd_total', help: 'Cost in US dollars agent CLIs reported for finished jobs, by repository and stage', labelNames: ['repo', 'stage'], registers });
     this.#ticks = new Histogram({ name: 'conveyor_background_tick_seconds', help: 'Sweeps of the reconciler and the reaper, by outcome', labelNames: ['loop', 'outcome'], buckets: SECONDS, registers });
     this.#rateLimited = new Counter({ name: 'conveyor_rate_limited_total', help: 'Calls the tracker or forge rate-limited (429, Retry-After): waited out, or given up past the budget', labelNames: ['client', 'outcome'], registers });
     registerScrapeMetrics(this.registry, source);
@@ -104,12 +109,20 @@ export class ConveyorMetrics {
       if (!this.#first(`job:${job.id}`)) return;
       const outcome = job.status === 'exited' ? (job.exitCode === 0 ? 'succeeded' : 'failed') : job.status;
       this.#jobs.observe({ stage: job.stage, outcome }, Math.max(0, job.finishedAt - job.startedAt) / 1000);
+      if (job.usage) this.#spent(job.repo, job.stage, job.usage);
     } else if (record.collection === 'effects') {
       const effect = record.value as { key?: string; effect?: string; status?: string };
       if (effect.status === undefined || effect.status === 'started') return;
       if (!this.#first(`effect:${effect.key ?? record.id}:${effect.status}`)) return;
       this.#effects.inc({ effect: effect.effect ?? 'unknown', status: effect.status });
     }
+  }
+
+  /** A finished job's tokens and cost, counted once with the job (a job's usage is final when it finishes). */
+  #spent(repo: string, stage: string, usage: Usage): void {
+    const types: [string, number][] = [['input', usage.inputTokens], ['output', usage.outputTokens], ['cache_read', usage.cacheReadTokens], ['cache_write', usage.cacheWriteTokens]];
+    for (const [type, n] of types) if (n > 0) this.#tokens.inc({ repo, stage, type }, n);
+    if (usage.costUsd !== null && usage.costUsd > 0) this.#cost.inc({ repo, stage }, usage.costUsd);
   }
 
   #first(key: string): boolean {

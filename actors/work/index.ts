@@ -3,3 +3,4 @@ export * from './job-record.ts';
 export * from './job-tokens.ts';
 export * from './dependencies.ts';
 export * from './git-workbench.ts';
+export * from './spend.ts';

@@ -10,6 +10,7 @@ import type { JobTokens } from './job-tokens.ts';
 import type { Finalizers } from '../background/finalizers.ts';
 import { activityPathFor, buildPrompt, type ActivityFeed, type ActivityRecord, type ActivityState, type AgentKind } from '../agents/index.ts';
 import { JobActivity } from './job-activity.ts';
+import { spendOf } from './spend.ts';
 
 export interface AgentWorkOptions {
   rt: RuntimeHandle;
@@ -34,6 +35,18 @@ export interface AgentWorkOptions {
   kindFor(agent: string): AgentKind | null;
   /** Where new activity is told as it is recorded. */
   activity: ActivityFeed;
+  /** What a task may spend on its agents, in US dollars as the CLIs report it; null for no limit. */
+  taskBudgetUsd: number | null;
+  /** A task spent past its budget: a human is told and the task held. */
+  budgetExceeded(taskId: string, reason: string): Promise<void>;
+}
+
+/** Why the task may not spend more, or null while it is within its budget. */
+function overBudget(rt: RuntimeHandle, taskId: string, budget: number | null): string | null {
+  if (budget === null) return null;
+  const spent = spendOf(rt.list<JobRecord>('jobs').filter((j) => j.taskId === taskId)).total.costUsd ?? 0;
+  if (spent <= budget) return null;
+  return `budget exceeded: the task's agents spent $${spent.toFixed(4)} of its $${budget.toFixed(2)} budget (limits.taskBudgetUsd); raise it and resume the task to go on`;
 }
 
 /** The session a new job of this task, stage and agent resumes: the latest one an earlier job recorded. */
@@ -86,10 +99,20 @@ export function runAgentActor(o: AgentWorkOptions) {
     let record = base;
 
     let activity: JobActivity | null = null;
+    let budgetTold = false;
+    const checkBudget = async () => {
+      const reason = budgetTold ? null : overBudget(rt, input.taskId, o.taskBudgetUsd);
+      if (!reason) return false;
+      budgetTold = true;
+      // Holding the task stops this job (the task leaves the stage); resuming it starts a new one.
+      await o.budgetExceeded(input.taskId, reason);
+      return true;
+    };
     const recordActivity = async (records: ActivityRecord[], state: Readonly<ActivityState>) => {
       record = withActivity(record, state);
       o.activity.publish({ jobId: job.id, taskId: input.taskId, stage: input.stage, records });
       await put(record);
+      if (records.some((r) => r.kind === 'usage')) await checkBudget();
     };
     const followActivity = async (fresh: boolean) => {
       const kind = input.agent === null ? null : o.kindFor(input.agent);
@@ -113,7 +136,8 @@ export function runAgentActor(o: AgentWorkOptions) {
       const { code, reason, status } = exitToEvent(exit);
       record = { ...record, status: stopped ? 'killed' : status, finishedAt: exit.finishedAt, exitCode: code, signal: exit.kind === 'exited' ? exit.signal : null, reason };
       await put(record);
-      if (!stopped) await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code, reason }, { source: 'job' });
+      if (stopped || (await checkBudget())) return;
+      await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code, reason }, { source: 'job' });
     };
 
     const watch = (r: RunningJob) => {
@@ -137,6 +161,8 @@ export function runAgentActor(o: AgentWorkOptions) {
         return;
       }
       let started: RunningJob | null = null;
+      // A task already past its budget starts no agent.
+      if (await checkBudget().catch(() => false)) return o.scheduler.release(job.id);
       try {
         const { token, hash } = o.tokens.mint(job.id);
         const reasonFile = await writeReason(o.fs, input, record.logPath, o.logPathFor);

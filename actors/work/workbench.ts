@@ -44,6 +44,8 @@ export interface WorkbenchOptions {
   defaultTimeoutMs?: number;
   /** The longest one forge call waits out 429 / Retry-After. */
   rateLimitBudgetMs?: number;
+  /** What a task may spend on its agents (US dollars, as their CLIs report it); no limit when absent. */
+  taskBudgetUsd?: number;
   /** Where agents reach conveyor's API; known once the server listens. */
   apiBase?: () => string;
   /** The world the workbench touches: files, git, deploy commands, the forge's HTTP, token randomness. Real unless given. */
@@ -140,6 +142,12 @@ export class Workbench {
       fs: this.fs,
       kindFor: (agent) => this.opts.agents?.[agent]?.kind ?? null,
       activity: this.activity,
+      taskBudgetUsd: this.opts.taskBudgetUsd ?? null,
+      budgetExceeded: async (taskId, reason) => {
+        const at = rt.clock.now();
+        await rt.write([{ kind: 'put', collection: 'alerts', id: `budget:${taskId}:${at}`, value: { kind: 'budget_exceeded', at, taskId, reason } }]);
+        await rt.send(taskId, { type: 'task.hold', reason }, { source: 'runtime' });
+      },
     }),
     ...this.effects.implementations(rt),
   });

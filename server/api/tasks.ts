@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { Conveyor, TaskEventInput } from '../../actors/index.ts';
+import { spendOf, type Conveyor, type TaskEventInput } from '../../actors/index.ts';
 import { HttpError } from '../http-error.ts';
 import { jsonBody } from '../json-body.ts';
 import { oneOf, pagedJson, pageQuery, paginate } from './page.ts';
@@ -76,6 +76,8 @@ export function tasksApi(conveyor: Conveyor) {
     return c.json({
       task: mustExist(id),
       jobs: conveyor.jobsOf(id),
+      // Tokens and cost the agent CLIs reported, in all and by stage.
+      spend: spendOf(conveyor.jobsOf(id)),
       decisions: conveyor.decisions.list('pending', id),
       effects: conveyor.effects({ taskId: id }),
       waitingOn: conveyor.waitingOn(id),

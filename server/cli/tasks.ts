@@ -1,4 +1,4 @@
-import type { JobRecord, TaskSummary, TaskView, DecisionRecord, EffectRecord } from '../../actors/index.ts';
+import { costText, type JobRecord, type TaskSummary, type TaskView, type DecisionRecord, type EffectRecord, type Spend, type Usage } from '../../actors/index.ts';
 import type { HistoryEntry } from '../../store/index.ts';
 import { ApiClient, seg } from './client.ts';
 import {UsageError, parse, remoteOptions, show, table, when, type Io } from './command.ts';
@@ -37,7 +37,9 @@ export async function tasks(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
-type TaskAnswer = { task: TaskView; jobs: JobRecord[]; decisions: DecisionRecord[]; effects: EffectRecord[]; waitingOn: string[] };
+type TaskAnswer = { task: TaskView; jobs: JobRecord[]; spend?: Spend; decisions: DecisionRecord[]; effects: EffectRecord[]; waitingOn: string[] };
+
+const tokens = (u: Usage) => `${u.inputTokens} in, ${u.outputTokens} out, cache ${u.cacheReadTokens} read / ${u.cacheWriteTokens} written`;
 
 function describeTask(a: TaskAnswer): string {
   const t = a.task;
@@ -49,8 +51,13 @@ function describeTask(a: TaskAnswer): string {
   if (t.pending.hold) lines.push(`  on hold: ${t.pending.hold.reason}`);
   if (t.pending.deadline) lines.push(`  deadline ${when(t.pending.deadline)}`);
   if (a.waitingOn.length) lines.push(`  waiting on ${a.waitingOn.join(', ')}`);
+  const stages = Object.entries(a.spend?.byStage ?? {});
+  if (a.spend && stages.length > 0) {
+    lines.push(`  spent ${costText(a.spend.total)}; tokens ${tokens(a.spend.total)}`);
+    for (const [stage, u] of stages) lines.push(`    ${stage}: ${costText(u)}; tokens ${tokens(u)}`);
+  }
   for (const d of a.decisions) lines.push(`  decision ${d.id}: ${d.question}`, `    options: ${d.options.map((o) => JSON.stringify(o)).join(', ')}`);
-  if (a.jobs.length) lines.push('', table(['JOB', 'STAGE', 'ATTEMPT', 'STATUS', 'EXIT'], a.jobs.map((j) => [j.id, j.stage, String(j.attempt), j.status, j.exitCode == null ? '-' : String(j.exitCode)])));
+  if (a.jobs.length) lines.push('', table(['JOB', 'STAGE', 'ATTEMPT', 'STATUS', 'EXIT', 'COST'], a.jobs.map((j) => [j.id, j.stage, String(j.attempt), j.status, j.exitCode == null ? '-' : String(j.exitCode), j.usage ? costText(j.usage) : '-'])));
   if (a.effects.length) lines.push('', table(['EFFECT', 'STATUS', 'KEY'], a.effects.map((e) => [e.effect, e.status, e.key])));
   return lines.join('\n');
 }

@@ -44,6 +44,7 @@ export const consoleMarkup = `<!doctype html>
       </div>
     </div>
     <p id="detail-state"></p>
+    <p id="detail-spend" hidden></p>
     <div class="pair">
       <div><h3>Chart</h3><div id="timeline"><input id="step" type="range" min="1" max="1" value="1" aria-label="history step"><span id="step-label"></span></div><div id="chart"></div></div>
       <div><h3>History</h3><ol id="history"></ol></div>

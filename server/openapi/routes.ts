@@ -6,7 +6,7 @@ import { report } from '../api/jobs.ts';
 import { createTask, dependencies, operatorEvent } from '../api/tasks.ts';
 import {
   activityRecord, alertView, backgroundStatus, decisionRecord, effectRecord, guardCheck, historyEntry, jobRecord, page, queries, replayStep, runtimeStatus,
-  sendOutcome, taskSummary, taskView, webhookAnswer,
+  sendOutcome, taskSummary, taskView, usage, webhookAnswer,
 } from './schemas.ts';
 
 /** How a route is called: the operator's token, an agent's job token, a webhook signature, the metrics token, or nothing. */
@@ -51,7 +51,7 @@ export const contractRoutes: ContractRoute[] = [
 
   { method: 'get', path: '/api/tasks', tag: 'tasks', auth: 'api', summary: 'Tasks with their state, oldest first', query: pagedQuery(queries.tasks), responses: ok('a page of tasks', paged('tasks', taskSummary)) },
   { method: 'post', path: '/api/tasks', tag: 'tasks', auth: 'api', summary: 'Create a task', body: createTask, responses: { 200: { description: 'the task already made for that tracker issue', schema: obj({ created: z.literal(false), task: taskView }) }, 201: { description: 'created', schema: obj({ created: z.literal(true), task: taskView }) } } },
-  { method: 'get', path: '/api/tasks/:id', tag: 'tasks', auth: 'api', summary: 'One task: state, context, jobs, pending decisions, effects, dependencies', responses: ok('the task', obj({ task: taskView, jobs: z.array(jobRecord), decisions: z.array(decisionRecord), effects: z.array(effectRecord), waitingOn: z.array(z.string()) })) },
+  { method: 'get', path: '/api/tasks/:id', tag: 'tasks', auth: 'api', summary: 'One task: state, context, jobs, what its agents spent, pending decisions, effects, dependencies', responses: ok('the task', obj({ task: taskView, jobs: z.array(jobRecord), spend: obj({ total: usage, byStage: z.record(z.string(), usage) }), decisions: z.array(decisionRecord), effects: z.array(effectRecord), waitingOn: z.array(z.string()) })) },
   { method: 'post', path: '/api/tasks/:id/dependencies', tag: 'tasks', auth: 'api', summary: 'Declare the tasks this one waits for; a cycle answers 409', body: dependencies, responses: ok('declared', obj({ waitingOn: z.array(z.string()), unknown: z.array(z.string()) })) },
   { method: 'get', path: '/api/tasks/:id/history', tag: 'tasks', auth: 'api', summary: 'Every accepted and ignored event, in order', query: queries.page, responses: ok('a page of history', paged('history', historyEntry)) },
   { method: 'get', path: '/api/tasks/:id/snapshot', tag: 'tasks', auth: 'api', summary: 'The raw persisted record', responses: ok('the record', obj({ id: z.string(), machineId: z.string(), version: z.number().int(), rev: z.number().int(), snapshot: z.unknown() })) },

@@ -26,13 +26,13 @@ interface Run {
   jobs: JobRecord[];
 }
 
-async function runTwice(kind: 'claude-code' | 'codex', transcript: string): Promise<Run> {
+async function runTwice(kind: 'claude-code' | 'codex', transcript: string, limits: Record<string, number> = {}, until = 'analysis.gating'): Promise<Run> {
   const dir = await mkdtemp(join(tmpdir(), `conveyor-${kind}-`));
   const record = join(dir, 'calls.jsonl');
   const parsed = parseConfig({
     repositories: [{ name: 'unused', remote: '/nonexistent/unused.git' }],
     agents: { analyst: { kind, command: fakeCommand(transcript), env: { FAKE_CLI_RECORD: record, FAKE_CLI_FAIL_FRESH: '1' } } },
-    limits: { maxJobAttempts: 2, baseBackoffMs: 100 },
+    limits: { maxJobAttempts: 2, baseBackoffMs: 100, ...limits },
     pipeline: { stages: Object.fromEntries(STAGES_WITHOUT_AGENT.map((s) => [s, { agent: null }])) },
   });
   if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
@@ -44,7 +44,7 @@ async function runTwice(kind: 'claude-code' | 'codex', transcript: string): Prom
     await rm(dir, { recursive: true, force: true });
   });
   const { taskId } = await conveyor.createTask({ repo: 'scratch', title: 'Parse the last character' }, { source: 'operator' });
-  await waitForState(conveyor, taskId, 'analysis.gating', 20_000);
+  await waitForState(conveyor, taskId, until, 20_000);
   const calls = (await readFile(record, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Run['calls'][number]);
   const jobs = conveyor.jobsOf(taskId).sort((a, b) => a.requestedAt - b.requestedAt);
   return { conveyor, taskId, calls, jobs };
@@ -92,5 +92,28 @@ describe.each([
     const log = await readFile(first.logPath);
     const final = log.indexOf(kind === 'claude-code' ? '{"type":"result"' : '{"type":"turn.completed"');
     expect(records.at(-1)!.offset).toBe(log.indexOf('\n', final) + 1);
+  }, 30_000);
+});
+
+describe('what agents spend', () => {
+  it('is summed per task and per stage in the task answer, and counted by repository and stage in /metrics', async () => {
+    const { conveyor, taskId } = await runTwice('claude-code', CLAUDE_TRANSCRIPT);
+    const api = apiCaller(createApp({ conveyor, apiToken: API_TOKEN, trackerSecret: TRACKER_SECRET, forgeSecret: FORGE_SECRET, tracker: defaultTrackerRouting }));
+    const answer = (await (await api('GET', `/tasks/${taskId}`)).json()) as { spend: { total: { costUsd: number; outputTokens: number }; byStage: Record<string, { costUsd: number }> } };
+    // Two runs of the transcript, each reporting $0.18734 and 412 output tokens.
+    expect(answer.spend.total.costUsd).toBeCloseTo(0.37468, 6);
+    expect(answer.spend.total.outputTokens).toBe(824);
+    expect(Object.keys(answer.spend.byStage)).toEqual(['analysis']);
+    const metrics = await conveyor.metrics.exposition();
+    expect(metrics.text).toMatch(/conveyor_agent_cost_usd_total\{repo="scratch",stage="analysis"\} 0\.37468/);
+    expect(metrics.text).toContain('conveyor_agent_tokens_total{repo="scratch",stage="analysis",type="output"} 824');
+  }, 30_000);
+
+  it('holds the task with an alert naming the budget once it is spent, and starts no further agent', async () => {
+    const { conveyor, taskId, calls } = await runTwice('claude-code', CLAUDE_TRANSCRIPT, { taskBudgetUsd: 0.1 }, 'onHold');
+    const view = conveyor.task(taskId)!;
+    expect(view.context.hold?.reason).toMatch(/^budget exceeded: the task's agents spent \$0\.1873 of its \$0\.10 budget \(limits\.taskBudgetUsd\)/);
+    expect(conveyor.alertBoard.list().some((a) => a.kind === 'budget_exceeded' && a.taskId === taskId)).toBe(true);
+    expect(calls).toHaveLength(1);
   }, 30_000);
 });

@@ -23,6 +23,8 @@ export function liveList({ listId, keyOf, keep = () => true, item, empty, order 
     reset,
     /** Replaces the list with every item of a paged API list. */
     load: async (path, name, maxPages) => reset(await all(path, name, maxPages)),
+    /** The items listed now. */
+    values: () => [...items.values()],
     upsert(x) {
       if (keep(x)) items.set(keyOf(x), x);
       else items.delete(keyOf(x));

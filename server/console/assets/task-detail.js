@@ -41,6 +41,7 @@ export async function showTask(id) {
   $('detail').hidden = false;
   $('detail-title').textContent = view.task.title + ' · ' + id;
   setState(view.task.state, view.task.repo);
+  showSpend(view.jobs);
   jobs.reset(view.jobs);
   effects.reset(view.effects);
   await showActivity(view.jobs.filter((j) => j.kind).sort((a, b) => b.requestedAt - a.requestedAt)[0]);
@@ -67,6 +68,7 @@ export function onTaskMessage(kind, m) {
     if (logJob) reloadLog();
   } else if (kind === 'job' && m.taskId === taskId) {
     jobs.upsert(m);
+    showSpend(jobs.values());
     if (logJob === m.id) reloadLog();
   } else if (kind === 'effect' && m.taskId === taskId) {
     effects.upsert(m);
@@ -121,6 +123,19 @@ function activityLine(r) {
   return li;
 }
 
+/** What the task's agents spent in all, from its jobs' usage; hidden while none reported any. */
+function showSpend(list) {
+  const spent = list.filter((j) => j.usage);
+  $('detail-spend').hidden = spent.length === 0;
+  if (spent.length === 0) return;
+  const sum = (k) => spent.reduce((n, j) => n + (j.usage[k] ?? 0), 0);
+  const costs = spent.filter((j) => j.usage.costUsd !== null && j.usage.costUsd !== undefined);
+  $('detail-spend').textContent = 'spent ' + usageText({
+    inputTokens: sum('inputTokens'), outputTokens: sum('outputTokens'), cacheReadTokens: sum('cacheReadTokens'), cacheWriteTokens: sum('cacheWriteTokens'),
+    costUsd: costs.length ? costs.reduce((n, j) => n + j.usage.costUsd, 0) : null,
+  });
+}
+
 /** Tokens in and out (cache reads, cache writes) and the cost when the CLI reports one. */
 export function usageText(u) {
   if (!u) return '';
@@ -154,6 +169,7 @@ function jobItem(j) {
   li.dataset.job = j.id;
   const exit = j.exitCode === undefined || j.exitCode === null ? '' : ' · exit ' + j.exitCode;
   li.append(el('p', j.stage + ' · ' + j.agent + ' · attempt ' + j.attempt + ' · ' + j.status + exit));
+  if (j.usage) li.append(el('small', usageText(j.usage), 'usage'), el('br'));
   li.append(el('small', j.id + (j.reason ? ' · ' + j.reason : '')), el('br'), button('Log', () => void showLog(j.id)));
   return li;
 }
