@@ -29,3 +29,4 @@ export * from './retention/index.ts';
 export { taskFold, type TaskCharts } from './task-fold.ts';
 export { replayHistory, type GuardCheck, type ReplayedEntry } from './task-replay.ts';
 export type { RefreshResult } from './refresh-stage.ts';
+export * from './keyed-serial.ts';

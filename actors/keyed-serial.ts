@@ -20,6 +20,11 @@ export class KeyedSerial {
     return result;
   }
 
+  /** Settles once everything queued so far under `key` has run. */
+  settled(key: string): Promise<void> {
+    return this.#tails.get(key) ?? Promise.resolve();
+  }
+
   /** Settles once everything queued so far, under every key, has run. */
   async drained(): Promise<void> {
     while (this.#tails.size > 0) await Promise.all([...this.#tails.values()]);

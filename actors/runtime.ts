@@ -15,6 +15,7 @@ import { errorMessage, forcedSnapshot } from './forced-transitions.ts';
 import { guardImplementations } from './guarded-actor.ts';
 import { missingImplementations } from './implementation-check.ts';
 import { Invocations } from './invocations.ts';
+import { KeyedSerial } from './keyed-serial.ts';
 import { instantImplementations } from './instant-implementations.ts';
 import { restorableSnapshot, type Migrations } from './restorable-snapshot.ts';
 import { taskFold } from './task-fold.ts';
@@ -45,11 +46,13 @@ interface Cell {
   actor: Actor<TaskMachine> | null;
   /** Emitted by the actor during the transition being processed. */
   emitted: TaskEmitted[];
-  tail: Promise<unknown>;
   commit: Deferred | null;
   /** Revivals in a row since the task last committed; each waits longer. */
   revivals: number;
 }
+
+/** The key of a task's mailbox among the runtime's turns. */
+const mailbox = (taskId: string) => `task:${taskId}`;
 
 /** A task whose only pending work is a deadline further away than this sleeps until this long before it. */
 const WAKE_MARGIN_MS = 60_000;
@@ -74,6 +77,8 @@ export class Runtime implements RuntimeHandle {
   private readonly wakeups: Wakeups;
   private readonly store: Store;
   private readonly cells = new Map<string, Cell>();
+  /** Each task's mailbox, and any other work of this runtime that takes turns per key (effect records). */
+  readonly turns = new KeyedSerial();
   private readonly creating = new Map<string, Promise<{ taskId: string; created: boolean }>>();
   private readonly listeners = new Set<(t: CommittedTransition) => void>();
   private readonly migrations: Migrations;
@@ -154,7 +159,7 @@ export class Runtime implements RuntimeHandle {
   private wake(taskId: string): void {
     if (this.#stopping) return;
     const cell = this.cell(taskId);
-    cell.tail = cell.tail.then(() => {
+    this.turns.run(mailbox(taskId), () => {
       if (cell.actor || !this.store.getTask(taskId)) return;
       this.hydrate(cell);
       // A revived task with only a far deadline goes back to sleep.
@@ -322,9 +327,7 @@ export class Runtime implements RuntimeHandle {
     if (this.#stopping) return Promise.reject(new RuntimeStoppingError());
     if (!this.store.getTask(taskId)) return Promise.resolve({ status: 'not_found', taskId });
     const cell = this.cell(taskId);
-    const work = cell.tail.then(() => this.process(cell, event, opts));
-    cell.tail = work.catch(() => undefined);
-    return work;
+    return this.turns.run(mailbox(taskId), () => this.process(cell, event, opts));
   }
 
   private async process(cell: Cell, input: TaskEventInput, opts: SendOptions): Promise<SendOutcome> {
@@ -579,7 +582,7 @@ export class Runtime implements RuntimeHandle {
   private cell(id: string): Cell {
     let cell = this.cells.get(id);
     if (!cell) {
-      cell = { id, actor: null, emitted: [], tail: Promise.resolve(), commit: null, revivals: 0 };
+      cell = { id, actor: null, emitted: [], commit: null, revivals: 0 };
       this.cells.set(id, cell);
     }
     return cell;
@@ -610,7 +613,7 @@ export class Runtime implements RuntimeHandle {
     if (this.#stopping) return;
     this.#stopping = true;
     this.wakeups.stop();
-    await Promise.all([...this.cells.values()].map((c) => c.tail));
+    await Promise.all([...this.cells.keys()].map((id) => this.turns.settled(mailbox(id))));
     for (const cell of this.cells.values()) {
       cell.actor?.stop();
       cell.actor = null;

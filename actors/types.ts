@@ -1,3 +1,4 @@
+import type { KeyedSerial } from './keyed-serial.ts';
 import type { AnyActorLogic } from 'xstate';
 import type { TaskEvent } from '../machines/index.ts';
 import type { Collection, EventSource, HistoryEntry, StoreRecord, TaskMeta } from '../store/index.ts';
@@ -51,6 +52,8 @@ export interface RuntimeHandle {
   write(records: StoreRecord[]): Promise<void>;
   read<T>(collection: Collection, id: string): T | undefined;
   list<T>(collection: Collection): T[];
+  /** Work that takes turns per key (an effect record's read-modify-write), owned by this runtime. */
+  readonly turns: KeyedSerial;
   /** Adds a line to a task's history without an event (a warning, a note); durable when it resolves. */
   annotate(taskId: string, entry: Omit<HistoryEntry, 'at' | 'from' | 'to'>): Promise<void>;
 }

@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { createActor } from 'xstate';
 import { journaledEffect } from '../actors/effects/index.ts';
 import { systemClock } from '../actors/clock.ts';
+import { KeyedSerial } from '../actors/keyed-serial.ts';
 import type { RuntimeHandle, SendOutcome } from '../actors/types.ts';
 import type { EffectInput } from '../machines/index.ts';
 import { EmbeddedStore } from '../store/index.ts';
@@ -31,6 +32,7 @@ function runtimeOver(store: EmbeddedStore, waiters: Map<string, () => void>): Ru
   return {
     clock: systemClock,
     bootId: 'bench',
+    turns: new KeyedSerial(),
     stopping: false,
     detached: () => false,
     send: async (taskId, event) => {

@@ -1,3 +1,4 @@
+import { KeyedSerial } from '../keyed-serial.ts';
 import type { Runtime } from '../runtime.ts';
 import type { CommittedTransition } from '../types.ts';
 import type { TrackerClient } from './tracker-client.ts';
@@ -50,7 +51,8 @@ export interface TrackerMirrorOptions {
 export class TrackerMirror {
   readonly #o: TrackerMirrorOptions;
   readonly #order: string[];
-  readonly #chains = new Map<string, Promise<void>>();
+  /** One task's writes go out in order, so a quick second stage change cannot be overtaken by the first. */
+  readonly #turns = new KeyedSerial();
   /** issue id → the state last written to it (kept in 'meta'): several stages share a state, and one write is enough. */
   readonly #written = new Map<string, string>();
   #unsubscribe: (() => void) | null = null;
@@ -74,7 +76,7 @@ export class TrackerMirror {
   async stop(): Promise<void> {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
-    await Promise.all([...this.#chains.values()]);
+    await this.#turns.drained();
   }
 
   /** The tracker state for a stage: its own, else the nearest configured earlier one; only pipeline stages fall back. */
@@ -122,12 +124,7 @@ export class TrackerMirror {
   }
 
   #enqueueWork(taskId: string, work: () => Promise<void>, what = '', stage?: string): void {
-    const previous = this.#chains.get(taskId) ?? Promise.resolve();
-    const next = previous.then(work).catch((e: unknown) => this.#o.log(`mirror: ${what}${(e as Error).message}`, { level: 'error', taskId, stage }));
-    this.#chains.set(taskId, next);
-    void next.then(() => {
-      if (this.#chains.get(taskId) === next) this.#chains.delete(taskId);
-    });
+    this.#turns.run(taskId, work).catch((e: unknown) => this.#o.log(`mirror: ${what}${(e as Error).message}`, { level: 'error', taskId, stage }));
   }
 
   async #forget(issueId: string): Promise<void> {

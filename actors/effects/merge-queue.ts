@@ -1,3 +1,4 @@
+import { KeyedSerial } from '../keyed-serial.ts';
 import { forgeError, type ForgeClient } from './forge-client.ts';
 import { NonRetriableError, RetriableError, throwIfAbandoned } from './errors.ts';
 import { rebaseOntoTarget, type RebaseOutcome } from './rebase.ts';
@@ -31,7 +32,7 @@ export interface MergeOutcome {
  */
 export class MergeQueue {
   readonly #forge: ForgeClient;
-  readonly #tails = new Map<string, Promise<unknown>>();
+  readonly #turns = new KeyedSerial();
   readonly #waiting = new Map<string, number>();
   readonly #rebase: (worktree: string, branch: string, target: string) => Promise<RebaseOutcome>;
 
@@ -43,18 +44,11 @@ export class MergeQueue {
   /** Merges one pull request in its repository's turn; throws NonRetriableError, RetriableError or EffectAbandonedError. */
   merge(req: MergeRequest, signal: AbortSignal): Promise<MergeOutcome> {
     this.#waiting.set(req.repo, (this.#waiting.get(req.repo) ?? 0) + 1);
-    const previous = this.#tails.get(req.repo) ?? Promise.resolve();
-    const work = previous.then(() => this.#merge(req, signal)).finally(() => {
+    return this.#turns.run(req.repo, () => this.#merge(req, signal)).finally(() => {
       const left = (this.#waiting.get(req.repo) ?? 1) - 1;
       if (left === 0) this.#waiting.delete(req.repo);
       else this.#waiting.set(req.repo, left);
     });
-    const tail = work.catch(() => undefined);
-    this.#tails.set(req.repo, tail);
-    void tail.then(() => {
-      if (this.#tails.get(req.repo) === tail) this.#tails.delete(req.repo);
-    });
-    return work;
   }
 
   /** Merges waiting or running per repository. */

@@ -38,13 +38,13 @@ export type EffectStatus = EffectRecord['status'];
 
 export const effectStatuses: readonly EffectStatus[] = ['started', 'completed', 'failed', 'abandoned'];
 
-/** What the journal needs of the runtime: durable writes and reads of its records. */
-export type JournalStore = Pick<RuntimeHandle, 'read' | 'write'>;
-
-// Writes of one key are serialized per runtime, so a read-modify-write never loses the other's outcome
-// (an operator's release against the call finishing, say). Per runtime, not per module: a runtime that
-// died in a write must not hold up the one that replaces it. Each map empties itself.
-const runtimes = new WeakMap<JournalStore, Map<string, Promise<unknown>>>();
+/**
+ * What the journal needs of the runtime: durable writes and reads of its records, and the runtime's
+ * own turns per key. Writes of one key take turns, so a read-modify-write never loses the other's
+ * outcome (an operator's release against the call finishing, say); per runtime, not per module, so a
+ * runtime that died in a write never holds up the one that replaces it.
+ */
+export type JournalStore = Pick<RuntimeHandle, 'read' | 'write' | 'turns'>;
 
 /**
  * Reads the record of `key`, lets `next` decide its new value (undefined writes nothing) and commits
@@ -55,22 +55,13 @@ export function updateEffect(
   key: string,
   next: (current: EffectRecord | undefined) => EffectRecord | undefined,
 ): Promise<EffectRecord | undefined> {
-  let chains = runtimes.get(rt);
-  if (!chains) runtimes.set(rt, (chains = new Map()));
-  const previous = chains.get(key) ?? Promise.resolve();
-  const work = previous.then(async () => {
+  return rt.turns.run(`effect:${key}`, async () => {
     const current = rt.read<EffectRecord>('effects', key);
     const value = next(current);
     if (value === undefined) return current;
     await rt.write([{ kind: 'put', collection: 'effects', id: key, value }]);
     return value;
   });
-  const tail = work.catch(() => undefined);
-  chains.set(key, tail);
-  void tail.then(() => {
-    if (chains?.get(key) === tail) chains.delete(key);
-  });
-  return work;
 }
 
 /** The record of `key` once every write to it already under way in this process has landed. */

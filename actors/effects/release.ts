@@ -9,7 +9,7 @@ export type ReleaseOutcome =
   | { status: 'not_in_flight'; record: EffectRecord };
 
 /** What a release needs of the runtime. */
-export type ReleaseRuntime = Pick<RuntimeHandle, 'read' | 'write' | 'annotate' | 'send' | 'clock'> & {
+export type ReleaseRuntime = Pick<RuntimeHandle, 'read' | 'write' | 'turns' | 'annotate' | 'send' | 'clock'> & {
   contextOf(taskId: string): TaskContext | undefined;
 };
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createActor } from 'xstate';
-import { journaledEffect, NonRetriableError, EffectAbandonedError, readEffect, updateEffect, type EffectRecord, type JournalStore, type Reconciled } from '../../actors/index.ts';
+import { journaledEffect, KeyedSerial, NonRetriableError, EffectAbandonedError, readEffect, updateEffect, type EffectRecord, type JournalStore, type Reconciled } from '../../actors/index.ts';
 import type { EffectInput } from '../../machines/index.ts';
 import { effectInput, RecordingRuntime, tempStore } from '../support/effects-runtime.ts';
 
@@ -209,9 +209,9 @@ describe('journaledEffect', () => {
   it('does not make a restarted runtime wait on a write its dead predecessor never finished', async () => {
     const record: EffectRecord = { key: 'k1', taskId: 't1', effect: 'mergePullRequest', bootId: 'boot-1', startedAt: 0, status: 'started' };
     // The first runtime's disk write never comes back: its process died in it.
-    const dead: JournalStore = { read: () => undefined, write: () => new Promise(() => undefined) };
+    const dead: JournalStore = { read: () => undefined, write: () => new Promise(() => undefined), turns: new KeyedSerial() };
     void updateEffect(dead, 'k1', () => record);
-    const restarted: JournalStore = { read: <T>() => record as T, write: async () => undefined };
+    const restarted: JournalStore = { read: <T>() => record as T, write: async () => undefined, turns: new KeyedSerial() };
     const read = await Promise.race([readEffect(restarted, 'k1'), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 200))]);
     expect(read).toEqual(record);
   });

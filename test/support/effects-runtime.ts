@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { systemClock, type RuntimeHandle, type SendOptions, type SendOutcome, type TaskEventInput } from '../../actors/index.ts';
+import { KeyedSerial, systemClock, type RuntimeHandle, type SendOptions, type SendOutcome, type TaskEventInput } from '../../actors/index.ts';
 import type { EffectInput } from '../../machines/index.ts';
 import { EmbeddedStore, type Collection, type StoreRecord } from '../../store/index.ts';
 
@@ -16,6 +16,7 @@ export interface SentEvent {
 export class RecordingRuntime implements RuntimeHandle {
   readonly clock = systemClock;
   readonly stopping = false;
+  readonly turns = new KeyedSerial();
   detached(): boolean {
     return false;
   }
