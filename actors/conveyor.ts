@@ -223,6 +223,14 @@ export class Conveyor {
     return this.runtime.index.taskForBranch(repo, branch);
   }
 
+  /** The live task whose head is pull request `number` of the repository. */
+  taskForPullRequest(repo: string, number: number): string | undefined {
+    for (const record of this.store.listTasks()) {
+      if (record.meta.repo === repo && this.runtime.contextOf(record.id)?.head?.pr === number) return record.id;
+    }
+    return undefined;
+  }
+
   taskForHeadSha(sha: string): string | undefined {
     return this.runtime.index.taskForHeadSha(sha);
   }

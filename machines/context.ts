@@ -5,6 +5,16 @@ export interface JobState {
   attempt: number;
   pid?: number;
   startedAt?: number;
+  /** How many steering messages this job was started with; a clean exit hands those over. */
+  steered?: number;
+}
+
+/** A person's words to the agent, waiting for the stage's next run. */
+export interface Steering {
+  text: string;
+  by?: string;
+  via?: string;
+  at: number;
 }
 
 export interface Failure {
@@ -67,6 +77,8 @@ export interface TaskContext {
   lastFailure: Failure | null;
   escalation: { stage: string; reason: string } | null;
   hold: { reason: string } | null;
+  /** Steering not yet handed to a run; absent in snapshots older than steering. */
+  steering?: Steering[];
   /** Tasks this one waited on that have reached done. */
   dependenciesDone: string[];
   decisionSeq: number;
@@ -106,6 +118,7 @@ export function initialContext(input: TaskInput): TaskContext {
     lastFailure: null,
     escalation: null,
     hold: null,
+    steering: [],
     dependenciesDone: [],
     decisionSeq: 0,
     decision: null,

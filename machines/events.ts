@@ -32,6 +32,8 @@ export type OperatorEvent = Stamped &
     | { type: 'task.resume' }
     | { type: 'task.cancel'; reason: string }
     | { type: 'task.retry' }
+    /** A person's words to the agent (a comment addressed to conveyor): handed to the stage's next run. */
+    | { type: 'task.steer'; text: string; by?: string; via?: string }
     /** Re-sync the stage's worktree with its remote, in the task's own turn (taken at the stage's gate only). */
     | { type: 'stage.refresh'; stage: string }
   );

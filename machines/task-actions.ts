@@ -54,9 +54,15 @@ export const taskActions = {
   /** A new job for the current attempt; a resumed or retried stage never reuses a job id. */
   queueJob: update(({ context }: Ctx) => ({
     jobSeq: context.jobSeq + 1,
-    job: { id: `${context.id}.j${context.jobSeq + 1}`, attempt: context.job?.attempt ?? 1 },
+    job: { id: `${context.id}.j${context.jobSeq + 1}`, attempt: context.job?.attempt ?? 1, steered: (context.steering ?? []).length },
     deadline: null,
   })),
+  /** Keeps a person's words for the next run; the newest 20, so a flood of comments cannot grow a task without bound. */
+  recordSteer: update(({ context, event }: Ctx) =>
+    event.type === 'task.steer' ? { steering: [...(context.steering ?? []), { text: event.text, by: event.by, via: event.via, at: event.at }].slice(-20) } : {},
+  ),
+  /** A run that ended cleanly had the steering it started with: only what came later stays for the next. */
+  deliverSteering: update(({ context }: Ctx) => ({ steering: (context.steering ?? []).slice(context.job?.steered ?? 0) })),
   jobStarted: update(({ context, event }: Ctx) => {
     if (event.type !== 'job.started' || !context.job) return {};
     // The agent's own timeout when the runner names it, with a margin: the runner kills first, this is the backstop.

@@ -1,5 +1,5 @@
 import { and, fromCallback, setup } from 'xstate';
-import type { TaskContext, TaskInput } from './context.ts';
+import type { Steering, TaskContext, TaskInput } from './context.ts';
 import type { TaskEvent } from './events.ts';
 import type { EffectName, GateName, PipelineDefinition, StageDefinition } from './pipeline.ts';
 import { effectKey, initialContext } from './context.ts';
@@ -16,7 +16,7 @@ export const TASK_MACHINE_VERSION = 1;
 
 /** Inputs of the invoked actors; implementations come from actors/ through machine.provide(). */
 export interface PrepareInput { taskId: string; stage: string; branch: string; repo: string; epoch: number }
-export interface AgentInput { taskId: string; stage: string; agent: string | null; repo: string; branch: string; job: TaskContext['job']; epoch: number; lastFailure: TaskContext['lastFailure'] }
+export interface AgentInput { taskId: string; stage: string; agent: string | null; repo: string; branch: string; job: TaskContext['job']; epoch: number; lastFailure: TaskContext['lastFailure']; steering: Steering[] }
 export interface TimerInput { taskId: string; deadline: number | null }
 export interface EffectInput { taskId: string; effect: EffectName; key: string; repo: string; branch: string; head: TaskContext['head'] }
 
@@ -190,7 +190,7 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
         src: 'runAgent',
         input: ({ context }: { context: TaskContext }): AgentInput => ({
           taskId: context.id, stage: stage.id, agent: stage.agent, repo: context.repo, branch: context.branch,
-          job: context.job, epoch: context.epoch, lastFailure: context.lastFailure,
+          job: context.job, epoch: context.epoch, lastFailure: context.lastFailure, steering: context.steering ?? [],
         }),
         // The runner itself failed (not the agent): the attempt failed, with the error as its reason.
         onError: [
@@ -219,7 +219,7 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
       on: {
         'job.started': { guard: 'currentJob', target: '.running', actions: 'jobStarted' },
         'job.exited': [
-          { guard: and(['currentJob', 'exitedCleanly']), target: 'gating', actions: 'clearDeadline' },
+          { guard: and(['currentJob', 'exitedCleanly']), target: 'gating', actions: ['clearDeadline', 'deliverSteering'] },
           { guard: and(['currentJob', 'attemptsLeft']), target: 'retrying', actions: jobFailed },
           { guard: 'currentJob', target: '#task.escalated', actions: escalate('job attempts exhausted') },
         ],
@@ -317,6 +317,7 @@ export function compileTaskMachine(pipeline: PipelineDefinition = defaultPipelin
     initial: 'active',
     on: {
       'task.cancel': '.cancelled',
+      'task.steer': { actions: 'recordSteer' },
       'ci.status': { guard: 'ciForHead', actions: 'recordCi' },
       'pr.opened': { actions: 'recordHead' },
       'pr.synchronized': { actions: 'recordHead' },

@@ -1,4 +1,4 @@
-import type { Failure } from '../../machines/index.ts';
+import type { Failure, Steering } from '../../machines/index.ts';
 
 /** What a prompt is made of: the task, the stage it runs, and why it runs again when it does. */
 export interface PromptInput {
@@ -10,6 +10,8 @@ export interface PromptInput {
   attempt: number;
   /** Why this is a retry or a rollback: what failed, where. */
   lastFailure: Failure | null;
+  /** What people asked of the agent since its last run (comments addressed to conveyor). */
+  steering?: Steering[];
 }
 
 /** What each stage of the default pipeline asks of its agent; a stage of another name gets its name. */
@@ -38,6 +40,7 @@ export function buildPrompt(p: PromptInput): string {
     const where = p.lastFailure.stage === p.stage ? 'The previous attempt failed' : `The task came back from ${p.lastFailure.stage}`;
     lines.push('', `${where}: ${p.lastFailure.reason}`, 'Fix that first.');
   }
+  for (const s of p.steering ?? []) lines.push('', `${s.by ?? 'Someone'} asks${s.via ? ` (on the ${s.via})` : ''}: ${s.text}`);
   const text = lines.join('\n');
   return text.length > MAX_PROMPT ? `${text.slice(0, MAX_PROMPT - 1)}…` : text;
 }

@@ -170,7 +170,7 @@ export function runAgentActor(o: AgentWorkOptions) {
         const title = rt.meta(input.taskId)?.title ?? '';
         // A CLI kind resumes the session an earlier job of this stage recorded, and is told why it runs (SPEC R35).
         const resumeSession = kind ? priorSession(rt, input.taskId, input.stage, agent) : null;
-        const prompt = kind ? buildPrompt({ title, stage: input.stage, branch: input.branch, attempt: job.attempt, lastFailure: input.lastFailure }) : undefined;
+        const prompt = kind ? buildPrompt({ title, stage: input.stage, branch: input.branch, attempt: job.attempt, lastFailure: input.lastFailure, steering: input.steering ?? [] }) : undefined;
         // The job is on record as starting before any process exists (commit before the world changes).
         record = { ...record, status: 'starting', tokenHash: hash, ...(kind ? { kind: kind.name } : {}), ...(resumeSession ? { resumedSession: resumeSession } : {}) };
         await put(record);
@@ -294,13 +294,16 @@ function withActivity(record: JobRecord, state: Readonly<ActivityState>): JobRec
 
 /** Hands a retry or rollback its reason (SPEC R35): what failed, with the previous log's tail. */
 async function writeReason(fs: FileSystem, input: AgentInput, logPath: string, logPathFor: (jobId: string) => string): Promise<string | null> {
-  if (!input.lastFailure) return null;
+  const steering = input.steering ?? [];
+  if (!input.lastFailure && steering.length === 0) return null;
   const file = `${logPath}.reason.json`;
-  const failedJob = input.lastFailure.jobId;
+  const failedJob = input.lastFailure?.jobId;
   const previousLog = failedJob ? await readTail(fs, logPathFor(failedJob), 4096) : null;
   await fs.mkdirp(dirname(file));
   // `stage` is where the failure happened; the run reading this works in `runStage`.
-  const reason = { ...input.lastFailure, runStage: input.stage, attempt: input.job?.attempt, previousLog };
+  // Steering alone names its words as the reason: the run goes again because a person asked.
+  const steered = steering.length > 0 ? { steering, ...(input.lastFailure ? {} : { stage: input.stage, reason: `steering: ${steering.map((s) => s.text).join(' / ')}` }) } : {};
+  const reason = { ...input.lastFailure, ...steered, runStage: input.stage, attempt: input.job?.attempt, previousLog };
   await fs.writeFile(file, JSON.stringify(reason, null, 2));
   return file;
 }

@@ -30,6 +30,8 @@ export function forgeDeliveryId(headers: Record<string, string | undefined>): st
 /** The dedupe key of a tracker fact: equal for retries of one change, different for a later change to the same state. */
 export function trackerDeliveryKey(fact: TrackerFact): string | undefined {
   if (fact.kind === 'noop') return undefined;
+  // A comment is itself the change: its id names it across Plane's retries.
+  if (fact.kind === 'issue.comment') return `tracker:${fact.issueId}:comment:${fact.commentId}`;
   // Plane makes a new delivery id per retry, so the key is the issue, its state and its update time instead.
   const base = `tracker:${fact.issueId}:state:${fact.stateId}`;
   return fact.updatedAt === undefined ? base : `${base}:${fact.updatedAt}`;

@@ -9,6 +9,8 @@ export type ForgeFact =
   | { kind: 'pr.opened' | 'pr.synchronized'; repo: string; number: number; branch: string; sha: string; url?: string }
   | { kind: 'pr.closed'; repo: string; number: number; branch: string; sha: string; merged: boolean; mergeSha?: string }
   | { kind: 'review.verdict'; repo: string; number: number; branch: string; sha: string; verdict: 'approved' | 'changes_requested'; comments?: string; reviewer?: string }
+  /** A comment on a pull request addressed to conveyor: steering for the task's agent. */
+  | { kind: 'comment'; repo: string; number: number; text: string; author?: string }
   // A well-formed event conveyor does not act on (a check run still running, a plain review comment, an edited title).
   | { kind: 'noop'; reason: string };
 
@@ -36,6 +38,8 @@ export interface TrackerIssueFields {
 export type TrackerFact =
   | ({ kind: 'issue.state' } & TrackerIssueFields)
   | ({ kind: 'issue.created' } & TrackerIssueFields)
+  /** A comment on an issue addressed to conveyor: steering for the task's agent. */
+  | { kind: 'issue.comment'; issueId: string; commentId: string; text: string; author?: string }
   | { kind: 'noop'; reason: string };
 
 /** The outcome of parsing a delivery: a fact, or the HTTP status, closed code and message to answer with. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { definedOnly, invalidPayload, readJson, unknownEvent } from './facts.ts';
 import type { CiState, ForgeFact, ParseFailure, ParseResult } from './facts.ts';
+import { steeringText } from './steering.ts';
 
 // Schemas name only the fields conveyor reads; zod drops the rest, so forge additions never break intake.
 const text = z.string().min(1, 'expected a non-empty string');
@@ -65,6 +66,20 @@ const giteaReview = z.object({
   repository,
 });
 
+// GitHub's issue_comment (a pull request's conversation), Gitea's issue_comment and pull_request_comment.
+const issueComment = z.object({
+  issue: z.object({ number: prNumber, pull_request: z.unknown().optional() }),
+  comment: z.object({ body: optionalText, user: z.object({ login: z.string(), type: optionalText }).nullish() }),
+  is_pull: z.boolean().nullish(),
+  repository,
+});
+// GitHub's pull_request_review_comment: a comment on a line of the diff.
+const reviewComment = z.object({
+  comment: z.object({ body: optionalText, user: z.object({ login: z.string() }).nullish() }),
+  pull_request: z.object({ number: prNumber }),
+  repository,
+});
+
 const CHECK_SUCCESS = new Set(['success', 'neutral', 'skipped']);
 const CHECK_FAILURE = new Set(['failure', 'timed_out', 'cancelled', 'action_required', 'stale']);
 
@@ -76,8 +91,7 @@ const ALIASES = new Map([
 
 // Events a forge sends when its hook subscribes to everything; answering 422 would only fill its failure log.
 const IGNORED = new Set([
-  'ping', 'push', 'create', 'delete', 'issues', 'issue_comment', 'pull_request_comment',
-  'pull_request_review_comment', 'check_suite', 'workflow_run', 'workflow_job',
+  'ping', 'push', 'create', 'delete', 'issues', 'check_suite', 'workflow_run', 'workflow_job',
 ]);
 
 type Parsed<T> = { ok: true; data: T } | ParseFailure;
@@ -182,13 +196,34 @@ function giteaReviewEvent(event: string, body: unknown, prefix: string): ParseRe
   });
 }
 
+function commentEvent(event: string, action: string, body: unknown, prefix: string): ParseResult<ForgeFact> {
+  if (action !== 'created') return noop(`${event} ${action}: only a new comment steers`);
+  if (event === 'pull_request_review_comment') {
+    const p = validate(reviewComment, body, event, prefix);
+    if (!p.ok) return p;
+    const text = steeringText(p.data.comment.body);
+    if (text === null) return noop(`${event}: not addressed to conveyor`);
+    return fact({ kind: 'comment', repo: p.data.repository.full_name, number: p.data.pull_request.number, text, author: present(p.data.comment.user?.login) });
+  }
+  const p = validate(issueComment, body, event, prefix);
+  if (!p.ok) return p;
+  const { issue, comment, is_pull: isPull, repository: repo } = p.data;
+  const onPull = event === 'pull_request_comment' || isPull === true || (issue.pull_request !== undefined && issue.pull_request !== null);
+  if (!onPull) return noop(`${event}: a comment on an issue, not on a pull request`);
+  const text = steeringText(comment.body);
+  if (text === null) return noop(`${event}: not addressed to conveyor`);
+  return fact({ kind: 'comment', repo: repo.full_name, number: issue.number, text, author: present(comment.user?.login) });
+}
+
 function dispatch(event: string, body: unknown, prefix: string): ParseResult<ForgeFact> {
   if (IGNORED.has(event)) return noop(`${event}: not an event conveyor acts on`);
   if (event === 'status') return status(body, prefix);
   if (event === 'pull_request_approved' || event === 'pull_request_rejected') return giteaReviewEvent(event, body, prefix);
-  if (event !== 'check_run' && event !== 'pull_request' && event !== 'pull_request_review') return unknownEvent('forge', event);
+  const comments = ['issue_comment', 'pull_request_comment', 'pull_request_review_comment'];
+  if (event !== 'check_run' && event !== 'pull_request' && event !== 'pull_request_review' && !comments.includes(event)) return unknownEvent('forge', event);
   const a = validate(actionOnly, body, event, prefix);
   if (!a.ok) return a;
+  if (comments.includes(event)) return commentEvent(event, a.data.action, body, prefix);
   if (event === 'check_run') return checkRunEvent(a.data.action, body, prefix);
   if (event === 'pull_request') return pullRequestEvent(a.data.action, body, prefix);
   return githubReviewEvent(a.data.action, body, prefix);

@@ -23,6 +23,8 @@ function toTaskEvent(fact: Routable): TaskEventInput {
       return fact.merged ? { type: 'pr.merged', sha: fact.sha, mergeSha: fact.mergeSha } : { type: 'pr.closed' };
     case 'review.verdict':
       return { type: 'review.verdict', sha: fact.sha, verdict: fact.verdict, comments: fact.comments };
+    case 'comment':
+      return { type: 'task.steer', text: fact.text, by: fact.author, via: 'pull request' };
     default: {
       const never: never = fact;
       throw new Error(`server: unroutable forge fact ${JSON.stringify(never)}`);
@@ -35,6 +37,10 @@ function toTaskEvent(fact: Routable): TaskEventInput {
  * task in development for the repository (SPEC R10). Ambiguity is an answer too, never a guess.
  */
 function route(conveyor: Conveyor, fact: Routable): { taskId: string } | { reason: string } {
+  if (fact.kind === 'comment') {
+    const taskId = conveyor.taskForPullRequest(fact.repo, fact.number);
+    return taskId ? { taskId } : { reason: `no task owns pull request #${fact.number} of ${fact.repo}` };
+  }
   if (fact.kind !== 'ci.status') {
     const taskId = conveyor.taskForBranch(fact.repo, fact.branch);
     return taskId ? { taskId } : { reason: `no task owns branch ${fact.branch} of ${fact.repo}` };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { definedOnly, invalidPayload, readJson, unknownEvent } from './facts.ts';
+import { commentPlainText, steeringText } from './steering.ts';
 import type { ParseFailure, ParseResult, TrackerFact, TrackerMeaning, TrackerStateGroup } from './facts.ts';
 
 /** What conveyor knows about each tracker state id: its group and what it means to a pipeline. */
@@ -8,10 +9,21 @@ export type TrackerStateMap = Record<string, { group: TrackerStateGroup; meaning
 const GROUPS: readonly TrackerStateGroup[] = ['backlog', 'unstarted', 'started', 'completed', 'cancelled'];
 
 // Plane sends these too; they are well-formed but say nothing about a task's issue.
-const NON_ISSUE_EVENTS = new Set(['project', 'cycle', 'module', 'issue_comment']);
+const NON_ISSUE_EVENTS = new Set(['project', 'cycle', 'module']);
 
 const text = z.string().min(1, 'expected a non-empty string');
 const optionalText = z.string().nullish();
+
+// Plane's comment webhook: the comment, with its issue's id and its author.
+const commentBody = z.object({
+  data: z.object({
+    id: text,
+    issue: text,
+    comment_stripped: optionalText,
+    comment_html: optionalText,
+    actor_detail: z.object({ display_name: optionalText }).nullish(),
+  }),
+});
 
 const eventOnly = z.object({ event: z.string().nullish() });
 const actionOnly = z.object({ action: text });
@@ -73,6 +85,19 @@ function issueFact(kind: 'issue.state' | 'issue.created', body: unknown, stateMa
   };
 }
 
+/** A new comment addressed to conveyor as steering; any other comment says nothing to conveyor. */
+function commentFact(body: unknown): ParseResult<TrackerFact> {
+  const a = validate(actionOnly, body, 'issue_comment');
+  if (!a.ok) return a;
+  if (a.data.action !== 'created') return noop(`issue_comment ${a.data.action}: only a new comment steers`);
+  const p = validate(commentBody, body, 'issue_comment');
+  if (!p.ok) return p;
+  const d = p.data.data;
+  const steering = steeringText(commentPlainText(d.comment_stripped, d.comment_html));
+  if (steering === null) return noop('issue_comment: not addressed to conveyor');
+  return { ok: true, fact: definedOnly({ kind: 'issue.comment' as const, issueId: d.issue, commentId: d.id, text: steering, author: present(d.actor_detail?.display_name) }) };
+}
+
 /** Parses a Plane-style tracker delivery into an issue fact, using the state map for meaning; never throws. */
 export function parseTrackerEvent(eventName: string | undefined, rawBody: string, stateMap: TrackerStateMap): ParseResult<TrackerFact> {
   const json = readJson(rawBody);
@@ -89,6 +114,7 @@ export function parseTrackerEvent(eventName: string | undefined, rawBody: string
     }
   }
   if (NON_ISSUE_EVENTS.has(event)) return noop(`${event}: not an issue event`);
+  if (event === 'issue_comment') return commentFact(body);
   if (event !== 'issue') return unknownEvent('tracker', event);
 
   const a = validate(actionOnly, body, 'issue');

@@ -34,6 +34,14 @@ export function trackerWebhook(conveyor: Conveyor, secret: string, routing: Trac
     if (deliveryKey && conveyor.hasDelivery(deliveryKey)) return acknowledge(c, { status: 'duplicate', taskId: conveyor.taskForIssue(fact.issueId) ?? '' });
 
     const existing = conveyor.taskForIssue(fact.issueId);
+    if (fact.kind === 'issue.comment') {
+      if (!existing) {
+        await conveyor.recordUnrouted(deliveryKey, fact, `no task for tracker issue ${fact.issueId}`);
+        return acknowledge(c, { status: 'unrouted', reason: `no task for tracker issue ${fact.issueId}` });
+      }
+      const steer = { type: 'task.steer' as const, text: fact.text, by: fact.author, via: 'tracker issue' };
+      return acknowledge(c, await conveyor.send(existing, steer, { source: 'webhook', deliveryKey }));
+    }
     if (!existing && fact.meaning === 'start') {
       const repo = repoForIssue(fact, routing);
       if (!repo) {

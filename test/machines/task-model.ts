@@ -79,6 +79,8 @@ export function sampleEvents(snapshot: TaskSnapshot, disturb: boolean): TaskEven
     if (relevant || disturb) out.push(...events);
   };
   sometimes(false, { type: 'task.hold', at, reason: 'blocked' }, { type: 'task.cancel', at, reason: 'dropped' });
+  // Steering is kept for the stage's next run.
+  sometimes(false, { type: 'task.steer', at, text: 'also cover the empty cart', via: 'pull request' });
   sometimes(false, { type: 'dependency.done', at, taskId: 'upstream' }, { type: 'pr.merged', at, sha: head });
   sometimes(stage === 'analysis', { type: 'analysis.approved', at }, { type: 'analysis.rejected', at, reason: 'not now' });
   if (ctx.decision) {

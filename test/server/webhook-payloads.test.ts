@@ -194,7 +194,7 @@ const goodTracker: TrackerCase[] = [
   ['a project event', 'project', { event: 'project', action: 'updated', data: {} }, { kind: 'noop', reason: 'project: not an issue event' }],
   ['a cycle event', 'cycle', {}, { kind: 'noop', reason: 'cycle: not an issue event' }],
   ['a module event', 'module', {}, { kind: 'noop', reason: 'module: not an issue event' }],
-  ['an issue comment', 'issue_comment', { event: 'issue_comment', action: 'created', data: { comment_html: '<p>hi</p>' } }, { kind: 'noop', reason: 'issue_comment: not an issue event' }],
+  ['an issue comment not addressed to conveyor', 'issue_comment', { event: 'issue_comment', action: 'created', data: { id: 'c-1', issue: 'issue-1', comment_html: '<p>hi</p>' } }, { kind: 'noop', reason: 'issue_comment: not addressed to conveyor' }],
 ];
 
 describe('parseTrackerEvent accepts', () => {
