@@ -36,7 +36,9 @@ async function start(implementations: Implementations, dir?: string): Promise<{ 
 }
 
 async function waitFor(conveyor: Conveyor, id: string, state: string): Promise<TaskView> {
-  for (let i = 0; i < 2000; i++) {
+  // A deadline in wall time, not a count of polls: on a busy machine each poll can take far longer than its delay.
+  const deadline = Date.now() + 25_000;
+  while (Date.now() < deadline) {
     const view = conveyor.task(id);
     if (view?.state === state) return view;
     await delay(5);
