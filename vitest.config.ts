@@ -8,6 +8,6 @@ export default defineConfig({
     // Suites spawn real processes and git; two cores are the norm here.
     maxWorkers: 2,
     // The model suites keep every path's conveyor and simulated disk until the file ends; Node's default heap is too small for them.
-    execArgv: ['--max-old-space-size=6144'],
+    execArgv: ['--max-old-space-size=10240'],
   },
 });
