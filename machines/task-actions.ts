@@ -90,8 +90,9 @@ export const taskActions = {
   effectDone: update(() => ({ deadline: null, effectAttempt: 1 })),
   armGateDeadline: update(({ context, event }: Ctx) => ({ deadline: event.at + context.limits.gateTimeoutMs })),
   /** Bounds a step that reports by itself (preparing, an effect), in case its report never comes. */
+  // The first stage is entered by xstate's own init event, which carries no time: the task's creation is its time.
   armStepDeadline: update(({ context, event }: Ctx, params: { step: 'prepare' | 'effect' }) => ({
-    deadline: event.at + (params.step === 'prepare'
+    deadline: (event.at ?? context.createdAt) + (params.step === 'prepare'
       ? (context.limits.prepareTimeoutMs ?? defaultPipeline.prepareTimeoutMs)
       : (context.limits.effectTimeoutMs ?? defaultPipeline.effectTimeoutMs)),
   })),
