@@ -7,7 +7,5 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Suites spawn real processes and git; two cores are the norm here.
     maxWorkers: 2,
-    // The model suites keep every path's conveyor and simulated disk until the file ends; Node's default heap is too small for them.
-    execArgv: ['--max-old-space-size=10240'],
   },
 });

@@ -46,6 +46,9 @@ export function serializeTaskState(snap: SnapshotLike): string {
   if (state === 'escalated') return JSON.stringify({ ...base, from: ctx.escalation?.stage ?? null });
   if (state === 'recovery.awaitingAck') return JSON.stringify({ ...base, from: ctx.failure?.stage ?? null });
   if (state === 'recovery.stillDivergent') return JSON.stringify(base);
+  // Guards only ask whether attempts are left: past the budget (a human may say "run again" any number of
+  // times after an effect's deadline) every count reads the same, so the model stays finite.
+  const atMost = (n: number) => Math.min(n, ctx.limits.maxJobAttempts);
   const where = position(snap);
   const [stage = '', sub = ''] = where.split(/\.(.*)/s);
   return JSON.stringify({
@@ -59,8 +62,8 @@ export function serializeTaskState(snap: SnapshotLike): string {
     tests: stage === 'testing' ? (onHead(ctx, ctx.tests)?.passed ?? null) : undefined,
     staging: stage === 'deploy-staging' ? (ctx.deploys.staging?.state ?? null) : undefined,
     production: stage === 'deploy' ? (ctx.deploys.production?.state ?? null) : undefined,
-    attempt: /^(working|retrying)/.test(sub) ? (ctx.job?.attempt ?? 1) : undefined,
-    effectAttempt: effects.some((e) => sub.startsWith(e)) ? ctx.effectAttempt : undefined,
+    attempt: /^(working|retrying)/.test(sub) ? atMost(ctx.job?.attempt ?? 1) : undefined,
+    effectAttempt: effects.some((e) => sub.startsWith(e)) ? atMost(ctx.effectAttempt) : undefined,
   });
 }
 

@@ -49,15 +49,18 @@ describe('the task model', () => {
   });
 });
 
+// A path is up to 60 steps, each a commit, and runs beside others: more than a unit test's time on a busy machine.
+const PATH_TIMEOUT_MS = 120_000;
+
 describe.concurrent('a conveyor task follows each model path', () => {
   for (const path of graph.paths) {
-    it(path.name, ({ expect }) => replay(path.edges, graph.initial, { expect }));
+    it(path.name, ({ expect }) => replay(path.edges, graph.initial, { expect }), PATH_TIMEOUT_MS);
   }
 });
 
 describe.concurrent('a conveyor task follows each model path across a power cut after every step, restored from the journal', () => {
   for (const [i, path] of graph.paths.entries()) {
-    it(path.name, ({ expect }) => replay(path.edges, graph.initial, { crashes: { seed: i + 1 }, expect }));
+    it(path.name, ({ expect }) => replay(path.edges, graph.initial, { crashes: { seed: i + 1 }, expect }), PATH_TIMEOUT_MS);
   }
 });
 
