@@ -24,6 +24,8 @@ interface Run {
   taskId: string;
   calls: { args: string[]; prompt: string; resume: string | null }[];
   jobs: JobRecord[];
+  /** The fake CLI's record of its runs. */
+  record: string;
 }
 
 async function runTwice(kind: 'claude-code' | 'codex', transcript: string, limits: Record<string, number> = {}, until = 'analysis.gating'): Promise<Run> {
@@ -47,7 +49,7 @@ async function runTwice(kind: 'claude-code' | 'codex', transcript: string, limit
   await waitForState(conveyor, taskId, until, 20_000);
   const calls = (await readFile(record, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Run['calls'][number]);
   const jobs = conveyor.jobsOf(taskId).sort((a, b) => a.requestedAt - b.requestedAt);
-  return { conveyor, taskId, calls, jobs };
+  return { conveyor, taskId, calls, jobs, record };
 }
 
 describe.each([
@@ -109,11 +111,19 @@ describe('what agents spend', () => {
     expect(metrics.text).toContain('conveyor_agent_tokens_total{repo="scratch",stage="analysis",type="output"} 824');
   }, 30_000);
 
-  it('holds the task with an alert naming the budget once it is spent, and starts no further agent', async () => {
-    const { conveyor, taskId, calls } = await runTwice('claude-code', CLAUDE_TRANSCRIPT, { taskBudgetUsd: 0.1 }, 'onHold');
+  it('escalates the task with the spend and the budget as its reason, raises an alert naming both, and starts no further agent', async () => {
+    const { conveyor, taskId, calls, record } = await runTwice('claude-code', CLAUDE_TRANSCRIPT, { taskBudgetUsd: 0.1 }, 'escalated');
     const view = conveyor.task(taskId)!;
-    expect(view.context.hold?.reason).toMatch(/^budget exceeded: the task's agents spent \$0\.1873 of its \$0\.10 budget \(limits\.taskBudgetUsd\)/);
-    expect(conveyor.alertBoard.list().some((a) => a.kind === 'budget_exceeded' && a.taskId === taskId)).toBe(true);
+    const reason = /^budget exceeded: the task's agents spent \$0\.1873 of its \$0\.10 budget \(limits\.taskBudgetUsd\)/;
+    expect(view.context.escalation).toEqual({ stage: 'analysis', reason: expect.stringMatching(reason) });
+    expect(view.context.hold).toBeNull();
+    const alert = conveyor.alertBoard.list().find((a) => a.kind === 'budget_exceeded' && a.taskId === taskId);
+    expect(alert?.message).toMatch(/\$0\.1873 of its \$0\.10 budget/);
     expect(calls).toHaveLength(1);
+    // A retry with the budget still spent starts no agent: the task is escalated again at once.
+    await conveyor.send(taskId, { type: 'task.retry' }, { source: 'operator' });
+    const escalations = () => conveyor.history(taskId).filter((h) => h.event.type === 'budget.exceeded' && h.accepted).length;
+    await waitForState(conveyor, taskId, (v) => v.state === 'escalated' && escalations() === 2, 10_000);
+    expect((await readFile(record, 'utf8')).trim().split('\n')).toHaveLength(1);
   }, 30_000);
 });
