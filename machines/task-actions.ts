@@ -139,6 +139,8 @@ function failureReason(event: TaskEvent): string {
       return `${event.effect} failed: ${event.error}`;
     case 'stage.prepare_failed':
       return `preparing the stage failed: ${event.reason}`;
+    case 'budget.exceeded':
+      return event.reason;
     default:
       // An implementation's throw: its message is the reason.
       return 'error' in event && typeof event.error === 'string' ? event.error : event.type;

@@ -268,6 +268,7 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
       ...factHandlers(stage.gate),
       'stage.sync_reset': recovery('#task.recovery.awaitingAck'),
       'stage.sync_failed': recovery('#task.recovery.stillDivergent'),
+      'budget.exceeded': { target: '#task.escalated', actions: escalate('budget exceeded') },
     },
     states,
   };

@@ -40,8 +40,8 @@ function wordingOf(a: StoredAlert): Wording {
     case 'budget_exceeded':
       return {
         taskId: task,
-        message: `task ${task} is held: ${str(a.reason)}`,
-        suggestedAction: 'Raise limits.taskBudgetUsd (and restart conveyor), or cancel the task; resume it to go on.',
+        message: `task ${task} is escalated: ${str(a.reason)}`,
+        suggestedAction: 'Raise limits.taskBudgetUsd (and restart conveyor), then retry the task; or cancel it.',
       };
     case 'dependency_cycle': {
       const cycle = Array.isArray(a.cycle) ? a.cycle.map(str) : [];

@@ -37,7 +37,7 @@ export interface AgentWorkOptions {
   activity: ActivityFeed;
   /** What a task may spend on its agents, in US dollars as the CLIs report it; null for no limit. */
   taskBudgetUsd: number | null;
-  /** A task spent past its budget: a human is told and the task held. */
+  /** A task spent past its budget: a human is told and the task escalated. */
   budgetExceeded(taskId: string, reason: string): Promise<void>;
 }
 
@@ -46,7 +46,7 @@ function overBudget(rt: RuntimeHandle, taskId: string, budget: number | null): s
   if (budget === null) return null;
   const spent = spendOf(rt.list<JobRecord>('jobs').filter((j) => j.taskId === taskId)).total.costUsd ?? 0;
   if (spent <= budget) return null;
-  return `budget exceeded: the task's agents spent $${spent.toFixed(4)} of its $${budget.toFixed(2)} budget (limits.taskBudgetUsd); raise it and resume the task to go on`;
+  return `budget exceeded: the task's agents spent $${spent.toFixed(4)} of its $${budget.toFixed(2)} budget (limits.taskBudgetUsd); raise it and retry the task to go on`;
 }
 
 /** The session a new job of this task, stage and agent resumes: the latest one an earlier job recorded. */
@@ -104,7 +104,7 @@ export function runAgentActor(o: AgentWorkOptions) {
       const reason = budgetTold ? null : overBudget(rt, input.taskId, o.taskBudgetUsd);
       if (!reason) return false;
       budgetTold = true;
-      // Holding the task stops this job (the task leaves the stage); resuming it starts a new one.
+      // Escalating the task stops this job (the task leaves the stage); a retry starts a new one.
       await o.budgetExceeded(input.taskId, reason);
       return true;
     };

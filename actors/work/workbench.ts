@@ -143,10 +143,11 @@ export class Workbench {
       kindFor: (agent) => this.opts.agents?.[agent]?.kind ?? null,
       activity: this.activity,
       taskBudgetUsd: this.opts.taskBudgetUsd ?? null,
+      // The alert first: a human who sees the escalation finds what it spent beside it.
       budgetExceeded: async (taskId, reason) => {
         const at = rt.clock.now();
         await rt.write([{ kind: 'put', collection: 'alerts', id: `budget:${taskId}:${at}`, value: { kind: 'budget_exceeded', at, taskId, reason } }]);
-        await rt.send(taskId, { type: 'task.hold', reason }, { source: 'runtime' });
+        await rt.send(taskId, { type: 'budget.exceeded', reason }, { source: 'runtime' });
       },
     }),
     ...this.effects.implementations(rt),

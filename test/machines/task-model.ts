@@ -81,6 +81,8 @@ export function sampleEvents(snapshot: TaskSnapshot, disturb: boolean): TaskEven
   sometimes(false, { type: 'task.hold', at, reason: 'blocked' }, { type: 'task.cancel', at, reason: 'dropped' });
   // Steering is kept for the stage's next run.
   sometimes(false, { type: 'task.steer', at, text: 'also cover the empty cart', via: 'pull request' });
+  // A budget is spent while an agent works, and checked again before the next one starts.
+  sometimes(false, { type: 'budget.exceeded', at, reason: 'budget exceeded: the task\'s agents spent $2.0000 of its $1.00 budget' });
   sometimes(false, { type: 'dependency.done', at, taskId: 'upstream' }, { type: 'pr.merged', at, sha: head });
   sometimes(stage === 'analysis', { type: 'analysis.approved', at }, { type: 'analysis.rejected', at, reason: 'not now' });
   if (ctx.decision) {
