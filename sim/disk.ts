@@ -11,6 +11,26 @@ interface Inode {
 
 const joined = (parts: Buffer[]) => (parts.length === 1 ? parts[0]! : Buffer.concat(parts));
 
+/**
+ * The pieces of a file cut (or padded) to `length`. Whole pieces below the cut are kept as they are, so a
+ * crash still sees the durable ones as a prefix: bytes fsynced below the cut were on the platter before it.
+ */
+function cut(parts: Buffer[], length: number): Buffer[] {
+  const kept: Buffer[] = [];
+  let size = 0;
+  for (const part of parts) {
+    if (size + part.length > length) {
+      if (length > size) kept.push(Buffer.from(part.subarray(0, length - size)));
+      size = length;
+      break;
+    }
+    kept.push(part);
+    size += part.length;
+  }
+  if (size < length) kept.push(Buffer.alloc(length - size));
+  return kept;
+}
+
 
 /** What the disk asks before each operation: fail it (an errno), crash the process, or let it run. */
 export interface DiskFaults {
@@ -116,8 +136,7 @@ export class SimDisk {
       truncate: (length) => run(() => {
         write('truncate', path);
         const i = inode(path, 'truncate');
-        const c = content(i);
-        i.cache = [length <= c.length ? Buffer.from(c.subarray(0, length)) : Buffer.concat([c, Buffer.alloc(length - c.length)])];
+        i.cache = cut(i.cache ?? i.durable, length);
       }),
       size: () => run(() => size(inode(path, 'fstat'))),
       close: () => run(() => undefined),
