@@ -7,6 +7,8 @@ interface Inode {
   durable: Buffer[];
   /** What reads see when it differs from durable: written, not yet fsynced, in pieces (appends stay cheap). */
   cache: Buffer[] | null;
+  /** While cached: how many leading bytes of the cache are the durable ones, untouched since the last fsync. */
+  stable: number;
 }
 
 const joined = (parts: Buffer[]) => (parts.length === 1 ? parts[0]! : Buffer.concat(parts));
@@ -71,19 +73,17 @@ export class SimDisk {
   crash(): void {
     for (const inode of this.#files.values()) {
       if (inode.cache === null) continue;
-      const cache = inode.cache;
+      const cache = joined(inode.cache);
       inode.cache = null;
-      const durable = inode.durable;
-      const appended = cache.length >= durable.length && durable.every((piece, i) => cache[i] === piece);
       if (this.#random.chance(0.5)) {
         this.stats.dropped++;
         continue;
       }
       this.stats.torn++;
-      // A prefix of what was written reached the platter: of the appended tail, or of a rewrite.
-      const rest = joined(appended ? cache.slice(durable.length) : cache);
-      const kept = Buffer.from(rest.subarray(0, this.#random.int(0, rest.length)));
-      inode.durable = appended ? [...durable, kept] : [kept];
+      // The bytes no write touched since the last fsync stay; of what was written after them, a prefix
+      // reached the platter: of an appended tail, or of a rewrite (a truncation below them, a new content).
+      const rest = cache.subarray(inode.stable);
+      inode.durable = [Buffer.from(cache.subarray(0, inode.stable + this.#random.int(0, rest.length)))];
     }
   }
 
@@ -118,25 +118,34 @@ export class SimDisk {
     const create = (path: string, op: string) => {
       if (!this.#dirs.has(dirname(path))) throw errno('ENOENT', op, path);
       let found = this.#files.get(path);
-      if (!found) this.#files.set(path, (found = { durable: [], cache: null }));
+      if (!found) this.#files.set(path, (found = { durable: [], cache: null, stable: 0 }));
       return found;
     };
     // Reads are rare (opening, a checkpoint): the pieces are joined then.
     const content = (i: Inode): Buffer => joined(i.cache ?? i.durable);
     const size = (i: Inode) => (i.cache ?? i.durable).reduce((n, b) => n + b.length, 0);
+    // The cache of an inode about to change: from its durable content, all of it stable, on the first write.
+    const cached = (i: Inode): Buffer[] => {
+      if (i.cache === null) {
+        i.cache = [...i.durable];
+        i.stable = size(i);
+      }
+      return i.cache;
+    };
     const handle = (path: string): AppendFile => ({
       append: (data) => run(() => {
         write('append', path);
         const i = inode(path, 'append');
-        i.cache ??= [...i.durable];
-        i.cache.push(Buffer.from(data));
+        cached(i).push(Buffer.from(data));
       }),
       datasync: () => run(() => flush(path)),
       sync: () => run(() => flush(path)),
       truncate: (length) => run(() => {
         write('truncate', path);
         const i = inode(path, 'truncate');
-        i.cache = cut(i.cache ?? i.durable, length);
+        const before = cached(i);
+        i.stable = Math.min(i.stable, length);
+        i.cache = cut(before, length);
       }),
       size: () => run(() => size(inode(path, 'fstat'))),
       close: () => run(() => undefined),
@@ -152,7 +161,9 @@ export class SimDisk {
       readFile: (path) => run(() => Buffer.from(content(inode(path, 'open')))),
       writeFile: (path, data) => run(() => {
         write('write', path);
-        create(path, 'open').cache = [Buffer.from(data)];
+        const i = create(path, 'open');
+        i.cache = [Buffer.from(data)];
+        i.stable = 0;
       }),
       rename: (from, to) => run(() => {
         write('rename', from);
