@@ -1,18 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../store/index.ts';
 import type { TaskSummary, TaskView } from '../../actors/index.ts';
 import { signHex } from '../../server/webhooks/signatures.ts';
 import { seededRandom } from '../support/seeded-random.ts';
+import { killAllConveyors, killConveyor, startConveyor as startProcess, type ConveyorProcess } from '../support/conveyor-process.ts';
 
 // A real conveyor process on loopback, killed with SIGKILL mid-stream and restarted on the same data (SPEC R9, R31).
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const API_TOKEN = 'kill9-api-token';
 const TRACKER_SECRET = 'kill9-tracker-secret';
 const ISSUES = 40;
@@ -37,11 +35,7 @@ interface Delivery {
   ackTaskId?: string;
 }
 
-interface Server {
-  child: ChildProcess;
-  base: string;
-  exited: Promise<void>;
-}
+type Server = ConveyorProcess;
 
 const issueId = (i: number) => `ISS-${String(i).padStart(3, '0')}`;
 const titleOf = (issue: string) => `Issue ${issue}`;
@@ -75,7 +69,6 @@ function plan(): Delivery[][] {
   return senders;
 }
 
-const children = new Set<ChildProcess>();
 const dirs: string[] = [];
 
 /**
@@ -88,47 +81,8 @@ const CONFIG = {
   pipeline: { stages: Object.fromEntries(STAGES.map((id) => [id, { agent: null }])) },
 };
 
-async function startConveyor(dataDir: string): Promise<Server> {
-  const configPath = join(dataDir, 'conveyor.config.json');
-  await writeFile(configPath, JSON.stringify(CONFIG));
-  const args = ['--import', 'tsx', 'server/main.ts', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--config', configPath];
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, CONVEYOR_API_TOKEN: API_TOKEN, CONVEYOR_TRACKER_SECRET: TRACKER_SECRET, CONVEYOR_FORGE_SECRET: 'kill9-forge-secret' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => {
-    children.delete(child);
-    resolve();
-  }));
-  let output = '';
-  const base = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(output);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.once('exit', (code, signal) => reject(new Error(`conveyor exited (${code ?? signal}) before listening:\n${output}`)));
-  });
-  return { child, base, exited };
-}
-
-/** Kills every conveyor still running, whatever state a failed test left it in. */
-async function killAll(): Promise<void> {
-  const running = [...children];
-  for (const child of running) child.kill('SIGKILL');
-  await Promise.all(running.map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(null) : c.once('exit', resolve)))));
-}
-
-async function kill(server: Server): Promise<void> {
-  server.child.kill('SIGKILL');
-  await server.exited;
-}
+const startConveyor = (dataDir: string) =>
+  startProcess(dataDir, CONFIG, { CONVEYOR_API_TOKEN: API_TOKEN, CONVEYOR_TRACKER_SECRET: TRACKER_SECRET, CONVEYOR_FORGE_SECRET: 'kill9-forge-secret' });
 
 async function api<T>(server: Server, path: string): Promise<T> {
   const res = await fetch(`${server.base}/api${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
@@ -234,13 +188,13 @@ describe('kill -9 during a stream of tracker webhooks', () => {
     const server = await startConveyor(await freshDir());
     await drive(server, plan(), () => undefined);
     reference = endState(await settled(server));
-    await kill(server);
+    await killConveyor(server);
   }, CYCLE_TIMEOUT_MS);
 
-  afterEach(killAll);
+  afterEach(killAllConveyors);
 
   afterAll(async () => {
-    await killAll();
+    await killAllConveyors();
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true, maxRetries: 3 })));
   });
 
@@ -277,7 +231,7 @@ describe('kill -9 during a stream of tracker webhooks', () => {
       await drive(first, senders, () => {
         if (++acks !== killAt) return;
         // A few milliseconds later, so the kill lands while other senders' commits are in flight.
-        killing = delay(killDelayMs).then(() => kill(first));
+        killing = delay(killDelayMs).then(() => killConveyor(first));
       });
       await (killing ?? Promise.reject(new Error(`kill9: only ${acks} of ${killAt} deliveries were acknowledged`)));
       const acked = all.filter((d) => d.ackStatus !== undefined);
@@ -308,7 +262,7 @@ describe('kill -9 during a stream of tracker webhooks', () => {
         for (const d of list) expect((await post(second, d))?.status, `redelivery of ${d.kind} of ${d.issue}`).toBeLessThan(300);
       }));
       expect(endState(await settled(second))).toEqual(reference);
-      await kill(second);
+      await killConveyor(second);
     }, CYCLE_TIMEOUT_MS);
   }
 });
