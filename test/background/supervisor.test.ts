@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromCallback } from 'xstate';
 import type { Background, BackgroundConfig } from '../../actors/index.ts';
-import { sweepLoop, type LoopTimerInput } from '../../machines/index.ts';
+import { flakyLoop } from '../support/flaky-loop.ts';
 import { makeWorld, type World } from './harness.ts';
 
 const config: BackgroundConfig = {
@@ -10,21 +9,6 @@ const config: BackgroundConfig = {
   supervisor: { backoffBaseMs: 1_000, backoffMaxMs: 60_000, windowMs: 60_000, maxRestarts: 3 },
 };
 
-/** A loop whose timer throws while `crash.on` is set (a bug in the loop), and otherwise works on the world's clock. */
-function flakyLoop(world: World, crash: { on: boolean; count: number }) {
-  const timer = fromCallback<{ type: string }, LoopTimerInput>(({ input, sendBack }) => {
-    if (crash.on) {
-      crash.count++;
-      throw new Error('loop broke');
-    }
-    const { key, deadline } = input;
-    if (deadline === null) return undefined;
-    const handle = world.clock.setTimeout(() => sendBack({ type: 'timer.fired', key, deadline, at: world.clock.now() }), deadline - world.clock.now());
-    return () => world.clock.clearTimeout(handle);
-  });
-  return sweepLoop.provide({ actors: { timer } });
-}
-
 describe('supervisor', () => {
   let world: World;
   afterEach(async () => world?.close());
@@ -32,7 +16,7 @@ describe('supervisor', () => {
   it('restarts a crashing loop with exponential backoff', async () => {
     world = await makeWorld();
     const crash = { on: true, count: 0 };
-    const bg = world.background({ config, loops: { reaper: flakyLoop(world, crash) } });
+    const bg = world.background({ config, loops: { reaper: flakyLoop(world.clock, crash) } });
     bg.start();
     await world.advance(0);
     expect(crash.count).toBe(1);
@@ -51,7 +35,7 @@ describe('supervisor', () => {
   it('marks the runtime degraded past K restarts in the window, alerts once, and recovers when the window passes', async () => {
     world = await makeWorld();
     const crash = { on: true, count: 0 };
-    const bg = world.background({ config, loops: { reaper: flakyLoop(world, crash) } });
+    const bg = world.background({ config, loops: { reaper: flakyLoop(world.clock, crash) } });
     bg.start();
     for (const wait of [0, 1_000, 2_000]) await world.advance(wait);
     expect(bg.status().supervisor).toMatchObject({ state: 'running', restarts: 3, degraded: false });
@@ -92,7 +76,7 @@ describe('supervisor', () => {
   it('keeps a restart backoff deadline after being restored from a persisted snapshot', async () => {
     world = await makeWorld();
     const crash = { on: true, count: 0 };
-    const first: Background = world.background({ config, loops: { reaper: flakyLoop(world, crash) } });
+    const first: Background = world.background({ config, loops: { reaper: flakyLoop(world.clock, crash) } });
     first.start();
     await world.advance(0);
     await world.advance(1_000);
@@ -100,7 +84,7 @@ describe('supervisor', () => {
     const persisted = JSON.parse(JSON.stringify(first.persisted())) as unknown;
     await first.stop();
     crash.on = false;
-    const restored = world.background({ config, snapshot: persisted, loops: { reaper: flakyLoop(world, crash) } });
+    const restored = world.background({ config, snapshot: persisted, loops: { reaper: flakyLoop(world.clock, crash) } });
     restored.start();
     await world.advance(1_999);
     expect(restored.status().reaper.state).toBe('backoff');
@@ -112,14 +96,14 @@ describe('supervisor', () => {
   it('keeps its degraded mark and the time it clears after being restored from a persisted snapshot', async () => {
     world = await makeWorld();
     const crash = { on: true, count: 0 };
-    const first = world.background({ config, loops: { reaper: flakyLoop(world, crash) } });
+    const first = world.background({ config, loops: { reaper: flakyLoop(world.clock, crash) } });
     first.start();
     for (const wait of [0, 1_000, 2_000, 4_000]) await world.advance(wait);
     expect(first.status().supervisor).toMatchObject({ state: 'degraded', restarts: 4 });
     const persisted = JSON.parse(JSON.stringify(first.persisted())) as unknown;
     await first.stop();
     crash.on = false;
-    const restored = world.background({ config, snapshot: persisted, loops: { reaper: flakyLoop(world, crash) } });
+    const restored = world.background({ config, snapshot: persisted, loops: { reaper: flakyLoop(world.clock, crash) } });
     restored.start();
     await world.advance(8_000);
     expect(restored.status().reaper.state).toBe('idle');
@@ -141,21 +125,21 @@ describe('supervisor across a restart of conveyor', () => {
     const crash = { on: true, count: 0 };
     const kept: unknown[] = [];
     const persist = async (snapshot: unknown) => void kept.push(snapshot);
-    const first = world.background({ config, loops: { reaper: flakyLoop(world, crash) }, persist });
+    const first = world.background({ config, loops: { reaper: flakyLoop(world.clock, crash) }, persist });
     first.start();
     for (const wait of [0, 1_000]) await world.advance(wait);
     expect(first.status().supervisor).toMatchObject({ restarts: 2 });
     await first.stop();
 
     crash.on = false;
-    const second = world.background({ config, loops: { reaper: flakyLoop(world, crash) }, snapshot: kept.at(-1) });
+    const second = world.background({ config, loops: { reaper: flakyLoop(world.clock, crash) }, snapshot: kept.at(-1) });
     second.start();
     await world.advance(0);
     expect(second.status().supervisor).toMatchObject({ restarts: 2 });
     await second.stop();
 
     const changed = { ...config, reaper: { intervalMs: 2_000 } };
-    const third = world.background({ config: changed, loops: { reaper: flakyLoop(world, crash) }, snapshot: kept.at(-1) });
+    const third = world.background({ config: changed, loops: { reaper: flakyLoop(world.clock, crash) }, snapshot: kept.at(-1) });
     third.start();
     await world.advance(0);
     expect(third.status().supervisor).toMatchObject({ restarts: 0 });
