@@ -195,8 +195,11 @@ export class Background implements BackgroundControl {
     this.#log(`supervisor: started reconciler (${reconciler.enabled ? `every ${reconciler.intervalMs} ms` : 'off'}) and reaper (${reaper.enabled ? `every ${reaper.intervalMs} ms` : 'off'}, ceiling ${reaper.hardCeilingMs} ms)`);
   }
 
-  /** Writes the supervisor's snapshot after its transitions: the latest one, one write at a time. */
-  #persistOnChange(actor: { subscribe(fn: () => void): unknown; getPersistedSnapshot(): unknown; getSnapshot(): { status: string } }, persist: (s: unknown) => Promise<void>): void {
+  /**
+   * Writes the supervisor's snapshot after its transitions and its loops' (a loop's next deadline lives in
+   * the loop's own snapshot): the latest one, one write at a time, read once the transition is over.
+   */
+  #persistOnChange(actor: Actor<SupervisorMachine>, persist: (s: unknown) => Promise<void>): void {
     let writing = false;
     let again = false;
     const write = async () => {
@@ -209,7 +212,9 @@ export class Background implements BackgroundControl {
       } while (again);
       writing = false;
     };
-    actor.subscribe(() => void write());
+    actor.system.inspect((e) => {
+      if (e.type === '@xstate.snapshot') queueMicrotask(() => void write());
+    });
   }
 
   /** Stops the loops, lets a sweep in flight finish, then the mirror and the outbox. */
