@@ -1,22 +1,26 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as immediate, setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Conveyor, EffectSet, RuntimeStoppingError, type EffectRecord, type SendOptions, type TaskEventInput } from '../../actors/index.ts';
+import { Conveyor, EffectSet, systemClock, type Clock, type EffectRecord, type SendOptions, type TaskEventInput } from '../../actors/index.ts';
+import { deferred } from '../../actors/deferred.ts';
+import { SimDisk } from '../../sim/disk.ts';
+import { SimRandom } from '../../sim/random.ts';
 import { EmbeddedStore, type HistoryEntry } from '../../store/index.ts';
 import { driveToTesting, waitForTask, withEffects } from '../support/effects-pipeline.ts';
 import { ForgeDouble } from '../support/forge-double.ts';
 import { seededRandom } from '../support/seeded-random.ts';
 
-// 1,000 seeded runs. Each copies a data dir holding three tasks at the edge before their merge
-// (testing.gating), opens a conveyor on it with a forge of its own (counting mode: real HTTP, no
-// git), and fires at 1 to 3 of the tasks the drivers of that edge plus one restart, in a seeded order.
+// 1,000 seeded runs. Each loads a data dir holding three tasks at the edge before their merge
+// (testing.gating) onto a simulated disk that loses what was not fsynced, opens a conveyor on it with a
+// forge of its own (counting mode: real HTTP, no git), and fires at 1 to 3 of the tasks the drivers of
+// that edge plus one power cut, in a seeded order.
 const RUNS = 1000;
 const BLOCKS = 4;
 const CONCURRENT = 12;
 const TASKS = 3;
-
+const DATA = '/data';
 
 const sha = (n: number) => n.toString(16).padStart(40, '0');
 
@@ -28,38 +32,85 @@ interface Seeded {
 
 let template: { dir: string; tasks: Seeded[] };
 
-/** The conveyor of a run, replaced by a restart; drivers that hit the stopping one retry on the next. */
+/** Instant stage work with the journaled merge of the forge double (no deploy commands). */
+const withForge = (forge: ForgeDouble) =>
+  withEffects(new EffectSet({ repos: [{ name: 'shop', targetBranch: 'main', forge: forge.config() }], worktreeFor: async () => null, cwdFor: async () => tmpdir() }));
+
+/** The system clock for one process: its timers die with it. */
+function processClock(): Clock & { stopAll(): void } {
+  const armed = new Set<unknown>();
+  return {
+    now: () => systemClock.now(),
+    setTimeout: (fn, ms) => {
+      const handle = systemClock.setTimeout((...args) => {
+        armed.delete(handle);
+        fn(...args);
+      }, ms);
+      armed.add(handle);
+      return handle;
+    },
+    clearTimeout: (handle) => {
+      armed.delete(handle);
+      systemClock.clearTimeout(handle);
+    },
+    stopAll: () => {
+      for (const handle of armed) systemClock.clearTimeout(handle);
+      armed.clear();
+    },
+  };
+}
+
+/** A simulated disk holding, fsynced, the files of a real data directory. */
+async function diskWith(dir: string, seed: number): Promise<SimDisk> {
+  const disk = new SimDisk(new SimRandom(seed));
+  const fs = disk.view({ alive: () => true });
+  await fs.mkdirp(DATA);
+  for (const name of await readdir(dir)) {
+    await fs.writeFile(join(DATA, name), await readFile(join(dir, name)));
+    await fs.fsync(join(DATA, name));
+  }
+  await fs.fsync(DATA);
+  return disk;
+}
+
+/**
+ * The conveyor of a run, replaced after a power cut: the running one is abandoned mid-flight (no stop, no
+ * checkpoint; its disk calls never answer, its timers are gone) and a new one opens on what the disk kept.
+ * A driver whose call the cut swallowed sends again to the next one, as a webhook sender retries.
+ */
 class Host {
   current!: Conveyor;
+  #process = { alive: true, clock: processClock(), died: deferred() };
   #next: Promise<void> = Promise.resolve();
 
-  constructor(private readonly dir: string, private readonly forge: ForgeDouble) {}
+  constructor(private readonly disk: SimDisk, private readonly forge: ForgeDouble) {}
 
   async open(): Promise<void> {
-    const effects = new EffectSet({ repos: [{ name: 'shop', targetBranch: 'main', forge: this.forge.config() }], worktreeFor: async () => null, cwdFor: async () => this.dir });
-    const conveyor = new Conveyor({ store: new EmbeddedStore({ dir: this.dir }), implementations: withEffects(effects) });
+    const process = { alive: true, clock: processClock(), died: deferred() };
+    const store = new EmbeddedStore({ dir: DATA, fs: this.disk.view({ alive: () => process.alive }), clock: process.clock });
+    const conveyor = new Conveyor({ store, clock: process.clock, implementations: withForge(this.forge) });
     // Drivers see the new conveyor only once it has loaded and restored everything.
     await conveyor.start();
+    this.#process = process;
     this.current = conveyor;
   }
 
-  restart(): Promise<void> {
-    this.#next = (async () => {
-      await this.current.stop();
-      await this.open();
-    })();
+  powerCut(): Promise<void> {
+    const dying = this.#process;
+    dying.alive = false;
+    dying.clock.stopAll();
+    dying.died.resolve();
+    this.disk.crash();
+    this.#next = this.open();
     return this.#next;
   }
 
   async send(taskId: string, event: TaskEventInput, opts: SendOptions): Promise<void> {
     for (;;) {
-      try {
-        await this.current.send(taskId, event, opts);
-        return;
-      } catch (e) {
-        if (!(e instanceof RuntimeStoppingError)) throw e;
-        await this.#next;
-      }
+      const { died } = this.#process;
+      const answered = await Promise.race([this.current.send(taskId, event, opts).then(() => true), died.promise.then(() => false)]);
+      if (answered) return;
+      await this.#next;
     }
   }
 }
@@ -67,15 +118,15 @@ class Host {
 beforeAll(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'conveyor-race-template-'));
   const forge = await ForgeDouble.start();
-  const host = new Host(dir, forge);
-  await host.open();
+  const conveyor = new Conveyor({ store: new EmbeddedStore({ dir }), implementations: withForge(forge) });
+  await conveyor.start();
   const tasks: Seeded[] = [];
   for (let i = 1; i <= TASKS; i++) {
-    const taskId = await driveToTesting(host.current, { repo: 'shop', pr: i, sha: sha(i) });
-    await waitForTask(host.current, taskId, (v) => v.state === 'testing.gating');
+    const taskId = await driveToTesting(conveyor, { repo: 'shop', pr: i, sha: sha(i) });
+    await waitForTask(conveyor, taskId, (v) => v.state === 'testing.gating');
     tasks.push({ taskId, head: sha(i), pr: i });
   }
-  await host.current.stop();
+  await conveyor.stop();
   await forge.close();
   template = { dir, tasks };
 });
@@ -119,22 +170,32 @@ function rollbackAfterMerge(history: readonly HistoryEntry[]): boolean {
 
 async function runSeed(seed: number): Promise<Finding[]> {
   const rnd = seededRandom(seed);
-  const dir = await mkdtemp(join(tmpdir(), 'conveyor-race-'));
-  await cp(template.dir, dir, { recursive: true });
-  // The forge is slow by a seeded few ms before merging and before answering, so restarts land inside the call.
+  // Where the power is cut: at a seeded moment among the drivers, or as the forge takes the first merge
+  // call (the old boot's merge lands while the new boot asks), or once it has merged and before it answers.
+  const cutPoint = (['moment', 'call', 'answer'] as const)[Math.floor(rnd() * 3)]!;
+  const cut = deferred();
+  let cutting: Promise<void> | null = null;
+  const cutNow = () => void (cutting ??= host.powerCut().then(() => cut.resolve()));
+  // The forge is slow by a seeded few ms before merging and before answering.
   const forge = await ForgeDouble.start({
-    onMergeCall: (pr) => delay(delays.get(pr.number)?.call ?? 0),
-    afterMerge: (pr) => delay(delays.get(pr.number)?.answer ?? 0),
+    onMergeCall: (pr) => {
+      if (cutPoint === 'call') cutNow();
+      return delay(delays.get(pr.number)?.call ?? 0);
+    },
+    afterMerge: (pr) => {
+      if (cutPoint === 'answer') cutNow();
+      return delay(delays.get(pr.number)?.answer ?? 0);
+    },
   });
   const delays = new Map<number, { call: number; answer: number }>();
   const tasks = template.tasks.slice(0, 1 + Math.floor(rnd() * TASKS));
   const prs = new Map(tasks.map((t) => {
-    // Now and then slower than a restart, so the new boot asks while the old boot's call is still out.
+    // Now and then slower than a power cut and reopening, so the new boot asks while the old boot's call is still out.
     const slow = rnd() < 0.25;
     delays.set(t.pr, { call: Math.floor(rnd() * (slow ? 120 : 6)), answer: Math.floor(rnd() * 6) });
     return [t.taskId, forge.addPullRequest({ number: t.pr, head: `change-${t.pr}`, headSha: t.head })];
   }));
-  const host = new Host(dir, forge);
+  const host: Host = new Host(await diskWith(template.dir, seed), forge);
   try {
     await host.open();
     const passed = (t: Seeded): TaskEventInput => ({ type: 'test.result', sha: t.head, passed: true });
@@ -152,7 +213,13 @@ async function runSeed(seed: number): Promise<Finding[]> {
       ]),
       { fire: sweep('reconciler'), maxMs: 6 },
       { fire: sweep('reaper'), maxMs: 6 },
-      { fire: () => host.restart(), maxMs: 16 },
+      {
+        fire: () => {
+          if (cutPoint === 'moment') cutNow();
+          return cut.promise;
+        },
+        maxMs: 16,
+      },
     ];
     // Seeded order and spacing: each driver waits its own way before it fires, all at once.
     const order = drivers.map((d) => ({ d, k: rnd(), kind: waitKinds[Math.floor(rnd() * waitKinds.length)]! })).sort((a, b) => a.k - b.k);
@@ -184,7 +251,6 @@ async function runSeed(seed: number): Promise<Finding[]> {
   } finally {
     await host.current.stop().catch(() => undefined);
     await forge.close();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -197,7 +263,7 @@ async function runSeeds(from: number, to: number): Promise<Finding[]> {
   return findings;
 }
 
-describe('exactly once under racing drivers and restarts', () => {
+describe('exactly once under racing drivers and power cuts', () => {
   const size = RUNS / BLOCKS;
   for (let b = 0; b < BLOCKS; b++) {
     const from = 1 + b * size;
@@ -206,13 +272,13 @@ describe('exactly once under racing drivers and restarts', () => {
       expect(new Set(findings.map((f) => f.seed)).size).toBe(size);
       expect(findings.filter((f) => f.merges !== 1)).toEqual([]);
       expect(findings.filter((f) => f.problems.length > 0)).toEqual([]);
-      // A second merge call happens only after a restart caught the first in flight; the forge refuses it.
+      // A second merge call happens only after a power cut caught the first in flight; the forge refuses it.
       expect(findings.filter((f) => f.mergeCalls > 1 && f.reconciled === null)).toEqual([]);
       const count = (outcome: string) => findings.filter((f) => f.reconciled === outcome).length;
-      // The restarts did land inside merges: some were found done at the forge, some not yet done.
+      // The power cuts did land inside merges: some were found done at the forge, some not yet done.
       expect(count('done')).toBeGreaterThan(0);
       expect(count('not_done')).toBeGreaterThan(0);
-      console.info(`race: seeds ${from}-${from + size - 1}: ${findings.length} tasks; after a restart ${count('done')} merges were found done at the forge and ${count('not_done')} not done (run again); ${findings.filter((f) => f.mergeCalls > 1).length} second merge calls, refused by the forge`);
+      console.info(`race: seeds ${from}-${from + size - 1}: ${findings.length} tasks; after a power cut ${count('done')} merges were found done at the forge and ${count('not_done')} not done (run again); ${findings.filter((f) => f.mergeCalls > 1).length} second merge calls, refused by the forge`);
     }, 90_000);
   }
 });
