@@ -1,19 +1,15 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Conveyor, parseConfig, pipelineFromConfig, Workbench, workbenchOptionsFromConfig, type JobRecord } from '../../actors/index.ts';
+import type { Conveyor, JobRecord } from '../../actors/index.ts';
 import { readActivity } from '../../actors/agents/index.ts';
-import { nodeFileSystem, EmbeddedStore } from '../../store/index.ts';
-import { API_TOKEN, apiCaller, FORGE_SECRET, TRACKER_SECRET, waitForState } from '../support/http-fixtures.ts';
-import { createApp } from '../../server/app.ts';
-import { defaultTrackerRouting } from '../../server/default-tracker.ts';
+import { nodeFileSystem } from '../../store/index.ts';
+import { waitForState } from '../support/http-fixtures.ts';
+import { agentConveyor, type AgentConveyor, type CliCall } from '../support/agent-conveyor.ts';
 import { CLAUDE_SESSION, CLAUDE_TRANSCRIPT, CODEX_THREAD, CODEX_TRANSCRIPT, fakeCommand } from '../support/fake-agent.ts';
 
 // Each CLI kind end to end: a configured agent of that kind runs the fake CLI as a real child process
 // (through the relay), fails its first run, and the retry resumes the session the first one reported.
 
-const STAGES_WITHOUT_AGENT = ['development', 'review', 'testing', 'deploy-staging', 'deploy'];
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
@@ -22,34 +18,21 @@ afterEach(async () => {
 interface Run {
   conveyor: Conveyor;
   taskId: string;
-  calls: { args: string[]; prompt: string; resume: string | null }[];
+  calls: CliCall[];
   jobs: JobRecord[];
   /** The fake CLI's record of its runs. */
   record: string;
+  api: AgentConveyor['api'];
 }
 
 async function runTwice(kind: 'claude-code' | 'codex', transcript: string, limits: Record<string, number> = {}, until = 'analysis.gating'): Promise<Run> {
-  const dir = await mkdtemp(join(tmpdir(), `conveyor-${kind}-`));
-  const record = join(dir, 'calls.jsonl');
-  const parsed = parseConfig({
-    repositories: [{ name: 'unused', remote: '/nonexistent/unused.git' }],
-    agents: { analyst: { kind, command: fakeCommand(transcript), env: { FAKE_CLI_RECORD: record, FAKE_CLI_FAIL_FRESH: '1' } } },
-    limits: { maxJobAttempts: 2, baseBackoffMs: 100, ...limits },
-    pipeline: { stages: Object.fromEntries(STAGES_WITHOUT_AGENT.map((s) => [s, { agent: null }])) },
-  });
-  if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
-  const workbench = new Workbench(workbenchOptionsFromConfig(parsed.config, join(dir, 'data')));
-  const conveyor = new Conveyor({ store: new EmbeddedStore({ dir: join(dir, 'store') }), workbench, pipeline: pipelineFromConfig(parsed.config) });
-  await conveyor.start();
-  cleanup.push(async () => {
-    await conveyor.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const setup = await agentConveyor(kind, fakeCommand(transcript), { FAKE_CLI_FAIL_FRESH: '1' }, limits);
+  cleanup.push(setup.stop);
+  const { conveyor } = setup;
   const { taskId } = await conveyor.createTask({ repo: 'scratch', title: 'Parse the last character' }, { source: 'operator' });
   await waitForState(conveyor, taskId, until, 20_000);
-  const calls = (await readFile(record, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Run['calls'][number]);
   const jobs = conveyor.jobsOf(taskId).sort((a, b) => a.requestedAt - b.requestedAt);
-  return { conveyor, taskId, calls, jobs, record };
+  return { conveyor, taskId, calls: await setup.calls(), jobs, record: setup.record, api: setup.api };
 }
 
 describe.each([
@@ -74,7 +57,7 @@ describe.each([
   }, 30_000);
 
   it('keeps what the agent did in the activity log beside the job log, counted on the job record', async () => {
-    const { conveyor, jobs } = await runTwice(kind, transcript);
+    const { api, jobs } = await runTwice(kind, transcript);
     const first = jobs[0]!;
     const records = await readActivity(nodeFileSystem, `${first.logPath}.activity.jsonl`);
     expect(records.map((r) => r.seq)).toEqual(records.map((_, i) => i + 1));
@@ -86,7 +69,6 @@ describe.each([
     expect(records.at(-1)).toMatchObject({ kind: 'usage', usage });
     // The last record names the log offset just past the line it came from: the run's final event.
     // The same records through the API, a page at a time.
-    const api = apiCaller(createApp({ conveyor, apiToken: API_TOKEN, trackerSecret: TRACKER_SECRET, forgeSecret: FORGE_SECRET, tracker: defaultTrackerRouting }));
     const page1 = (await (await api('GET', `/jobs/${first.id}/activity?limit=5`)).json()) as { activity: unknown[]; next: string };
     const page2 = (await (await api('GET', `/jobs/${first.id}/activity?limit=1000&cursor=${page1.next}`)).json()) as { activity: unknown[]; next: null };
     expect([...page1.activity, ...page2.activity]).toEqual(records);
@@ -99,8 +81,7 @@ describe.each([
 
 describe('what agents spend', () => {
   it('is summed per task and per stage in the task answer, and counted by repository and stage in /metrics', async () => {
-    const { conveyor, taskId } = await runTwice('claude-code', CLAUDE_TRANSCRIPT);
-    const api = apiCaller(createApp({ conveyor, apiToken: API_TOKEN, trackerSecret: TRACKER_SECRET, forgeSecret: FORGE_SECRET, tracker: defaultTrackerRouting }));
+    const { conveyor, taskId, api } = await runTwice('claude-code', CLAUDE_TRANSCRIPT);
     const answer = (await (await api('GET', `/tasks/${taskId}`)).json()) as { spend: { total: { costUsd: number; outputTokens: number }; byStage: Record<string, { costUsd: number }> } };
     // Two runs of the transcript, each reporting $0.18734 and 412 output tokens.
     expect(answer.spend.total.costUsd).toBeCloseTo(0.37468, 6);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { claudeCode, codex, type AgentKind, type ParsedActivity } from '../../actors/agents/index.ts';
-import { CLAUDE_SESSION, CLAUDE_TRANSCRIPT, CODEX_THREAD, CODEX_TRANSCRIPT } from '../support/fake-agent.ts';
+import { CLAUDE_QUESTION_TRANSCRIPT, CLAUDE_SESSION, CLAUDE_TRANSCRIPT, CODEX_THREAD, CODEX_TRANSCRIPT } from '../support/fake-agent.ts';
 
 const linesOf = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean);
 const parseAll = (kind: AgentKind, lines: string[]): ParsedActivity[] => lines.flatMap((l) => kind.parse(l));
@@ -37,6 +37,27 @@ describe('the claude-code kind', () => {
     expect(parsed.at(-2)?.isError).toBe(false);
   });
 
+  it('reads a question the run could not ask (AskUserQuestion, denied in print mode) as a question with its options', () => {
+    const parsed = parseAll(claudeCode, linesOf(CLAUDE_QUESTION_TRANSCRIPT));
+    expect(parsed.map(brief)).toEqual([
+      `session  ${CLAUDE_SESSION}`,
+      'text  The issue does not say whether a trailing newline counts as the last character.',
+      'tool AskUserQuestion',
+      "error  Claude requested permissions to use AskUserQuestion, but you haven't granted it yet.",
+      'text  I need to know whether a trailing newline counts before I change parse().',
+      `session  ${CLAUDE_SESSION}`,
+      'result  I need to know whether a trailing newline counts before I change parse().',
+      'question  Does a trailing newline count as the last character?',
+      'usage',
+    ]);
+    expect(parsed.find((p) => p.kind === 'question')?.options).toEqual(['Count it', 'Skip it']);
+  });
+
+  it('reads a final result with a QUESTION: line as a question', () => {
+    const line = JSON.stringify({ type: 'result', subtype: 'success', is_error: false, session_id: 's1', result: 'Two parsers exist.\nQUESTION: Which one should I change, src/parser.ts or lib/parse.ts?', usage: {} });
+    expect(claudeCode.parse(line).filter((p) => p.kind === 'question')).toEqual([{ kind: 'question', text: 'Which one should I change, src/parser.ts or lib/parse.ts?' }]);
+  });
+
   it('says an errored run failed', () => {
     const line = JSON.stringify({ type: 'result', subtype: 'error_max_turns', is_error: true, session_id: 's1', total_cost_usd: 0.5, usage: {} });
     expect(claudeCode.parse(line).find((p) => p.kind === 'result')).toEqual({ kind: 'result', text: 'ended with error_max_turns', isError: true });
@@ -65,6 +86,14 @@ describe('the codex kind', () => {
       'usage',
     ]);
     expect(parsed.at(-1)?.usage).toEqual({ mode: 'add', inputTokens: 24763, outputTokens: 1122, cacheReadTokens: 24448, cacheWriteTokens: 0, costUsd: null });
+  });
+
+  it('reads an agent message with a QUESTION: line as its text and a question', () => {
+    const line = JSON.stringify({ type: 'item.completed', item: { id: 'item_9', type: 'agent_message', text: 'Two parsers exist.\n  QUESTION: Which one should I change?' } });
+    expect(codex.parse(line)).toEqual([
+      { kind: 'text', text: 'Two parsers exist.\n  QUESTION: Which one should I change?' },
+      { kind: 'question', text: 'Which one should I change?' },
+    ]);
   });
 
   it('reports a failed turn and a stream error', () => {

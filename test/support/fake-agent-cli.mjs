@@ -6,7 +6,8 @@
 // Codex's:       --json [resume <id>] <prompt>
 // Environment: FAKE_CLI_RECORD (a file that gets one JSON line per run: what the CLI was asked),
 // FAKE_CLI_DELAY_MS (between lines), FAKE_CLI_FAIL_FRESH=1 (exit 1 unless resuming),
-// FAKE_CLI_HOLD_FILE (wait at the middle of the transcript until this file exists).
+// FAKE_CLI_HOLD_FILE (wait at the middle of the transcript until this file exists),
+// FAKE_CLI_RESUME_TRANSCRIPT (the transcript a resumed run replays instead).
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -19,7 +20,8 @@ if (process.env.FAKE_CLI_RECORD) {
   appendFileSync(process.env.FAKE_CLI_RECORD, `${JSON.stringify({ kind: claude ? 'claude-code' : 'codex', args, prompt, resume: resume ?? null, cwd: process.cwd() })}\n`);
 }
 
-const lines = readFileSync(transcript, 'utf8').split('\n').filter(Boolean);
+const replayed = resume && process.env.FAKE_CLI_RESUME_TRANSCRIPT ? process.env.FAKE_CLI_RESUME_TRANSCRIPT : transcript;
+const lines = readFileSync(replayed, 'utf8').split('\n').filter(Boolean);
 const first = JSON.parse(lines[0]);
 const recorded = first.session_id ?? first.thread_id;
 const delay = Number(process.env.FAKE_CLI_DELAY_MS ?? 0);
