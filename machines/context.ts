@@ -15,6 +15,14 @@ export interface Steering {
   by?: string;
   via?: string;
   at: number;
+  /** The agent's question these words answer, when they are an answer. */
+  answers?: string;
+}
+
+/** A question an agent ended its run with, for a person to answer. */
+export interface AgentQuestion {
+  text: string;
+  options?: string[];
 }
 
 export interface Failure {
@@ -79,6 +87,8 @@ export interface TaskContext {
   hold: { reason: string } | null;
   /** Steering not yet handed to a run; absent in snapshots older than steering. */
   steering?: Steering[];
+  /** The question the stage's agent waits to have answered; absent in snapshots older than questions. */
+  question?: AgentQuestion | null;
   /** Tasks this one waited on that have reached done. */
   dependenciesDone: string[];
   decisionSeq: number;

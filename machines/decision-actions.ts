@@ -1,7 +1,7 @@
 import { enqueueActions } from 'xstate';
 import { effectKey, type TaskContext } from './context.ts';
 import type { EffectName } from './pipeline.ts';
-import { ABORT, CONTINUE_AFTER_RESET, EFFECT_HAPPENED, EFFECT_RUN_AGAIN, type TaskEmitted, type TaskEvent } from './events.ts';
+import { ABORT, AGENT_QUESTION, CONTINUE_AFTER_RESET, EFFECT_HAPPENED, EFFECT_RUN_AGAIN, REPLY, type TaskEmitted, type TaskEvent } from './events.ts';
 
 type Collect<P> = Parameters<typeof enqueueActions<TaskContext, TaskEvent, P, TaskEvent, never, never, never, never, TaskEmitted>>[0];
 
@@ -70,6 +70,25 @@ export const decisionActions = {
     // The state's exit has already let go of the decision; the answer names it.
     if (event.type !== 'decision.resolved' || !event.contextKey.startsWith('effect_unknown:')) return;
     enqueue.emit({ type: 'effect.settled', key: event.contextKey.slice('effect_unknown:'.length), outcome: params.outcome, by: event.by });
+  }),
+  /** The agent ended with a question: it is kept, so the decision that asks it can be opened again after a hold. */
+  recordQuestion: steps(({ event, enqueue }) => {
+    if (event.type === 'job.exited' && event.question) enqueue.assign({ question: event.question });
+  }),
+  /** Asks the agent's question: its own options, and a reply in the person's words. */
+  openQuestion: steps(({ context, enqueue }) => {
+    if (!context.question) return;
+    const id = `${context.id}.d${context.decisionSeq + 1}`;
+    const options = [...(context.question.options ?? []).filter((o) => o !== REPLY), REPLY];
+    enqueue.assign({ decisionSeq: context.decisionSeq + 1, decision: { id, contextKey: AGENT_QUESTION, options } });
+    enqueue.emit({ type: 'decision.requested', decisionId: id, contextKey: AGENT_QUESTION, question: context.question.text, options, data: { jobId: context.job?.id } });
+  }),
+  /** The answer (the reply's words, or the option chosen) waits for the stage's next run, which resumes the agent's session. */
+  answerQuestion: steps(({ context, event, enqueue }) => {
+    if (event.type !== 'decision.resolved' || !context.question) return;
+    const text = event.option === REPLY ? (event.answer ?? '') : event.option;
+    const answer = { text, by: event.by, via: 'decision', at: event.at, answers: context.question.text };
+    enqueue.assign({ question: null, decision: null, steering: [...(context.steering ?? []), answer].slice(-20) });
   }),
   /** Continue after a reset: the stage restarts from a clean slate in a new run epoch (SPEC R29). */
   restartStage: steps(({ context, enqueue }) => {

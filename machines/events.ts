@@ -1,4 +1,5 @@
 import type { EffectName } from './pipeline.ts';
+import type { AgentQuestion } from './context.ts';
 
 export type CiState = 'pending' | 'success' | 'failure' | 'error';
 export type Verdict = 'approved' | 'changes_requested';
@@ -48,7 +49,8 @@ export type WorkEvent = Stamped &
     | { type: 'stage.prepared'; outcome?: PreparedOutcome }
     | { type: 'stage.prepare_failed'; reason: string }
     | { type: 'job.started'; jobId: string; pid?: number; timeoutMs?: number }
-    | { type: 'job.exited'; jobId: string; code: number | null; reason?: string }
+    /** `question`: the agent ended asking a person something (its activity says so); a decision asks it. */
+    | { type: 'job.exited'; jobId: string; code: number | null; reason?: string; question?: AgentQuestion }
     | { type: 'effect.done'; effect: EffectName; result?: unknown }
     | { type: 'effect.failed'; effect: EffectName; error: string; retriable: boolean }
     /** An effect an earlier boot started whose outcome the outside world cannot tell: a human decides. */
@@ -72,7 +74,8 @@ export type InvokeFailedEvent = Stamped & { type: `xstate.error.actor.${string}`
 export const INVOKE_FAILED_PREFIX = 'xstate.error.actor.';
 
 /** A human's answer to a decision the task opened. */
-export type DecisionEvent = Stamped & { type: 'decision.resolved'; decisionId: string; contextKey: string; option: string; by?: string };
+/** `answer`: the words of a free reply to an agent's question. */
+export type DecisionEvent = Stamped & { type: 'decision.resolved'; decisionId: string; contextKey: string; option: string; by?: string; answer?: string };
 
 /** Every event the task machine understands. */
 export type TaskEvent = FactEvent | OperatorEvent | WorkEvent | InvokeFailedEvent | DecisionEvent;
@@ -109,3 +112,7 @@ export const CONTINUE_AFTER_RESET = 'Continue with post-reset state';
 export const ABORT = 'Abort';
 export const EFFECT_HAPPENED = 'It happened: continue';
 export const EFFECT_RUN_AGAIN = 'It did not happen: run it again';
+/** The option of an agent's question that answers in the person's own words. */
+export const REPLY = 'Reply';
+/** The context key of the decision that asks an agent's question. */
+export const AGENT_QUESTION = 'agent_question';

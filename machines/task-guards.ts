@@ -20,6 +20,8 @@ export const taskGuards = {
   jobNotStarted: ({ context }: Ctx) => context.job !== null && context.job.startedAt === undefined,
   currentJob: ({ context, event }: Ctx) => 'jobId' in event && event.jobId === context.job?.id,
   exitedCleanly: ({ event }: Ctx) => event.type === 'job.exited' && event.code === 0,
+  /** The agent ended with a question for a person, whatever its exit code. */
+  asksQuestion: ({ event }: Ctx) => event.type === 'job.exited' && !!event.question?.text,
   /** The timer of the current state, and only once its deadline has come: a timer that fires early changes nothing. */
   currentDeadline: ({ context, event }: Ctx) =>
     event.type === 'timer.fired' && context.deadline !== null && event.deadline === context.deadline && event.at >= context.deadline,
@@ -33,5 +35,8 @@ export const taskGuards = {
 export const decisionGuards = {
   answers: ({ context, event }: Ctx, params: { option: string }) =>
     event.type === 'decision.resolved' && event.decisionId === context.decision?.id && event.option === params.option,
+  /** An answer to the decision the task waits on, with one of its options. */
+  resolves: ({ context, event }: Ctx) =>
+    event.type === 'decision.resolved' && event.decisionId === context.decision?.id && context.decision.options.includes(event.option),
   recoveringFrom: ({ context }: Ctx, params: { stage: string }) => context.failure?.stage === params.stage,
 };

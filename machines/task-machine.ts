@@ -219,11 +219,21 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
       on: {
         'job.started': { guard: 'currentJob', target: '.running', actions: 'jobStarted' },
         'job.exited': [
+          // A question is not a failure: the run had its steering, and a person answers before the next one.
+          { guard: and(['currentJob', 'asksQuestion']), target: 'asking', actions: ['clearDeadline', 'deliverSteering', 'recordQuestion'] },
           { guard: and(['currentJob', 'exitedCleanly']), target: 'gating', actions: ['clearDeadline', 'deliverSteering'] },
           { guard: and(['currentJob', 'attemptsLeft']), target: 'retrying', actions: jobFailed },
           { guard: 'currentJob', target: '#task.escalated', actions: escalate('job attempts exhausted') },
         ],
       },
+    },
+    // The agent asked a person something: a decision asks it (again after a hold), the answer starts the next run.
+    asking: {
+      ...bound('human'),
+      tags: ['awaiting-decision'],
+      entry: 'openQuestion',
+      exit: 'withdrawDecision',
+      on: { 'decision.resolved': { guard: 'resolves', target: 'working', actions: 'answerQuestion' } },
     },
     retrying: {
       ...bound('deadline'),

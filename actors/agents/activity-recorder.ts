@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import type { AppendFile, FileSystem } from '../../store/index.ts';
 import { readLogRange } from '../executors/index.ts';
-import { addUsage, type ActivityRecord, type AgentKind, type ParsedActivity, type Usage } from './types.ts';
+import { addUsage, type ActivityRecord, type AgentKind, type AgentQuestion, type ParsedActivity, type Usage } from './types.ts';
 
 /** Where a job's activity is kept: beside its log. */
 export const activityPathFor = (logPath: string): string => `${logPath}.activity.jsonl`;
@@ -15,6 +15,8 @@ export interface ActivityState {
   usage: Usage | null;
   lastAt: number | null;
   truncated: boolean;
+  /** What the agent asked a person and left unanswered: its last question, unless it went on talking after it. */
+  question: AgentQuestion | null;
 }
 
 export interface ActivityRecorderOptions {
@@ -60,7 +62,7 @@ export class ActivityRecorder {
       await file.truncate(wholeBytes);
       await file.close();
     }
-    const state: ActivityState = { count: 0, offset: 0, session: null, usage: null, lastAt: null, truncated: false };
+    const state: ActivityState = { count: 0, offset: 0, session: null, usage: null, lastAt: null, truncated: false, question: null };
     let content = 0;
     for (const r of records) {
       state.count = r.seq;
@@ -69,6 +71,7 @@ export class ActivityRecorder {
       if (r.session) state.session = r.session;
       if (r.usage) state.usage = r.usage;
       if (r.kind === 'truncated') state.truncated = true;
+      state.question = questionAfter(state.question, r);
       if (!BOOKKEEPING.has(r.kind)) content++;
     }
     return new ActivityRecorder(o, state, content);
@@ -162,6 +165,7 @@ export class ActivityRecorder {
       this.#content++;
       const { usage: _usage, ...rest } = p;
       push(rest);
+      this.#state.question = questionAfter(this.#state.question, p);
     }
     return made;
   }
@@ -176,6 +180,12 @@ export class ActivityRecorder {
     await this.#file.append(Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join('')));
     await this.#file.datasync();
   }
+}
+
+/** A question stands until the agent says more (it asked, then went on by itself); a new one replaces it. */
+function questionAfter(question: AgentQuestion | null, r: Pick<ParsedActivity, 'kind' | 'text' | 'options'>): AgentQuestion | null {
+  if (r.kind === 'question' && r.text) return { text: r.text, ...(r.options ? { options: r.options } : {}) };
+  return r.kind === 'text' ? null : question;
 }
 
 /** A job's activity records, in order; a torn last line (a crash mid-append) is left out. */

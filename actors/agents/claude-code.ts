@@ -1,9 +1,11 @@
-import { clip, jsonObject, num, rec, str, type AgentKind, type ParsedActivity } from './types.ts';
+import { clip, jsonObject, markedQuestion, num, rec, str, type AgentKind, type ParsedActivity } from './types.ts';
 
 // Claude Code's `claude -p <prompt> --output-format stream-json --verbose`, as of Claude Code 2.0: one JSON
 // object a line; `system` (subtype init, with session_id), `assistant` and `user` messages whose content
 // blocks are text, tool_use and tool_result, and a final `result` with session_id, total_cost_usd,
-// usage and is_error. Anything else is ignored.
+// usage, is_error and permission_denials. Anything else is ignored. A question the run could not ask (print
+// mode denies AskUserQuestion, which then shows in permission_denials) or a `QUESTION:` line in the result
+// is the run's question for a person.
 
 /** Tools whose input names a file they change. */
 const EDITING_TOOLS = new Set(['Edit', 'MultiEdit', 'Write', 'NotebookEdit']);
@@ -42,6 +44,18 @@ function toolErrors(message: Record<string, unknown>): ParsedActivity[] {
   return out;
 }
 
+/** The questions of a denied AskUserQuestion: their text, and the labels of the options when it asked one. */
+function deniedQuestions(event: Record<string, unknown>): ParsedActivity[] {
+  const denials = Array.isArray(event.permission_denials) ? event.permission_denials.map(rec) : [];
+  const asked = denials.find((d) => d.tool_name === 'AskUserQuestion');
+  if (!asked) return [];
+  const questions = (Array.isArray(rec(asked.tool_input).questions) ? (rec(asked.tool_input).questions as unknown[]) : []).map(rec);
+  const text = questions.map((q) => str(q.question)).filter(Boolean).join('\n');
+  if (!text) return [];
+  const options = questions.length === 1 ? (Array.isArray(questions[0]!.options) ? (questions[0]!.options as unknown[]) : []).map((o) => str(rec(o).label)).filter((l): l is string => !!l) : [];
+  return [{ kind: 'question', text: clip(text), ...(options.length > 0 ? { options: options.map((o) => clip(o, 200)) } : {}) }];
+}
+
 function result(event: Record<string, unknown>): ParsedActivity[] {
   const usage = rec(event.usage);
   const isError = event.is_error === true;
@@ -51,6 +65,7 @@ function result(event: Record<string, unknown>): ParsedActivity[] {
   return [
     ...(session ? [{ kind: 'session' as const, session }] : []),
     { kind: 'result', text: clip(text), isError },
+    ...(deniedQuestions(event).concat(str(event.result) ? markedQuestion(event.result as string) : []).slice(0, 1)),
     {
       kind: 'usage',
       usage: {

@@ -1,10 +1,11 @@
-import { clip, jsonObject, num, rec, str, type AgentKind, type ParsedActivity } from './types.ts';
+import { clip, jsonObject, markedQuestion, num, rec, str, type AgentKind, type ParsedActivity } from './types.ts';
 
 // Codex's `codex exec --json <prompt>`, as of codex-cli 0.66 (codex-rs/exec/src/exec_events.rs): JSONL
 // events thread.started {thread_id}, turn.started, turn.completed {usage}, turn.failed {error},
 // item.started / item.updated / item.completed {item}, error {message}. Items are agent_message,
 // reasoning, command_execution, file_change, mcp_tool_call, web_search, todo_list and error. A retry
-// resumes with `codex exec --json resume <thread id> <prompt>`. Codex reports tokens, not cost.
+// resumes with `codex exec --json resume <thread id> <prompt>`. Codex reports tokens, not cost. Codex has no
+// way to ask a person: an agent message with a `QUESTION:` line is its question.
 
 function itemStarted(item: Record<string, unknown>): ParsedActivity[] {
   switch (item.type) {
@@ -24,7 +25,7 @@ function itemStarted(item: Record<string, unknown>): ParsedActivity[] {
 function itemCompleted(item: Record<string, unknown>): ParsedActivity[] {
   switch (item.type) {
     case 'agent_message':
-      return str(item.text) ? [{ kind: 'text', text: clip(item.text as string) }] : [];
+      return str(item.text) ? [{ kind: 'text', text: clip(item.text as string) }, ...markedQuestion(item.text as string)] : [];
     case 'file_change':
       return (Array.isArray(item.changes) ? item.changes : []).flatMap((c) => {
         const path = str(rec(c).path);

@@ -1,4 +1,4 @@
-export type { ActivityKind, ActivityRecord, AgentKind, ParsedActivity, Usage } from './types.ts';
+export type { ActivityKind, ActivityRecord, AgentKind, AgentQuestion, ParsedActivity, Usage } from './types.ts';
 export { addUsage, zeroUsage } from './types.ts';
 export { claudeCode } from './claude-code.ts';
 export { codex } from './codex.ts';

@@ -33,6 +33,7 @@ export function buildPrompt(p: PromptInput): string {
     `Task: ${p.title}`,
     `Stage: ${p.stage} (attempt ${p.attempt}), on branch ${p.branch}.`,
     ASKS[p.stage] ?? `Do the work of the ${p.stage} stage.`,
+    'If you cannot go on without a person\'s answer, end with a line "QUESTION: <your question>"; the answer comes in your next run.',
     'Report results with: curl -X POST "$CONVEYOR_API/api/jobs/$CONVEYOR_JOB_ID/report" -H "authorization: Bearer $CONVEYOR_TOKEN" -H "content-type: application/json" -d \'{"kind": ...}\'.',
   ];
   if (p.description) lines.push('', 'The issue:', p.description);
@@ -40,7 +41,10 @@ export function buildPrompt(p: PromptInput): string {
     const where = p.lastFailure.stage === p.stage ? 'The previous attempt failed' : `The task came back from ${p.lastFailure.stage}`;
     lines.push('', `${where}: ${p.lastFailure.reason}`, 'Fix that first.');
   }
-  for (const s of p.steering ?? []) lines.push('', `${s.by ?? 'Someone'} asks${s.via ? ` (on the ${s.via})` : ''}: ${s.text}`);
+  for (const s of p.steering ?? []) {
+    const who = s.by ?? 'Someone';
+    lines.push('', s.answers ? `${who} answers your question ("${s.answers}"): ${s.text}` : `${who} asks${s.via ? ` (on the ${s.via})` : ''}: ${s.text}`);
+  }
   const text = lines.join('\n');
   return text.length > MAX_PROMPT ? `${text.slice(0, MAX_PROMPT - 1)}…` : text;
 }

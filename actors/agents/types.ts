@@ -1,3 +1,7 @@
+import type { AgentQuestion } from '../../machines/index.ts';
+
+export type { AgentQuestion };
+
 /** Tokens and cost an agent's CLI reported; cost is null when the CLI reports none (Codex). */
 export interface Usage {
   inputTokens: number;
@@ -7,13 +11,13 @@ export interface Usage {
   costUsd: number | null;
 }
 
-/** What one activity record says: the agent's text, a tool it used, a file it touched, an error, its result, its session or its spend so far. */
-export type ActivityKind = 'text' | 'tool' | 'file' | 'error' | 'result' | 'session' | 'usage' | 'truncated';
+/** What one activity record says: the agent's text, a tool it used, a file it touched, an error, its result, a question for a person, its session or its spend so far. */
+export type ActivityKind = 'text' | 'tool' | 'file' | 'error' | 'result' | 'question' | 'session' | 'usage' | 'truncated';
 
 /** What a kind's parser makes of one line of its CLI's output, before the recorder numbers and stamps it. */
 export interface ParsedActivity {
   kind: ActivityKind;
-  /** Assistant text, an error message, the final result; clipped. */
+  /** Assistant text, an error message, the final result, a question; clipped. */
   text?: string;
   /** The tool's name (Edit, Bash, shell, server.tool). */
   tool?: string;
@@ -26,7 +30,10 @@ export interface ParsedActivity {
   /** `total` replaces what the job has spent so far (a run's final figures), `add` adds to it (a turn's). */
   usage?: Usage & { mode: 'total' | 'add' };
   isError?: boolean;
+  /** For a question: the answers the agent offered, when it offered some. */
+  options?: string[];
 }
+
 
 /** One record of a job's activity log (`<job log>.activity.jsonl`), in the order the agent did things. */
 export interface ActivityRecord extends Omit<ParsedActivity, 'usage'> {
@@ -66,6 +73,18 @@ export function addUsage(a: Usage, b: Usage): Usage {
     cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
     costUsd: a.costUsd === null && b.costUsd === null ? null : (a.costUsd ?? 0) + (b.costUsd ?? 0),
   };
+}
+
+/** The line an agent starts with this to ask a person, when its CLI has no way to ask of its own (the prompt says so). */
+export const QUESTION_MARKER = 'QUESTION:';
+
+/** The question a final message asks on a line of its own (`QUESTION: …`), if it asks one. */
+export function markedQuestion(text: string): ParsedActivity[] {
+  for (const line of text.split('\n')) {
+    const trimmed = line.trim();
+    if (trimmed.startsWith(QUESTION_MARKER) && trimmed.length > QUESTION_MARKER.length) return [{ kind: 'question', text: clip(trimmed.slice(QUESTION_MARKER.length).trim()) }];
+  }
+  return [];
 }
 
 /** A JSON line as an object, or null: output that is not one (a stray stderr line) means nothing. */

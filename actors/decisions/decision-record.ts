@@ -12,6 +12,8 @@ export interface DecisionRecord {
   openedAt: number;
   data?: Record<string, unknown>;
   resolution?: string;
+  /** A reply's own words (an agent's question answered with `Reply`). */
+  answer?: string;
   by?: string;
   resolvedAt?: number;
 }

@@ -1,4 +1,4 @@
-import type { Usage } from '../agents/index.ts';
+import type { AgentQuestion, Usage } from '../agents/index.ts';
 
 /** A job's lifecycle as recorded in the store (collection "jobs"), readable at GET /api/jobs/:id. */
 export interface JobRecord {
@@ -31,6 +31,8 @@ export interface JobRecord {
   activity?: { count: number; lastAt: number | null };
   /** Tokens and cost the CLI reported for this job. */
   usage?: Usage;
+  /** The question the agent ended with, for a person to answer. */
+  question?: AgentQuestion;
 }
 
 export const jobStatuses: readonly JobRecord['status'][] = ['queued', 'starting', 'running', 'exited', 'timed_out', 'failed_to_start', 'killed', 'lost', 'orphaned'];

@@ -137,7 +137,9 @@ export function runAgentActor(o: AgentWorkOptions) {
       record = { ...record, status: stopped ? 'killed' : status, finishedAt: exit.finishedAt, exitCode: code, signal: exit.kind === 'exited' ? exit.signal : null, reason };
       await put(record);
       if (stopped || (await checkBudget())) return;
-      await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code, reason }, { source: 'job' });
+      // An agent that ended asking a person something waits for the answer instead of a gate or a retry.
+      const question = record.question;
+      await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code, reason, ...(question ? { question } : {}) }, { source: 'job' });
     };
 
     const watch = (r: RunningJob) => {
@@ -218,7 +220,10 @@ export function runAgentActor(o: AgentWorkOptions) {
       const same = o.live.get(job.id);
       if (same) return watch(same);
       if (finishedStatuses.has(prior.status)) {
-        if (prior.status !== 'killed') await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code: prior.exitCode ?? null, reason: prior.reason }, { source: 'job' });
+        if (prior.status !== 'killed') {
+          const question = prior.question ? { question: prior.question } : {};
+          await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code: prior.exitCode ?? null, reason: prior.reason, ...question }, { source: 'job' });
+        }
         return;
       }
       if (prior.status === 'running' && prior.pid && isAlive(prior.pid, prior.startedAt)) {
@@ -289,6 +294,7 @@ function withActivity(record: JobRecord, state: Readonly<ActivityState>): JobRec
     activity: { count: state.count, lastAt: state.lastAt },
     ...(state.session ? { session: state.session } : {}),
     ...(state.usage ? { usage: state.usage } : {}),
+    ...(state.question ? { question: state.question } : {}),
   };
 }
 

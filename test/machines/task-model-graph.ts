@@ -46,7 +46,7 @@ export function eventLabel(event: TaskEvent): string {
     case 'job.started':
       return `job.started${event.jobId === STALE_JOB ? '(stale)' : ''}`;
     case 'job.exited':
-      return `job.exited(${event.jobId === STALE_JOB ? 'stale ' : ''}${event.code})`;
+      return `job.exited(${event.jobId === STALE_JOB ? 'stale ' : ''}${event.code}${event.question ? ' asking' : ''})`;
     case 'effect.done':
       return `effect.done(${event.effect})`;
     case 'effect.failed':

@@ -1,7 +1,7 @@
 import { TestModel } from '@xstate/graph';
 import type { ActorLogic, AnyStateMachine, SnapshotFrom } from 'xstate';
 import {
-  ABORT, APPROVE, compileTaskMachine, CONTINUE_AFTER_RESET, defaultPipeline, describeState, EFFECT_HAPPENED, EFFECT_RUN_AGAIN, INVOKE_FAILED_PREFIX, REJECT,
+  ABORT, APPROVE, compileTaskMachine, REPLY, CONTINUE_AFTER_RESET, defaultPipeline, describeState, EFFECT_HAPPENED, EFFECT_RUN_AGAIN, INVOKE_FAILED_PREFIX, REJECT,
   type EffectName, type PipelineDefinition, type TaskContext, type TaskEvent, type TaskInput, type TaskMachine,
 } from '../../machines/index.ts';
 import { position, serializeTaskState, type SnapshotLike } from './task-model-state.ts';
@@ -88,6 +88,7 @@ export function sampleEvents(snapshot: TaskSnapshot, disturb: boolean): TaskEven
   if (ctx.decision) {
     const { id, contextKey } = ctx.decision;
     for (const option of [APPROVE, REJECT, CONTINUE_AFTER_RESET, EFFECT_HAPPENED, EFFECT_RUN_AGAIN, ABORT]) out.push({ type: 'decision.resolved', at, decisionId: id, contextKey, option });
+    out.push({ type: 'decision.resolved', at, decisionId: id, contextKey, option: REPLY, answer: 'the empty cart too' });
   }
   if (stage !== 'analysis') {
     // A push always moves the head to a new sha; elsewhere the forge repeats what the task knows.
@@ -123,6 +124,8 @@ export function sampleEvents(snapshot: TaskSnapshot, disturb: boolean): TaskEven
   for (const jobId of jobs) out.push({ type: 'job.started', at, jobId, pid: 4242 });
   for (const jobId of jobs) out.push({ type: 'job.exited', at, jobId, code: 0 });
   if (ctx.job) out.push({ type: 'job.exited', at, jobId: ctx.job.id, code: 1 });
+  // An agent that ends with a question: sampled once per chart state, like a hold.
+  if (ctx.job) sometimes(false, { type: 'job.exited', at, jobId: ctx.job.id, code: 0, question: { text: 'Which locale?', options: ['en', 'de'] } });
   for (const effect of effects) {
     out.push({ type: 'effect.done', at, effect });
     out.push({ type: 'effect.failed', at, effect, error: 'gateway timeout', retriable: true });

@@ -19,15 +19,20 @@ function item(d) {
   return li;
 }
 
+// An agent's question answered with Reply takes the reply's words, typed in the dialog.
+const REPLY = 'Reply';
+
 async function answer(d, option) {
+  const reply = option === REPLY && d.contextKey === 'agent_question';
   const ok = await confirmAction({
     title: 'Answer "' + option + '"',
     text: d.question + ' (task ' + d.taskId + ')',
     confirmLabel: option,
+    reason: reply ? 'required' : 'none',
   });
   if (!ok) return;
   try {
-    await post('/decisions/' + enc(d.id) + '/resolve', { option, by: 'console' });
+    await post('/decisions/' + enc(d.id) + '/resolve', { option, by: 'console', ...(reply ? { answer: ok.reason } : {}) });
     toast('answered "' + option + '" for task ' + d.taskId);
   } catch (e) {
     toast(e.message, true);
