@@ -192,6 +192,11 @@ export class Conveyor {
     return out;
   }
 
+  /** When a live task last accepted an event, without reading its history; undefined if it never did. */
+  lastAcceptedAt(id: string): number | undefined {
+    return this.store.historySummary(id)?.lastAcceptedAt ?? undefined;
+  }
+
   history(id: string): readonly HistoryEntry[] {
     if (this.store.getTask(id) || !this.#archive) return this.store.getHistory(id);
     return this.#archive.find(id)?.history ?? [];

@@ -159,6 +159,11 @@ export class SimDisk {
     };
     return {
       readFile: (path) => run(() => Buffer.from(content(inode(path, 'open')))),
+      // A read sees the page cache, as readFile does; a dead process gets no answer, so it gets an error here.
+      readSync: (path, position, length) => {
+        if (!process.alive()) throw Object.assign(new Error('sim: crashed'), { crash: true });
+        return Buffer.from(content(inode(path, 'open')).subarray(position, position + length));
+      },
       writeFile: (path, data) => run(() => {
         write('write', path);
         const i = create(path, 'open');

@@ -1,4 +1,4 @@
-import type { Collection, HistoryEntry, Store, StoreRecord, TaskFold, TaskRecord } from '../store/index.ts';
+import type { Collection, HistoryEntry, HistorySummary, Store, StoreRecord, TaskFold, TaskRecord } from '../store/index.ts';
 
 /**
  * What has been acknowledged: every commit the store resolved, as the simulator saw it. After a crash
@@ -87,6 +87,9 @@ export class WatchedStore implements Store {
   }
   getHistory(taskId: string): readonly HistoryEntry[] {
     return this.inner.getHistory(taskId);
+  }
+  historySummary(taskId: string): HistorySummary | undefined {
+    return this.inner.historySummary(taskId);
   }
   hasDelivery(key: string): boolean {
     return this.inner.hasDelivery(key);

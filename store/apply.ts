@@ -1,4 +1,6 @@
-import type { Collection, HistoryEntry, StoreDoc, StoreRecord } from './types.ts';
+import { DeliveryWindow } from './delivery-window.ts';
+import { HistoryIndex } from './history-index.ts';
+import type { Collection, StoreDoc, StoreRecord } from './types.ts';
 
 /** Alerts a document keeps; past it the oldest go, so a flood of bad deliveries grows neither memory nor checkpoints (SPEC R40). */
 export const MAX_ALERTS = 1000;
@@ -12,8 +14,8 @@ export function emptyDoc(): StoreDoc {
   for (const name of COLLECTIONS) collections[name] = dict();
   return {
     tasks: dict(),
-    history: dict(),
-    deliveries: dict(),
+    history: new HistoryIndex(),
+    deliveries: new DeliveryWindow(),
     issues: dict(),
     collections: collections as StoreDoc['collections'],
   };
@@ -41,17 +43,15 @@ export function applyRecord(doc: StoreDoc, record: StoreRecord): StoreDoc {
         if (task.meta.trackerIssueId !== undefined) doc.issues[task.meta.trackerIssueId] = taskId;
       }
       // The entry says it moved the task, and to which rev: a replay of the history folds exactly these.
-      pushHistory(doc, taskId, { ...record.entry, rev, ...(record.forced ? { forced: true as const } : {}) });
+      doc.history.add(taskId, { ...record.entry, rev, ...(record.forced ? { forced: true as const } : {}) });
       break;
     }
     case 'history':
-      pushHistory(doc, record.taskId, record.entry);
+      doc.history.add(record.taskId, record.entry);
       break;
     case 'delivery': {
-      // The first sighting wins: a redelivery must not move the dedupe timestamp or the task it named.
-      if (!Object.hasOwn(doc.deliveries, record.key)) {
-        doc.deliveries[record.key] = record.taskId === undefined ? { at: record.at } : { at: record.at, taskId: record.taskId };
-      }
+      // The first sighting wins: a redelivery must not move the dedupe timestamp.
+      doc.deliveries.add(record.key, record.at);
       break;
     }
     case 'put': {
@@ -69,11 +69,11 @@ export function applyRecord(doc: StoreDoc, record: StoreRecord): StoreDoc {
       // The issue's mapping stays, so a late tracker update finds the archived task instead of starting a new one.
       for (const id of record.taskIds) {
         delete doc.tasks[id];
-        delete doc.history[id];
+        doc.history.drop(id);
       }
       break;
     case 'pruned':
-      for (const [key, seen] of Object.entries(doc.deliveries)) if (seen.at < record.before) delete doc.deliveries[key];
+      doc.deliveries.prune(record.before);
       break;
     default: {
       const unknown: never = record;
@@ -125,18 +125,10 @@ export function recordProblem(value: unknown): string | undefined {
  */
 export function detachPrototypes(doc: StoreDoc): StoreDoc {
   Object.setPrototypeOf(doc.tasks, null);
-  Object.setPrototypeOf(doc.history, null);
-  Object.setPrototypeOf(doc.deliveries, null);
   Object.setPrototypeOf(doc.issues, null);
   Object.setPrototypeOf(doc.collections, null);
   for (const name of COLLECTIONS) Object.setPrototypeOf(doc.collections[name], null);
   return doc;
-}
-
-function pushHistory(doc: StoreDoc, taskId: string, entry: HistoryEntry): void {
-  const entries = doc.history[taskId];
-  if (entries === undefined) doc.history[taskId] = [entry];
-  else entries.push(entry);
 }
 
 function dropOldest(collection: Record<string, unknown>, max: number): void {

@@ -4,13 +4,12 @@ import { FsDataFile } from './data-file.ts';
 import { StoreCorruptError, StoreReadError, StoreWriteError } from './errors.ts';
 import { byteOffset, decodeUtf8, parseJson } from './json-position.ts';
 import type { FileSystem } from './file-system.ts';
-import type { StoreDoc } from './types.ts';
+import { DeliveryWindow } from './delivery-window.ts';
+import { HistoryIndex, type HistoryIndexJson } from './history-index.ts';
+import type { HistoryEntry, StoreDoc } from './types.ts';
 
-// Unindented: at 10,000 tasks the indented document is a third larger and slower to write.
-const compact = (data: unknown) => JSON.stringify(data);
-
-/** The layout of checkpoint.json; a new layout gets a new number. */
-export const CHECKPOINT_FORMAT = 1;
+/** The layout of checkpoint.json; a new layout gets a new number. Layout 1 held history and delivery keys whole. */
+export const CHECKPOINT_FORMAT = 2;
 
 /** A document as of a journal sequence number. */
 export interface Checkpoint {
@@ -23,7 +22,13 @@ export type CheckpointRead =
   | { ok: true; checkpoint: Checkpoint | null }
   | { ok: false; error: StoreCorruptError | StoreReadError };
 
-/** Reads and checks checkpoint.json without ever writing to it. */
+/** A checkpoint serialized as of its seq, to be written later while commits go on. */
+export interface PreparedCheckpoint {
+  seq: number;
+  text: string;
+}
+
+/** Reads and checks checkpoint.json without ever writing to it; a layout 1 checkpoint is read into layout 2. */
 export async function readCheckpoint(fs: FileSystem, file: string): Promise<CheckpointRead> {
   let bytes: Buffer;
   try {
@@ -38,68 +43,89 @@ export async function readCheckpoint(fs: FileSystem, file: string): Promise<Chec
   if (!parsed.ok) {
     return { ok: false, error: new StoreCorruptError(file, byteOffset(decoded.text, parsed.position), parsed.reason) };
   }
-  const problem = shapeProblem(parsed.value);
-  if (problem !== undefined) return { ok: false, error: new StoreCorruptError(file, 0, problem) };
-  const { seq, doc } = parsed.value as { seq: number; doc: StoreDoc };
-  // A collection added after this checkpoint was written starts empty.
-  for (const name of COLLECTIONS) doc.collections[name] ??= {};
-  return { ok: true, checkpoint: { seq, doc: detachPrototypes(doc) } };
+  const read = documentOf(parsed.value);
+  if (typeof read === 'string') return { ok: false, error: new StoreCorruptError(file, 0, read) };
+  return { ok: true, checkpoint: read };
+}
+
+/** Serializes the document now, as of `seq`: the history's index as the seal records it, delivery keys packed. */
+export function prepareCheckpoint(seq: number, doc: StoreDoc, history: HistoryIndexJson): PreparedCheckpoint {
+  const { tasks, issues, collections, deliveries } = doc;
+  // Unindented: at 10,000 tasks the indented document is a third larger and slower to write.
+  return { seq, text: JSON.stringify({ format: CHECKPOINT_FORMAT, seq, doc: { tasks, issues, collections, deliveries: deliveries.pack(), history } }) };
 }
 
 /** Writes checkpoints through lowdb, over our durable adapter (temp file, fsync, rename, fsync of the directory). */
 export class CheckpointWriter {
   readonly #file: string;
-  // Built by hand: lowdb's node preset turns into a memory adapter under NODE_ENV=test.
-  readonly #db: Low<{ format: number; seq: number; doc: StoreDoc }>;
+  // Built by hand: lowdb's node preset turns into a memory adapter under NODE_ENV=test. It holds the text
+  // serialized when the checkpoint began, since the document changes while the history is written.
+  readonly #db: Low<string>;
 
   constructor(fs: FileSystem, file: string) {
     this.#file = file;
-    type Checkpoint = { format: number; seq: number; doc: StoreDoc };
-    this.#db = new Low(new FsDataFile<Checkpoint>(fs, file, { parse: (text) => JSON.parse(text) as Checkpoint, stringify: compact }), { format: CHECKPOINT_FORMAT, seq: 0, doc: emptyDoc() });
+    this.#db = new Low(new FsDataFile<string>(fs, file, { parse: (text) => text, stringify: (text) => text }), '');
   }
 
-  /**
-   * Replaces checkpoint.json; once this resolves ok the file and its directory entry are on disk. The document
-   * is serialized before this returns (lowdb's write hands it to the adapter, which stringifies first), so the
-   * caller may change it while the file is written.
-   */
-  async write(seq: number, doc: StoreDoc): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+  /** Replaces checkpoint.json; once this resolves ok the file and its directory entry are on disk. */
+  async write(prepared: PreparedCheckpoint): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
     try {
-      this.#db.data = { format: CHECKPOINT_FORMAT, seq, doc };
+      this.#db.data = prepared.text;
       // The adapter fsyncs the file before its rename and the directory after: the journal may go once this resolves.
       await this.#db.write();
       return { ok: true };
     } catch (error) {
       return { ok: false, error: new StoreWriteError(this.#file, error) };
     } finally {
-      // Do not pin the document between checkpoints.
-      this.#db.data = { format: CHECKPOINT_FORMAT, seq, doc: emptyDoc() };
+      // Do not pin the text between checkpoints.
+      this.#db.data = '';
     }
   }
 }
 
-function shapeProblem(value: unknown): string | undefined {
+/** The checkpoint a parsed file holds, or why it holds none. */
+function documentOf(value: unknown): Checkpoint | string {
   if (!isObject(value)) return 'expected an object { format, seq, doc }';
-  if (value.format !== CHECKPOINT_FORMAT) return `format is ${JSON.stringify(value.format)}, expected ${CHECKPOINT_FORMAT}`;
+  if (value.format !== CHECKPOINT_FORMAT && value.format !== 1) return `format is ${JSON.stringify(value.format)}, expected ${CHECKPOINT_FORMAT}`;
   if (!Number.isSafeInteger(value.seq) || (value.seq as number) < 0) return 'seq is not a non-negative integer';
   const doc = value.doc;
   if (!isObject(doc)) return 'doc is not an object';
-  for (const key of ['tasks', 'history', 'deliveries', 'issues', 'collections'] as const) {
+  for (const key of ['tasks', 'issues', 'collections'] as const) {
     if (!isObject(doc[key])) return `doc.${key} is not an object`;
   }
   const collections = doc.collections as Record<string, unknown>;
   for (const name of COLLECTIONS) {
     if (collections[name] !== undefined && !isObject(collections[name])) return `doc.collections.${name} is not an object`;
+    // A collection added after this checkpoint was written starts empty.
+    collections[name] ??= {};
   }
   for (const [id, task] of Object.entries(doc.tasks as Record<string, unknown>)) {
     if (!isObject(task) || task.id !== id || !Number.isSafeInteger(task.rev) || !isObject(task.meta)) {
       return `doc.tasks[${JSON.stringify(id)}] is not a task record`;
     }
   }
-  for (const [id, entries] of Object.entries(doc.history as Record<string, unknown>)) {
-    if (!Array.isArray(entries)) return `doc.history[${JSON.stringify(id)}] is not a list`;
+  const out = emptyDoc();
+  out.tasks = doc.tasks as StoreDoc['tasks'];
+  out.issues = doc.issues as StoreDoc['issues'];
+  out.collections = collections as StoreDoc['collections'];
+  if (value.format === 1) {
+    // Layout 1 kept every entry and key inline: they become entries in memory, written out by the next checkpoint.
+    if (!isObject(doc.history) || !isObject(doc.deliveries)) return 'doc.history or doc.deliveries is not an object';
+    for (const [id, entries] of Object.entries(doc.history)) {
+      if (!Array.isArray(entries)) return `doc.history[${JSON.stringify(id)}] is not a list`;
+      for (const entry of entries as HistoryEntry[]) out.history.add(id, entry);
+    }
+    for (const [key, seen] of Object.entries(doc.deliveries)) out.deliveries.add(key, isObject(seen) && typeof seen.at === 'number' ? seen.at : 0);
+  } else {
+    const history = HistoryIndex.fromJson(doc.history);
+    if (typeof history === 'string') return `doc.history ${history}`;
+    if (typeof doc.deliveries !== 'string') return 'doc.deliveries is not packed text';
+    const deliveries = DeliveryWindow.unpack(doc.deliveries);
+    if (typeof deliveries === 'string') return `doc.deliveries: ${deliveries}`;
+    out.history = history;
+    out.deliveries = deliveries;
   }
-  return undefined;
+  return { seq: value.seq as number, doc: detachPrototypes(out) };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,8 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { applyRecord, emptyDoc, recordProblem } from './apply.ts';
-import { CheckpointWriter, readCheckpoint } from './checkpoint.ts';
+import { CheckpointWriter, prepareCheckpoint, readCheckpoint, type PreparedCheckpoint } from './checkpoint.ts';
 import { StoreClosedError, StoreError, StoreReadError } from './errors.ts';
+import { HistoryFiles } from './history-files.ts';
+import type { HistorySeal, HistorySummary } from './history-index.ts';
 import type { StoreWriteError } from './errors.ts';
 import { nodeFileSystem, type FileSystem } from './file-system.ts';
 import { JournalWriter } from './journal.ts';
@@ -22,6 +24,8 @@ export interface EmbeddedStoreOptions {
   fs?: FileSystem;
   /** Told of every commit, batch and checkpoint (metrics); observe() sets it later. */
   observer?: StoreObserver;
+  /** Rewrite the history file without archived tasks' entries once they hold this many bytes and more than the live ones; default 64 MiB. */
+  compactHistoryAfterBytes?: number;
 }
 
 /** A batch written to the journal (seq null: it had nothing to write), waiting for an fsync. */
@@ -51,13 +55,14 @@ export class EmbeddedStore implements Store {
   readonly #intervalMs: number;
   readonly #clock: { now(): number };
   readonly #checkpointer: CheckpointWriter;
+  readonly #historyFiles: HistoryFiles;
+  readonly #compactAfter: number;
   readonly #fence = new RevFence((id) => this.#doc.tasks[id]?.rev ?? null);
   #state: State = 'unloaded';
   #loading: Promise<void> | null = null;
   #closing: Promise<void> | null = null;
   #doc: StoreDoc = emptyDoc();
   #taskCount = 0;
-  #historyCount = 0;
   /** The last batch applied: every batch up to it is fsynced. */
   #seq = 0;
   /** The last batch written, fsynced or not. */
@@ -90,6 +95,8 @@ export class EmbeddedStore implements Store {
     this.#intervalMs = options.checkpointIntervalMs ?? 60_000;
     this.#clock = options.clock ?? Date;
     this.#checkpointer = new CheckpointWriter(this.#fs, join(options.dir, 'checkpoint.json'));
+    this.#historyFiles = new HistoryFiles(this.#fs, options.dir);
+    this.#compactAfter = options.compactHistoryAfterBytes ?? 64 * 2 ** 20;
     if (options.observer) this.observe(options.observer);
   }
 
@@ -123,6 +130,8 @@ export class EmbeddedStore implements Store {
     const doc = checkpoint.checkpoint?.doc ?? emptyDoc();
     let seq = checkpoint.checkpoint?.seq ?? 0;
     this.#checkpointedSeq = seq;
+    // Cuts what a checkpoint that never landed appended: the journal still holds those entries.
+    await this.#historyFiles.open(doc.history.file, doc.history.bytes);
     const journal = await readJournalFiles(this.#fs, this.#dir, seq);
     if (!journal.ok) throw journal.error;
     let records = 0;
@@ -140,7 +149,6 @@ export class EmbeddedStore implements Store {
     this.#seq = seq;
     this.#writtenSeq = seq;
     this.#taskCount = Object.keys(doc.tasks).length;
-    this.#historyCount = Object.values(doc.history).reduce((n, h) => n + h.length, 0);
     this.#journalRecords = records;
     this.#due = { records: this.#nextCheckpointRecords(), at: this.#clock.now() + this.#intervalMs };
   }
@@ -314,17 +322,13 @@ export class EmbeddedStore implements Store {
         for (const record of call.records) {
           if (record.kind === 'task' && record.expectedRev === null) this.#taskCount++;
           if (record.kind === 'step' && record.rev === 1) this.#taskCount++;
-          if (record.kind === 'history' || record.kind === 'step') this.#historyCount++;
           if (record.kind === 'step' && record.snapshot === undefined) {
             const folded = this.#fold!(this.#doc.tasks[record.taskId], record);
             record.snapshot = folded.snapshot;
             record.version = folded.version;
           }
           if (record.kind === 'archived') {
-            for (const id of record.taskIds) {
-              if (this.#doc.tasks[id] !== undefined) this.#taskCount--;
-              this.#historyCount -= this.#doc.history[id]?.length ?? 0;
-            }
+            for (const id of record.taskIds) if (this.#doc.tasks[id] !== undefined) this.#taskCount--;
           }
           applyRecord(this.#doc, record);
         }
@@ -371,8 +375,9 @@ export class EmbeddedStore implements Store {
     const now = this.#clock.now();
     const records = this.#journalRecords;
     const startedAt = performance.now();
-    // The checkpointer serializes the document before it returns: what commits change later is not in it.
-    const writing = this.#checkpointer.write(seq, this.#doc);
+    // Serialized now, as of seq: what commits change while the history and the file are written is not in it.
+    const seal = this.#doc.history.seal(this.#compactAfter);
+    const writing = this.#writeCheckpoint(seal, prepareCheckpoint(seq, this.#doc, seal.index));
     this.#checkpointing = writing.then(async (written) => {
       this.#observer.checkpoint?.(performance.now() - startedAt, written.ok);
       if (written.ok) {
@@ -396,10 +401,28 @@ export class EmbeddedStore implements Store {
     if ((await JournalWriter.clear(this.#fs, this.#other.file)).ok) this.#other = { ...this.#other, lastSeq: 0 };
   }
 
+  /**
+   * The history entries a seal holds go to the history file and are fsynced, then the checkpoint indexing
+   * them replaces the old one: a crash between the two leaves bytes the old checkpoint does not index, which
+   * a load cuts (their entries are still in the journal). Once it is durable, they are read from the file.
+   */
+  async #writeCheckpoint(seal: HistorySeal, prepared: PreparedCheckpoint): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+    const filed = await this.#historyFiles.write(seal);
+    const written = filed.ok ? await this.#checkpointer.write(prepared) : filed;
+    if (!written.ok) {
+      this.#doc.history.abort();
+      return written;
+    }
+    this.#doc.history.commit(seal);
+    await this.#historyFiles.committed(seal);
+    return written;
+  }
+
   /** The checkpoint of close(): everything, with nothing in flight; then both journal files are emptied. */
   async #finalCheckpoint(): Promise<StoreWriteError | undefined> {
     const startedAt = performance.now();
-    const written = await this.#checkpointer.write(this.#seq, this.#doc);
+    const seal = this.#doc.history.seal(this.#compactAfter);
+    const written = await this.#writeCheckpoint(seal, prepareCheckpoint(this.#seq, this.#doc, seal.index));
     this.#observer.checkpoint?.(performance.now() - startedAt, written.ok);
     if (!written.ok) return written.error;
     this.#checkpoints++;
@@ -413,11 +436,12 @@ export class EmbeddedStore implements Store {
   }
 
   /**
-   * A checkpoint rewrites the whole document, so it comes after a journal at least twice the document's
-   * size: its cost per record stays constant as the document grows, and a replay stays bounded.
+   * A checkpoint rewrites the live document (the history file is only appended to), so it comes after a
+   * journal at least twice the number of tasks: its cost per record stays constant as tasks grow, and a
+   * replay stays bounded.
    */
   #nextCheckpointRecords(): number {
-    return Math.max(this.#every, 2 * (this.#taskCount + this.#historyCount));
+    return Math.max(this.#every, 2 * this.#taskCount);
   }
 
   #notOpen(): StoreClosedError {
@@ -438,17 +462,20 @@ export class EmbeddedStore implements Store {
   }
 
   getHistory(taskId: string): readonly HistoryEntry[] {
-    return this.#doc.history[taskId] ?? NO_HISTORY;
+    const location = this.#doc.history.locate(taskId);
+    return location === undefined ? NO_HISTORY : this.#historyFiles.read(location);
+  }
+
+  historySummary(taskId: string): HistorySummary | undefined {
+    return this.#doc.history.summary(taskId);
   }
 
   hasDelivery(key: string): boolean {
-    return Object.hasOwn(this.#doc.deliveries, key);
+    return this.#doc.deliveries.has(key);
   }
 
   hasDeliveryBefore(at: number): boolean {
-    // Keys are added in time order, so an old one, if any, is usually among the first looked at.
-    for (const seen of Object.values(this.#doc.deliveries)) if (seen.at < at) return true;
-    return false;
+    return this.#doc.deliveries.hasBefore(at);
   }
 
   taskForIssue(trackerIssueId: string): string | undefined {
@@ -489,6 +516,7 @@ export class EmbeddedStore implements Store {
       // A checkpoint of a document that may not match the journal would make the mismatch permanent.
       const failed = this.#journalRecords > 0 && !this.#defect ? await this.#finalCheckpoint() : undefined;
       await this.#journal?.close();
+      await this.#historyFiles.close();
       if (failed !== undefined) throw failed;
     } finally {
       this.#journal = null;

@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 
@@ -21,6 +22,11 @@ export interface AppendFile {
  */
 export interface FileSystem {
   readFile(path: string): Promise<Buffer>;
+  /**
+   * Reads `length` bytes at `position` without yielding (fewer at the end of the file): a task's history is
+   * read on demand this way, so reading it stays a plain call for the API, the CLI and the sweeps.
+   */
+  readSync(path: string, position: number, length: number): Buffer;
   /** Creates or replaces a file's content; not durable until fsync. */
   writeFile(path: string, data: string | Uint8Array): Promise<void>;
   rename(from: string, to: string): Promise<void>;
@@ -57,6 +63,21 @@ class NodeAppendFile implements AppendFile {
 /** The node filesystem. */
 export const nodeFileSystem: FileSystem = {
   readFile: (path) => readFile(path),
+  readSync: (path, position, length) => {
+    const fd = openSync(path, 'r');
+    try {
+      const buffer = Buffer.allocUnsafe(length);
+      let read = 0;
+      while (read < length) {
+        const n = readSync(fd, buffer, read, length - read, position + read);
+        if (n === 0) break;
+        read += n;
+      }
+      return buffer.subarray(0, read);
+    } finally {
+      closeSync(fd);
+    }
+  },
   writeFile: (path, data) => writeFile(path, data),
   rename: (from, to) => rename(from, to),
   mkdirp: (path) => mkdir(path, { recursive: true }),

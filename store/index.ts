@@ -15,3 +15,4 @@ export { nodeFileSystem } from './file-system.ts';
 export type { AppendFile, FileSystem } from './file-system.ts';
 export { repairStore, verifyStore } from './inspect.ts';
 export type { FileProblem, RepairResult, StoreReport } from './inspect.ts';
+export type { HistorySummary } from './history-index.ts';

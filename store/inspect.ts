@@ -73,7 +73,7 @@ export async function verifyStore(dir: string, fs: FileSystem = nodeFileSystem):
     contents: {
       seq: journal.batches.at(-1)?.seq ?? seq0,
       tasks: count(doc.tasks),
-      historyEntries: Object.values(doc.history).reduce((n, h) => n + h.length, 0),
+      historyEntries: doc.history.entries,
       decisions: count(doc.collections.decisions),
       jobs: count(doc.collections.jobs),
       effects: count(doc.collections.effects),

@@ -1,3 +1,6 @@
+import type { DeliveryWindow } from './delivery-window.ts';
+import type { HistoryIndex, HistorySummary } from './history-index.ts';
+
 /** Where an event came from; recorded with every history entry. */
 export type EventSource = 'webhook' | 'reconciler' | 'reaper' | 'operator' | 'timer' | 'job' | 'effect' | 'runtime' | 'decision';
 
@@ -83,11 +86,14 @@ export type StoreRecord =
   /** Delivery keys first seen before `before` are forgotten: past the deduplication window (SPEC R40). */
   | { kind: 'pruned'; before: number };
 
-/** The whole document the store keeps in memory and checkpoints. */
+/**
+ * The document the store keeps in memory and checkpoints: live work, the history's index (its entries are
+ * in the history file, or in the journal since the last checkpoint) and the delivery keys of the window.
+ */
 export interface StoreDoc {
   tasks: Record<string, TaskRecord>;
-  history: Record<string, HistoryEntry[]>;
-  deliveries: Record<string, { at: number; taskId?: string }>;
+  history: HistoryIndex;
+  deliveries: DeliveryWindow;
   /** tracker issue id → task id */
   issues: Record<string, string>;
   collections: Record<Collection, Record<string, unknown>>;
@@ -124,7 +130,10 @@ export interface Store {
   getTask(id: string): TaskRecord | undefined;
   listTasks(): Iterable<TaskRecord>;
   taskCount(): number;
+  /** A task's history, oldest first; read from disk on each call (a live task's may be long). */
   getHistory(taskId: string): readonly HistoryEntry[];
+  /** How many entries a task's history holds and when it last took (or accepted) an event, without reading it. */
+  historySummary(taskId: string): HistorySummary | undefined;
   hasDelivery(key: string): boolean;
   /** Whether some delivery key was first seen before `at` (one the retention sweep would forget). */
   hasDeliveryBefore(at: number): boolean;

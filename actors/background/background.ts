@@ -97,7 +97,7 @@ export class Background implements BackgroundControl {
     this.settings = resolveBackgroundSettings(o.config ?? {}, { stages: rt.pipeline.stages.map((s) => s.id), longestJobMs: this.#longestJobMs, warn: log });
     this.finalizers = o.finalizers ?? new Finalizers();
     this.outbox = o.outbox ?? new Outbox({ store: rt, clock: this.#clock, bootId: rt.bootId, log });
-    const scan = new TaskScan(rt.machine, (id) => o.conveyor.history(id));
+    const scan = new TaskScan(rt.machine, (id) => o.conveyor.lastAcceptedAt(id));
     const onChange = (change: ConfirmedChange) => this.#notify('change', change);
     const tracker = o.tracker
       ? new TrackerReplay({

@@ -1,6 +1,6 @@
 import type { StateValue } from 'xstate';
 import { describeState, type Bound, type TaskContext, type TaskMachine } from '../../machines/index.ts';
-import type { HistoryEntry, TaskMeta, TaskRecord } from '../../store/index.ts';
+import type { TaskMeta, TaskRecord } from '../../store/index.ts';
 
 /** A task as a sweep sees it: where it is, its tags, and when it last changed. */
 export interface ScannedTask {
@@ -31,8 +31,6 @@ interface NodeLike {
 }
 
 const NO_TAGS: ReadonlySet<string> = new Set();
-// How far back to look for the last accepted event before trusting the stage's entry time instead.
-const HISTORY_LOOKBACK = 64;
 
 /**
  * Reads every task once per sweep without starting actors: tags come from a table built from the chart
@@ -45,7 +43,8 @@ export class TaskScan {
   readonly #cache = new WeakMap<TaskRecord, ScannedTask>();
   readonly #bounds = new Map<string, Bound>();
 
-  constructor(machine: TaskMachine, private readonly history: (taskId: string) => readonly HistoryEntry[]) {
+  /** `lastAcceptedAt` answers from the store's history index: a sweep never reads a task's history. */
+  constructor(machine: TaskMachine, private readonly lastAcceptedAt: (taskId: string) => number | undefined) {
     this.#collect(machine.root as unknown as NodeLike, [], []);
   }
 
@@ -70,19 +69,10 @@ export class TaskScan {
       status: snap.status,
       context: snap.context,
       meta: record.meta,
-      lastChangeAt: this.#lastChangeAt(record.id, snap.context),
+      lastChangeAt: this.lastAcceptedAt(record.id) ?? snap.context.stageEnteredAt,
     };
     this.#cache.set(record, task);
     return task;
-  }
-
-  #lastChangeAt(taskId: string, ctx: TaskContext): number {
-    const entries = this.history(taskId);
-    for (let i = entries.length - 1; i >= Math.max(0, entries.length - HISTORY_LOOKBACK); i--) {
-      const entry = entries[i]!;
-      if (entry.accepted) return entry.at;
-    }
-    return ctx.stageEnteredAt;
   }
 
   #collect(node: NodeLike, path: string[], inherited: string[]): void {

@@ -48,7 +48,7 @@ export async function sweepRetention(o: { store: Store; archive: TaskArchive; no
   for (const record of o.store.listTasks()) {
     const stage = summarize(record).stage;
     if (stage !== 'done' && stage !== 'cancelled') continue;
-    const last = o.store.getHistory(record.id).at(-1)?.at ?? record.meta.createdAt;
+    const last = o.store.historySummary(record.id)?.lastAt ?? record.meta.createdAt;
     if (last < cutoff) due.push(record.id);
   }
   for (let i = 0; i < due.length; i += BATCH) {

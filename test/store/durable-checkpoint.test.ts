@@ -1,17 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { CHECKPOINT_FORMAT, CheckpointWriter, readCheckpoint } from '../../store/checkpoint.ts';
-import { emptyDoc } from '../../store/index.ts';
+import { CheckpointWriter, prepareCheckpoint, readCheckpoint } from '../../store/checkpoint.ts';
+import { emptyDoc, type StoreDoc } from '../../store/index.ts';
 import { CrashFs } from '../support/crash-fs.ts';
 
 const DIR = '/data';
 const FILE = '/data/checkpoint.json';
 
+const prepared = (seq: number, doc: StoreDoc) => prepareCheckpoint(seq, doc, doc.history.seal(Infinity).index);
+
 /** The checkpoint an earlier run left on disk: seq 1, one delivery seen. */
 function withOldCheckpoint(): CrashFs {
   const fs = new CrashFs();
   const doc = emptyDoc();
-  doc.deliveries['old-delivery'] = { at: 1 } as never;
-  fs.seed(FILE, JSON.stringify({ format: CHECKPOINT_FORMAT, seq: 1, doc }));
+  doc.deliveries.add('old-delivery', 1);
+  fs.seed(FILE, prepared(1, doc).text);
   return fs;
 }
 
@@ -24,14 +26,14 @@ async function seqOnDisk(fs: CrashFs): Promise<number | string> {
 describe('the checkpoint on a disk that loses what was not fsynced', () => {
   it('holds the old checkpoint or the new one, whole, wherever the power is cut', async () => {
     const newDoc = emptyDoc();
-    newDoc.deliveries['new-delivery'] = { at: 2 } as never;
+    newDoc.deliveries.add('new-delivery', 2);
     let completed = false;
     for (let cut = 0; !completed; cut++) {
       expect(cut, 'the write finishes within a few steps').toBeLessThan(20);
       for (const keepEntries of [true, false]) {
         const fs = withOldCheckpoint();
         fs.cutAfter(cut);
-        const written = await new CheckpointWriter(fs, FILE).write(2, newDoc);
+        const written = await new CheckpointWriter(fs, FILE).write(prepared(2, newDoc));
         fs.crash({ keepEntries });
         const seq = await seqOnDisk(fs);
         // Once write() said ok, the journal before seq 2 may be dropped: only the new checkpoint will do.
@@ -44,7 +46,7 @@ describe('the checkpoint on a disk that loses what was not fsynced', () => {
 
   it('fsyncs the temp file before renaming it into place, and the directory after', async () => {
     const fs = withOldCheckpoint();
-    const written = await new CheckpointWriter(fs, FILE).write(2, emptyDoc());
+    const written = await new CheckpointWriter(fs, FILE).write(prepared(2, emptyDoc()));
     expect(written.ok).toBe(true);
     const temp = fs.ops.find((op) => op.startsWith('write '))!.slice('write '.length);
     const at = (op: string) => fs.ops.indexOf(op);

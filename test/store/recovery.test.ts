@@ -178,10 +178,10 @@ describe('EmbeddedStore recovery', () => {
     const live = await openStore(dir);
     await live.close();
     const file = join(dir, 'checkpoint.json');
-    await writeFile(file, JSON.stringify({ format: 2, seq: 0, doc: {} }));
+    await writeFile(file, JSON.stringify({ format: 3, seq: 0, doc: {} }));
     const store = new EmbeddedStore({ dir });
     opened.push(store);
-    await expect(store.load()).rejects.toThrow(/format is 2/);
+    await expect(store.load()).rejects.toThrow(/format is 3/);
   });
 
   it('checkpoints after N records while commits go on to the other journal file, empties the first, and reloads the same document', async () => {
@@ -192,7 +192,7 @@ describe('EmbeddedStore recovery', () => {
 
     await vi.waitFor(() => expect(store.stats()).toMatchObject({ seq: 7, checkpoints: 1, journalRecords: 3 }));
     const checkpoint = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as { format: number; seq: number };
-    expect(checkpoint).toMatchObject({ format: 1, seq: 5 });
+    expect(checkpoint).toMatchObject({ format: 2, seq: 5 });
     const seqs = async (name: string) => (await readFile(join(dir, name), 'utf8')).split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { seq: number }).seq);
     expect(await seqs('journal.alt.jsonl')).toEqual([6, 7]);
     expect(await seqs('journal.jsonl')).toEqual([]);

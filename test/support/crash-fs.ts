@@ -61,6 +61,12 @@ export class CrashFs implements FileSystem {
     return copy;
   }
 
+  readSync(path: string, position: number, length: number): Buffer {
+    const inode = this.#names.get(path);
+    if (!inode) throw fail('ENOENT', path);
+    return Buffer.from(inode.data.subarray(position, position + length));
+  }
+
   async writeFile(path: string, data: string | Uint8Array): Promise<void> {
     this.#step(`write ${path}`);
     const existing = this.#names.get(path);

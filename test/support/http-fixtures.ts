@@ -227,6 +227,7 @@ export class FailingStore implements Store {
   listTasks() { return this.inner.listTasks(); }
   taskCount() { return this.inner.taskCount(); }
   getHistory(taskId: string) { return this.inner.getHistory(taskId); }
+  historySummary(taskId: string) { return this.inner.historySummary(taskId); }
   hasDelivery(key: string) { return this.inner.hasDelivery(key); }
   hasDeliveryBefore(at: number) { return this.inner.hasDeliveryBefore(at); }
   taskForIssue(issueId: string) { return this.inner.taskForIssue(issueId); }
