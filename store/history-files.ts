@@ -4,7 +4,7 @@ import type { AppendFile, FileSystem } from './file-system.ts';
 import { HISTORY_FILES, type HistoryFileName, type HistoryLocation, type HistorySeal } from './history-index.ts';
 import type { HistoryEntry } from './types.ts';
 
-// A compaction copies the live entries in pieces of about this size, giving the event loop back between them.
+// A compaction copies the live entries in writes of about this size: the event loop runs while each is written.
 const COPY_BYTES = 1 << 20;
 
 /**
@@ -93,8 +93,6 @@ export class HistoryFiles {
         await file.append(buffered.length === 1 ? buffered[0]! : Buffer.concat(buffered));
         buffered = [];
         size = 0;
-        // A turn for the commits and requests waiting behind a long copy.
-        await new Promise((resolve) => setImmediate(resolve));
       };
       for (const piece of seal.pieces) {
         const bytes = Buffer.isBuffer(piece) ? piece : this.#fs.readSync(this.path(this.#name), piece[0], piece[1]);
