@@ -23,8 +23,19 @@ export class KindExecutor implements Executor {
   }
 
   start(spec: JobSpec): RunningJob {
-    const command = this.o.command ?? this.o.kind.defaultCommand;
-    const argv = this.o.kind.argv(command, spec.prompt ?? '', spec.resumeSession ?? null);
-    return new CommandExecutor({ command: argv, maxLogBytes: this.o.maxLogBytes, killGraceMs: this.o.killGraceMs, wholeLines: true }).start(spec);
+    const argv = this.o.kind.argv(this.#command, spec.prompt ?? '', spec.resumeSession ?? null);
+    return this.#executor(argv).start(spec);
+  }
+
+  reattach(pid: number, startedAt: number, pollMs?: number, logPath?: string): RunningJob {
+    return this.#executor(this.#command).reattach(pid, startedAt, pollMs, logPath);
+  }
+
+  get #command(): readonly string[] {
+    return this.o.command ?? this.o.kind.defaultCommand;
+  }
+
+  #executor(argv: readonly string[]): CommandExecutor {
+    return new CommandExecutor({ command: [...argv], maxLogBytes: this.o.maxLogBytes, killGraceMs: this.o.killGraceMs, wholeLines: true });
   }
 }

@@ -6,10 +6,11 @@ import {
 } from '../../machines/index.ts';
 import type { Clock } from '../clock.ts';
 import type { BackgroundControl, Conveyor } from '../conveyor.ts';
-import { isAlive, leadsGroup, terminate } from '../executors/index.ts';
+import { exitFilePath, isAlive, leadsGroup, readExitFile, terminate, type JobExit } from '../executors/index.ts';
 import { Outbox, ProgressComments } from '../notifications/index.ts';
 import type { ForgeClient } from '../effects/index.ts';
 import type { ActivityFeed } from '../agents/index.ts';
+import type { JobRecord } from '../work/index.ts';
 import { reaperCounters, reconcilerCounters, type ConfirmedChange } from './counters.ts';
 import { Finalizers } from './finalizers.ts';
 import type { GateProbe } from './gate-probe.ts';
@@ -43,7 +44,11 @@ export interface BackgroundOptions {
   outbox?: Outbox;
   finalizers?: Finalizers;
   alive?: (pid: number, startedAt?: number) => boolean;
+  /** Time between SIGTERM and SIGKILL when the reaper kills a job's process group (`limits.killGraceMs`); default 3 s. */
+  killGraceMs?: number;
   kill?: (pid: number) => Promise<void>;
+  /** How a job's agent ended as its relay recorded it; by default read from the exit file beside the job's log. */
+  recordedExit?: (job: JobRecord) => JobExit | null;
   /** Whether the scheduler holds a job's request; by default the conveyor's workbench is asked (null without one). */
   holds?: (jobId: string) => boolean | null;
   clock?: Clock;
@@ -56,6 +61,12 @@ export interface BackgroundOptions {
   retention?: (RetentionPolicy & { intervalMs: number }) | null;
   /** Replaces a loop's logic wholesale (a loop that crashes, to exercise the supervisor). */
   loops?: Partial<Record<ChildName, AnyActorLogic>>;
+}
+
+/** The exit a job's relay wrote beside its log; an unreadable record is no record (the reaper then goes by liveness). */
+function relayExit(job: JobRecord): JobExit | null {
+  const read = readExitFile(exitFilePath(job.logPath));
+  return read.kind === 'ok' ? read.exit : null;
 }
 
 /** The background actors refuse to start: the message names the setting and the numbers. */
@@ -109,7 +120,8 @@ export class Background implements BackgroundControl {
     this.reaper = new ReaperSweep({
       conveyor: o.conveyor, scan, settings: this.settings.reaper, finalizers: this.finalizers, counters: this.counters.reaper, log, onChange,
       alive: o.alive ?? isAlive,
-      kill: o.kill ?? ((pid) => terminate(pid, 2_000, leadsGroup(pid))),
+      kill: o.kill ?? ((pid) => terminate(pid, o.killGraceMs ?? 3_000, leadsGroup(pid))),
+      recordedExit: o.recordedExit ?? relayExit,
       holds: o.holds ?? ((jobId) => o.conveyor.workbench?.scheduler.holds(jobId) ?? null),
     });
     const mirrorStates = this.settings.reconciler.mirrorStates;

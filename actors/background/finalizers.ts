@@ -1,11 +1,15 @@
+import { KeyedSerial } from '../keyed-serial.ts';
+
 /**
- * Finalizations in flight in this boot, by job id: whoever records a job's exit and reports it to its task
- * registers here, so the reaper defers to a finalizer that is still at work instead of racing it (SPEC R23).
+ * Finalizations in this boot, by job id: a job's own watcher registers from the moment it watches the job's
+ * process until its exit is recorded and reported, and the reaper defers to it instead of racing it (SPEC R23).
+ * The recordings themselves take turns per job, so whoever comes second sees the first one's record.
  */
 export class Finalizers {
   readonly #inFlight = new Map<string, number>();
+  readonly #turns = new KeyedSerial();
 
-  /** Marks a finalization of the job as running until `release` is called. */
+  /** Marks the job as watched (its finalization pending) until `release` is called. */
   begin(jobId: string): () => void {
     this.#inFlight.set(jobId, (this.#inFlight.get(jobId) ?? 0) + 1);
     let released = false;
@@ -18,14 +22,10 @@ export class Finalizers {
     };
   }
 
-  /** Runs a finalization, registered for as long as it lasts. */
-  async track<T>(jobId: string, work: () => Promise<T>): Promise<T> {
+  /** Runs a finalization, registered for as long as it lasts, after any other of the same job. */
+  track<T>(jobId: string, work: () => Promise<T>): Promise<T> {
     const release = this.begin(jobId);
-    try {
-      return await work();
-    } finally {
-      release();
-    }
+    return this.#turns.run(jobId, work).finally(release);
   }
 
   isAlive(jobId: string): boolean {

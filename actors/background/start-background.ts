@@ -91,6 +91,8 @@ export function startBackground(conveyor: Conveyor, o: StartBackgroundOptions): 
     persist: (snapshot) => rt.write([{ kind: 'put', collection: 'meta', id: SUPERVISOR_RECORD, value: { snapshot } }]),
     // The reaper defers to the agent runner's own finalizations, not only to its own.
     finalizers: conveyor.workbench?.finalizers,
+    // The reaper kills a job's group with the same grace as the job's own executor.
+    killGraceMs: config?.limits.killGraceMs,
     // Finished tasks to the archive, old delivery keys forgotten, on the runtime's clock (SPEC R40).
     retention: config?.retention ?? { ...DEFAULT_RETENTION, intervalMs: DEFAULT_RETENTION_INTERVAL_MS },
     ...o.overrides,

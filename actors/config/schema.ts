@@ -68,6 +68,9 @@ const agentSchema = z.strictObject({
   passEnv: z.array(envName).default([]),
 });
 
+/** The longest grace between SIGTERM and SIGKILL a configuration may give a job's process group. */
+export const MAX_KILL_GRACE_MS = 600_000;
+
 const limitsSchema = z.strictObject({
   globalJobs: count.default(4),
   perRepoJobs: z.union([count, z.record(z.string().min(1), count)]).default(2),
@@ -85,8 +88,9 @@ const limitsSchema = z.strictObject({
   rateLimitBudgetMs: count.default(60_000),
   prepareTimeoutMs: timeoutMs.default(defaultPipeline.prepareTimeoutMs),
   effectTimeoutMs: timeoutMs.default(defaultPipeline.effectTimeoutMs),
-  // Between SIGTERM and SIGKILL when a job's process group is killed.
-  killGraceMs: z.int().min(0).default(3_000),
+  // Between SIGTERM and SIGKILL when a job's process group is killed. A job's slot is held until its group is gone,
+  // so the grace is bounded: a helper that ignores SIGTERM must not keep a slot for longer than ten minutes.
+  killGraceMs: z.int().min(0).max(MAX_KILL_GRACE_MS).default(3_000),
 });
 
 // `agent: null` runs the stage with no agent on purpose (its work is a human's or a webhook's); leaving it out means the default agent.

@@ -158,12 +158,17 @@ export class CommandExecutor implements Executor {
     };
     if (!spec.held) arm();
 
+    let resolveCleared: () => void = () => undefined;
+    const cleared = new Promise<void>((resolve) => {
+      resolveCleared = resolve;
+    });
     const exit = new Promise<JobExit>((resolve) => {
       child.on('error', (err) => {
         // After a successful spawn an 'error' can only come from signalling, which goes elsewhere.
         if (pid !== null || ended) return;
         ended = true;
         if (timer) clearTimeout(timer);
+        resolveCleared();
         const error = `executors: cannot spawn ${process.execPath}: ${err.message}`;
         const finish = async (): Promise<JobExit> => {
           await released;
@@ -177,9 +182,10 @@ export class CommandExecutor implements Executor {
         ended = true;
         if (timer) clearTimeout(timer);
         const finishedAt = this.#clock.now();
+        // The job is over when its agent is: whatever it left running in the group goes too, but its exit
+        // is a fact now, not after the group's grace (a helper that ignores SIGTERM must not hold it back).
+        void killGroup().then(resolveCleared);
         const finish = async (): Promise<JobExit> => {
-          // The job is over when its agent is: whatever it left running in the group goes too.
-          await killGroup();
           await released;
           if (timedOut) await appendNote(spec.logPath, `timed out after ${spec.timeoutMs} ms; process group killed`);
           else if (killedFor !== null) await appendNote(spec.logPath, `killed: ${killedFor}`);
@@ -197,6 +203,7 @@ export class CommandExecutor implements Executor {
       pid,
       startedAt,
       exit,
+      cleared,
       kill: (reason: string): void => {
         if (ended || pid === null || timedOut) return;
         killedFor ??= reason;

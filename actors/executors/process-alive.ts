@@ -173,7 +173,7 @@ export interface ReattachOptions {
  * Watches a job's process after a conveyor restart by polling its pid until it is gone, then
  * resolves the exit its relay recorded in `exitFile`, or `lost` without one: the exit code of a
  * process that is not our child cannot be waited for. Like a command job, whatever it left
- * running in its process group is killed then.
+ * running in its process group is killed then, without holding the exit back (`cleared` waits for it).
  */
 export function reattach(pid: number, startedAt: number, options?: ReattachOptions): RunningJob;
 export function reattach(pid: number, startedAt: number, pollMs?: number, options?: ReattachOptions): RunningJob;
@@ -189,27 +189,29 @@ export function reattach(
   const pollMs = options.pollMs ?? 500;
   const { exitFile } = options;
   const group = isAlive(pid, startedAt) && leadsGroup(pid);
-  // busy while a kill or the final clean-up runs, so that exit resolves only after them.
-  let busy = false;
+  let killing: Promise<void> | null = null;
   let done = false;
   let resolveExit: (exit: JobExit) => void = () => undefined;
   const exit = new Promise<JobExit>((resolve) => {
     resolveExit = resolve;
   });
+  let resolveCleared: () => void = () => undefined;
+  const cleared = new Promise<void>((resolve) => {
+    resolveCleared = resolve;
+  });
   const check = (): void => {
-    if (done || busy || isAlive(pid, startedAt)) return;
-    busy = true;
+    if (done || isAlive(pid, startedAt)) return;
+    done = true;
     clearInterval(timer);
     const finishedAt = clock.now();
     // A live process at pid that failed the identity check is a stranger: leave its group alone.
-    // Otherwise the pid is free or a zombie, and no other group can own the number yet.
-    const leftovers = group && !isAlive(pid) ? terminate(pid, graceMs, true) : Promise.resolve();
-    void leftovers.then(() => {
-      done = true;
-      // The relay writes its record before it exits, so a missing one means it never got to.
-      const recorded = exitFile === undefined ? null : readExitFile(exitFile);
-      resolveExit(recorded?.kind === 'ok' ? recorded.exit : { kind: 'lost', finishedAt });
-    });
+    // Otherwise the pid is free or a zombie, and no other group can own the number yet. The leftovers
+    // are killed after the exit is known, not before: their grace never holds the exit back.
+    const leftovers = group && !isAlive(pid) ? terminate(pid, graceMs, true) : null;
+    void Promise.all([killing, leftovers]).then(() => resolveCleared());
+    // The relay writes its record before it exits, so a missing one means it never got to.
+    const recorded = exitFile === undefined ? null : readExitFile(exitFile);
+    resolveExit(recorded?.kind === 'ok' ? recorded.exit : { kind: 'lost', finishedAt });
   };
   const timer = setInterval(check, Math.max(1, pollMs));
   setImmediate(check);
@@ -217,14 +219,12 @@ export function reattach(
     pid,
     startedAt,
     exit,
+    cleared,
     kill(_reason: string): void {
       // Check identity first so that a reused pid is never signalled.
-      if (done || busy || !isAlive(pid, startedAt)) return;
-      busy = true;
-      void terminate(pid, graceMs, group).then(() => {
-        busy = false;
-        check();
-      });
+      if (done || killing || !isAlive(pid, startedAt)) return;
+      killing = terminate(pid, graceMs, group);
+      void killing.then(check);
     },
   };
 }

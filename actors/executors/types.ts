@@ -42,7 +42,10 @@ export type JobExit =
 export interface RunningJob {
   pid: number | null;
   startedAt: number;
+  /** Settles the moment the agent's own process has ended, while anything it left in its group may still be dying. */
   exit: Promise<JobExit>;
+  /** Settles once whatever the job left in its process group is gone too (after `exit`); absent where nothing outlives the job. */
+  cleared?: Promise<void>;
   /** Ends the job (the whole process group for a command); a no-op once it has ended. */
   kill(reason: string): void;
   /** Lets a held job's agent start (see `JobSpec.held`); absent where nothing is held. */
@@ -52,6 +55,11 @@ export interface RunningJob {
 /** Runs agents as jobs. */
 export interface Executor {
   start(spec: JobSpec): RunningJob;
+  /**
+   * Watches a job an earlier conveyor process started (its relay's pid, start time and log path), ending
+   * what it leaves behind as this executor would; absent where no job outlives its conveyor.
+   */
+  reattach?(pid: number, startedAt: number, pollMs?: number, logPath?: string): RunningJob;
 }
 
 /** The source of timestamps recorded on jobs. */

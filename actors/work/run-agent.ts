@@ -2,10 +2,11 @@ import { dirname } from 'node:path';
 import { fromCallback } from 'xstate';
 import type { AgentInput } from '../../machines/index.ts';
 import type { FileSystem } from '../../store/index.ts';
-import { isAlive, readExitFile, reattach, type Executor, type JobExit, type RunningJob } from '../executors/index.ts';
+import { exitFilePath, isAlive, readExitFile, reattach, type Executor, type JobExit, type RunningJob } from '../executors/index.ts';
 import type { Scheduler, SlotRequest } from '../scheduler.ts';
 import type { RuntimeHandle } from '../types.ts';
 import { finishedStatuses, type JobRecord } from './job-record.ts';
+import { jobOutcome } from './job-outcome.ts';
 import type { JobTokens } from './job-tokens.ts';
 import type { Finalizers } from '../background/finalizers.ts';
 import { activityPathFor, buildPrompt, type ActivityFeed, type ActivityRecord, type ActivityState, type AgentKind } from '../agents/index.ts';
@@ -59,23 +60,6 @@ function priorSession(rt: RuntimeHandle, taskId: string, stage: string, agent: s
   return latest?.session ?? null;
 }
 
-function exitToEvent(exit: JobExit): { code: number | null; reason?: string; status: JobRecord['status'] } {
-  switch (exit.kind) {
-    case 'exited':
-      return { code: exit.code, status: 'exited', reason: exit.signal ? `agent killed by ${exit.signal}` : undefined };
-    case 'timed_out':
-      return { code: null, status: 'timed_out', reason: 'agent ran past its timeout and was killed' };
-    case 'spawn_failed':
-      return { code: null, status: 'failed_to_start', reason: `agent could not start: ${exit.error}` };
-    case 'lost':
-      return { code: null, status: 'lost', reason: 'agent process vanished; its exit code is unknown' };
-    default: {
-      const never: never = exit;
-      throw new Error(`work: unknown exit ${JSON.stringify(never)}`);
-    }
-  }
-}
-
 /**
  * The runAgent actor: asks the scheduler for a slot, runs the stage's agent, records every step of
  * the job durably, and reports job.started / job.exited to the task. Stopping it (the task left the
@@ -126,14 +110,19 @@ export function runAgentActor(o: AgentWorkOptions) {
       return activity;
     };
 
-    const finish = async (exit: JobExit) => {
+    /** Records the job's end and tells the task; `cleared` settles once nothing of its process group is left. */
+    const finish = async (exit: JobExit, cleared?: Promise<void>) => {
       if (detached) return;
       const followed = activity ?? (await followActivity(false).catch(() => null));
       if (followed) record = withActivity(record, await followed.finish());
       o.live.delete(job.id);
-      o.scheduler.release(job.id);
+      // The slot is taken until the job's whole group is gone, not only its agent: a helper in its grace still runs.
+      void (cleared ?? Promise.resolve()).then(() => o.scheduler.release(job.id));
       o.tokens.revoke(job.id);
-      const { code, reason, status } = exitToEvent(exit);
+      // One fact, recorded once: an end someone else recorded first (the reaper, past its ceiling) is not rewritten.
+      const stored = rt.read<JobRecord>('jobs', job.id);
+      if (stored && finishedStatuses.has(stored.status)) return;
+      const { code, reason, status } = jobOutcome(exit);
       record = { ...record, status: stopped ? 'killed' : status, finishedAt: exit.finishedAt, exitCode: code, signal: exit.kind === 'exited' ? exit.signal : null, reason };
       await put(record);
       if (stopped || (await checkBudget())) return;
@@ -145,7 +134,12 @@ export function runAgentActor(o: AgentWorkOptions) {
     const watch = (r: RunningJob) => {
       running = r;
       (activity as JobActivity | null)?.follow();
-      void r.exit.then((exit) => o.finalizers.track(job.id, () => finish(exit))).catch(() => undefined);
+      // Watched from now until its exit is recorded and told: the reaper defers to this watcher, whatever its graces.
+      const release = o.finalizers.begin(job.id);
+      void r.exit
+        .then((exit) => o.finalizers.track(job.id, () => finish(exit, r.cleared)))
+        .catch(() => undefined)
+        .finally(release);
     };
 
     const launch = async () => {
@@ -155,12 +149,14 @@ export function runAgentActor(o: AgentWorkOptions) {
       const executor = agent === null ? null : o.executorFor(agent);
       if (!executor || agent === null) {
         // A stage declared with no agent: nothing to run, the stage waits on its gate's facts.
-        record = { ...record, status: 'exited', startedAt: rt.clock.now(), finishedAt: rt.clock.now(), exitCode: 0 };
-        await put(record);
-        o.scheduler.release(job.id);
-        await rt.send(input.taskId, { type: 'job.started', jobId: job.id }, { source: 'job' });
-        await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code: 0 }, { source: 'job' });
-        return;
+        // Recorded and told as one finalization, so the reaper never tells the task of it a second time.
+        return o.finalizers.track(job.id, async () => {
+          record = { ...record, status: 'exited', startedAt: rt.clock.now(), finishedAt: rt.clock.now(), exitCode: 0 };
+          await put(record);
+          o.scheduler.release(job.id);
+          await rt.send(input.taskId, { type: 'job.started', jobId: job.id }, { source: 'job' });
+          await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code: 0 }, { source: 'job' });
+        });
       }
       let started: RunningJob | null = null;
       // A task already past its budget starts no agent.
@@ -233,14 +229,17 @@ export function runAgentActor(o: AgentWorkOptions) {
         await put(record);
         // The activity log carries on from where the last record says its reading stopped.
         await followActivity(false).catch(() => null);
-        return watch(reattach(prior.pid, prior.startedAt ?? rt.clock.now(), { exitFile: `${prior.logPath}.exit.json` }));
+        // Re-attached by the agent's own executor, so its kill grace holds after a restart too.
+        const executor = prior.agent === null ? null : o.executorFor(prior.agent);
+        const startedAt = prior.startedAt ?? rt.clock.now();
+        return watch(executor?.reattach?.(prior.pid, startedAt, undefined, prior.logPath) ?? reattach(prior.pid, startedAt, { exitFile: exitFilePath(prior.logPath) }));
       }
       if (prior.status === 'running' || prior.status === 'orphaned') {
         // The agent finished while conveyor was down: its relay left the exit on disk.
-        const recorded = readExitFile(`${prior.logPath}.exit.json`);
+        const recorded = readExitFile(exitFilePath(prior.logPath));
         if (recorded.kind === 'ok') {
           o.scheduler.adopt(request);
-          return void (await finish(recorded.exit));
+          return void (await o.finalizers.track(job.id, () => finish(recorded.exit)));
         }
         // Gone without a recorded exit: the reaper's (and the stage deadline's) business.
         if (prior.status !== 'orphaned') await put({ ...prior, status: 'orphaned', reason: 'process gone after restart, exit not recorded' });

@@ -170,6 +170,13 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('bounds the group-kill grace, naming limits.killGraceMs', async () => {
+    expect(await errorsOf({ ...minimal, limits: { killGraceMs: -1 } })).toEqual(['config: limits.killGraceMs: expected an integer >= 0 (got -1)']);
+    expect(await errorsOf({ ...minimal, limits: { killGraceMs: 1.5 } })).toEqual(['config: limits.killGraceMs: expected an integer (got 1.5)']);
+    expect(await errorsOf({ ...minimal, limits: { killGraceMs: 3_600_000 } })).toEqual(['config: limits.killGraceMs: expected an integer <= 600000 (got 3600000)']);
+    expect((await valid({ ...minimal, limits: { killGraceMs: 0 } })).limits.killGraceMs).toBe(0);
+  });
+
   it('rejects a configuration without repositories', async () => {
     expect(await errorsOf({ agents: allAgents })).toEqual(['config: repositories: expected an array (got nothing)']);
     expect(await errorsOf({ repositories: [], agents: allAgents })).toEqual(['config: repositories: expected at least 1 entry (got an empty array)']);

@@ -126,6 +126,7 @@ describe('CommandExecutor', () => {
     const grandchild = await readPid(join(dir, 'grandchild.pid'));
     expect(isAlive(grandchild)).toBe(true);
     expect(await job.exit).toMatchObject({ kind: 'timed_out' });
+    await job.cleared;
     expect(isAlive(grandchild)).toBe(false);
     expect(isAlive(job.pid ?? 0)).toBe(false);
     expect(await readFile(spec.logPath, 'utf8')).toContain('timed out after 1500 ms');
@@ -137,6 +138,7 @@ describe('CommandExecutor', () => {
     const job = track(new CommandExecutor({ command, killGraceMs: 200 }).start(spec));
     const grandchild = await readPid(join(dir, 'grandchild.pid'));
     expect(await job.exit).toMatchObject({ kind: 'timed_out' });
+    await job.cleared;
     expect(isAlive(grandchild)).toBe(false);
   });
 
@@ -152,6 +154,7 @@ describe('CommandExecutor', () => {
     const grandchild = await readPid(join(dir, 'grandchild.pid'));
     job.kill('task cancelled');
     expect(await job.exit).toMatchObject({ kind: 'exited', code: null, signal: 'SIGTERM' });
+    await job.cleared;
     expect(isAlive(grandchild)).toBe(false);
     expect(await readFile(spec.logPath, 'utf8')).toContain('killed: task cancelled');
   });
@@ -159,7 +162,19 @@ describe('CommandExecutor', () => {
   it('kills what the agent left running in its group when it exits', async () => {
     const job = track(new CommandExecutor({ command: 'sleep 100 & echo $! > grandchild.pid' }).start(specFor()));
     expect(await job.exit).toMatchObject({ kind: 'exited', code: 0 });
+    await job.cleared;
     expect(isAlive(await readPid(join(dir, 'grandchild.pid')))).toBe(false);
+  });
+
+  it("takes the agent's exit at once while a helper that ignores SIGTERM is still in its kill grace", async () => {
+    // The helper ignores SIGTERM before the agent goes on, and holds none of the relay's pipes.
+    const command = "( trap '' TERM; : > ready; exec sleep 100 ) >/dev/null 2>&1 & echo $! > helper.pid; while [ ! -e ready ]; do sleep 0.01; done; exit 0";
+    const job = track(new CommandExecutor({ command, killGraceMs: 1500 }).start(specFor()));
+    expect(await job.exit).toMatchObject({ kind: 'exited', code: 0 });
+    const helper = await readPid(join(dir, 'helper.pid'));
+    expect(isAlive(helper)).toBe(true);
+    await job.cleared;
+    expect(isAlive(helper)).toBe(false);
   });
 
   it('bounds the log and keeps draining a child that writes 5 MiB', async () => {
@@ -242,6 +257,7 @@ describe('reattach', () => {
     const job = new CommandExecutor({ command: 'true' }).reattach(pid, Date.now(), 20);
     await writeFile(join(dir, 'go'), '');
     expect(await job.exit).toMatchObject({ kind: 'lost' });
+    await job.cleared;
     expect(isAlive(grandchild)).toBe(false);
   });
 
@@ -251,6 +267,7 @@ describe('reattach', () => {
     const job = new CommandExecutor({ command: 'true' }).reattach(pid, Date.now(), 20);
     job.kill('reaped');
     expect(await job.exit).toMatchObject({ kind: 'lost' });
+    await job.cleared;
     expect(isAlive(grandchild)).toBe(false);
   });
 

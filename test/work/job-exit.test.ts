@@ -31,6 +31,16 @@ interface Rig {
   dir: string;
   conveyor: Conveyor;
   background: Background;
+  /** Stops this conveyor as a restart would: its agents go on running. */
+  stop(): Promise<void>;
+}
+
+interface RigOptions {
+  agents: (dir: string) => WorkbenchOptions['agents'];
+  reaper: BackgroundConfig['reaper'];
+  background?: Partial<BackgroundOptions>;
+  /** A data directory an earlier rig used: this one is that conveyor after a restart. */
+  dir?: string;
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -40,9 +50,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function rig(o: { agents: (dir: string) => WorkbenchOptions['agents']; reaper: BackgroundConfig['reaper']; background?: Partial<BackgroundOptions> }): Promise<Rig> {
-  const dir = await mkdtemp(join(tmpdir(), 'conveyor-job-exit-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
+async function rig(o: RigOptions): Promise<Rig> {
+  const dir = o.dir ?? (await mkdtemp(join(tmpdir(), 'conveyor-job-exit-')));
+  if (!o.dir) cleanups.push(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
   let url = '';
   const workbench = new Workbench({ dataDir: join(dir, 'data'), agents: o.agents(dir), limits: { globalJobs: 8, perRepoJobs: 8 }, apiBase: () => url });
   const conveyor = new Conveyor({ store: new EmbeddedStore({ dir: join(dir, 'store') }), workbench, pipeline });
@@ -55,18 +65,25 @@ async function rig(o: { agents: (dir: string) => WorkbenchOptions['agents']; rea
   url = `http://127.0.0.1:${info.port}`;
   const background = new Background({ conveyor, config: { reconciler: { enabled: false }, reaper: o.reaper }, finalizers: workbench.finalizers, ...o.background });
   background.start();
+  let stopped: Promise<void> | null = null;
+  const stop = () => {
+    stopped ??= (async () => {
+      await background.stop();
+      await new Promise<void>((resolve) => {
+        (server as Server).closeAllConnections();
+        server.close(() => resolve());
+      });
+      await conveyor.stop();
+    })();
+    return stopped;
+  };
   cleanups.push(async () => {
     // Stopping conveyor leaves agents running by design: a test's own are killed here.
     for (const job of conveyor.tasks().flatMap((t) => conveyor.jobsOf(t.id))) if (job.pid) groups.push(job.pid);
     killGroups(groups);
-    await background.stop();
-    await new Promise<void>((resolve) => {
-      (server as Server).closeAllConnections();
-      server.close(() => resolve());
-    });
-    await conveyor.stop();
+    await stop();
   });
-  return { dir, conveyor, background };
+  return { dir, conveyor, background, stop };
 }
 
 const ENDED: ReadonlySet<JobRecord['status']> = new Set(['exited', 'timed_out', 'failed_to_start', 'killed', 'lost']);
@@ -108,9 +125,9 @@ function disagreements(conveyor: Conveyor, taskId: string): string[] {
 const reaped = (conveyor: Conveyor, taskId: string) => conveyor.history(taskId).filter((h) => h.source === 'reaper' && h.event.type === 'job.exited');
 
 describe("a job's exit", () => {
-  const KILL_GRACE_MS = 2_000;
+  const KILL_GRACE_MS = 1_000;
 
-  for (const lostGraceMs of [100, 5_000]) {
+  for (const lostGraceMs of [100, 2_500]) {
     it(`is recorded once when a deploy agent exits 0 leaving a helper that ignores SIGTERM (lost-process grace ${lostGraceMs} ms, kill grace ${KILL_GRACE_MS} ms)`, async () => {
       const { dir, conveyor } = await rig({
         agents: (d) => ({
@@ -175,5 +192,38 @@ describe("a job's exit", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(conveyor.job(first)).toMatchObject({ status: 'timed_out', exitCode: null, reason: expect.stringContaining('past the hard ceiling') });
     expect(disagreements(conveyor, taskId)).toEqual([]);
+  }, 30_000);
+
+  it("kills a re-attached job's leftovers with the configured grace after a restart", async () => {
+    // The agent leaves a helper that ignores SIGTERM (and holds none of the relay's pipes), then waits for `go`.
+    const agents = (killGraceMs: number) => (d: string) => ({
+      analyst: {
+        executor: new CommandExecutor({
+          command: `( trap '' TERM; : > ${d}/ready; exec sleep 60 ) >/dev/null 2>&1 & echo $! > ${d}/helper.pid; while [ ! -e ${d}/go ]; do sleep 0.02; done`,
+          killGraceMs,
+        }),
+      },
+    });
+    const reaper = { intervalMs: 50, lostGraceMs: 0, finalizeGraceMs: 0 };
+    // In one test process the first conveyor's executor still watches its relay (a real restart ends it with the
+    // process): a grace of a minute keeps it out of the way of the re-attached job's.
+    const before = await rig({ agents: agents(60_000), reaper });
+    const { taskId } = await before.conveyor.createTask({ repo: 'shop', title: 'a long analysis' }, { source: 'operator' });
+    const exists = (name: string) => readFile(join(before.dir, name)).then(() => true, () => false);
+    await waitFor('the helper to ignore SIGTERM', async () => (await exists('ready')) && (await lines(join(before.dir, 'helper.pid'))).length > 0);
+    const [helper] = (await lines(join(before.dir, 'helper.pid'))).map(Number);
+    groups.push(helper!);
+    await before.stop();
+    const after = await rig({ agents: agents(200), reaper, dir: before.dir });
+    const job = after.conveyor.jobsOf(taskId)[0]!;
+    await waitFor('the job to be re-attached', () => after.conveyor.job(job.id)?.bootId === after.conveyor.runtime.bootId);
+    const go = Date.now();
+    await writeFile(join(before.dir, 'go'), '');
+    await waitForTask(after.conveyor, taskId, (v) => v.state === 'analysis.gating');
+    expect(after.conveyor.job(job.id)).toMatchObject({ status: 'exited', exitCode: 0 });
+    // 200 ms of grace after the re-attached relay is seen gone (polled every 500 ms), not the default 3 s.
+    await waitFor('the helper to be killed', () => !isAlive(helper!), 10_000);
+    expect(Date.now() - go).toBeLessThan(2_000);
+    expect(disagreements(after.conveyor, taskId)).toEqual([]);
   }, 30_000);
 });
