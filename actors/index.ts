@@ -13,7 +13,7 @@ export * from './dependency-graph.ts';
 export * from './open-conveyor.ts';
 export * from './work/index.ts';
 export * from './agents/index.ts';
-export { CommandExecutor, InProcessExecutor, readLogTail, isAlive, processStartedAt, type Executor, type JobExit, type JobSpec, type RunningJob, type InProcessAgent } from './executors/index.ts';
+export { CommandExecutor, exitFilePath, InProcessExecutor, readLogTail, isAlive, processStartedAt, type Executor, type JobExit, type JobSpec, type RunningJob, type InProcessAgent } from './executors/index.ts';
 export * from './git/index.ts';
 export * from './config/index.ts';
 export * from './decisions/index.ts';

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackgroundStartError, isAlive, type BackgroundConfig, type JobRecord } from '../../actors/index.ts';
+import { BackgroundStartError, exitFilePath, isAlive, type BackgroundConfig, type JobRecord } from '../../actors/index.ts';
 import { defaultPipeline } from '../../machines/index.ts';
 import { jobRecord, makeWorld, taskAt, type AgentScript, type World } from './harness.ts';
 
@@ -50,6 +52,42 @@ describe('reaper', () => {
     expect(world.conveyor.history(id).at(-1)).toMatchObject({ source: 'reaper', event: { type: 'job.exited', jobId, code: null } });
     expect(bg.counters.reaper).toMatchObject({ reapedTotal: 1, byTier: { 1: 1, 2: 0, 3: 0 } });
     expect(bg.outbox.stats.enqueued).toBe(1);
+  });
+
+  it("records the exit its job's relay left on disk as it is, not as lost, when nothing in conveyor recorded it", async () => {
+    let dir = '';
+    world = await makeWorld({ agent: (job, rt) => runningOn(deadPid, { logPath: join(dir, `${job.id}.log`) })(job, rt), lostTimers: true });
+    dir = world.dir;
+    const id = await taskAt(world, 'analysis.working.running');
+    const jobId = world.conveyor.task(id)!.context.job!.id;
+    const finishedAt = world.clock.now();
+    await writeFile(exitFilePath(join(dir, `${jobId}.log`)), JSON.stringify({ code: 0, signal: null, finishedAt }));
+    const bg = world.background({ config });
+    bg.start();
+    await world.advance(1_000);
+    await world.advance(1_000);
+    expect(world.conveyor.task(id)?.state).toBe('analysis.working.running');
+    await world.advance(3_000);
+    expect(world.conveyor.task(id)?.state).toBe('analysis.gating');
+    expect(world.conveyor.job(jobId)).toMatchObject({ status: 'exited', exitCode: 0, finishedAt });
+    expect(world.conveyor.history(id).at(-1)).toMatchObject({ source: 'reaper', event: { type: 'job.exited', jobId, code: 0 } });
+    expect(bg.counters.reaper).toMatchObject({ reapedTotal: 1, byTier: { 1: 0, 2: 1, 3: 0 } });
+  });
+
+  it("waits for a job's watcher however long its process has been gone, whatever the grace", async () => {
+    world = await makeWorld({ agent: runningOn(deadPid), lostTimers: true });
+    const id = await taskAt(world, 'analysis.working.running');
+    const jobId = world.conveyor.task(id)!.context.job!.id;
+    const bg = world.background({ config: { ...config, reaper: { ...config.reaper, lostGraceMs: 0 } } });
+    const release = bg.finalizers.begin(jobId);
+    bg.start();
+    for (let i = 0; i < 60; i++) await world.advance(1_000);
+    expect(world.conveyor.task(id)?.state).toBe('analysis.working.running');
+    expect(bg.counters.reaper).toMatchObject({ reapedTotal: 0, finalizerDefers: 1 });
+    release();
+    await world.advance(1_000);
+    expect(world.conveyor.task(id)?.state).toBe('analysis.retrying');
+    expect(world.conveyor.job(jobId)).toMatchObject({ status: 'lost', exitCode: null });
   });
 
   it('leaves a running job without a pid (an in-process agent of this boot) alone, and reaps one of an earlier boot', async () => {

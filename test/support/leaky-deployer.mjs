@@ -7,12 +7,13 @@ import { appendFileSync } from 'node:fs';
 const env = process.env;
 appendFileSync(env.RUNS_FILE, `${env.CONVEYOR_STAGE} ${env.CONVEYOR_JOB_ID}\n`);
 
-// The helper says "ready" once SIGTERM is ignored, so conveyor's SIGTERM never reaches it earlier.
-const helper = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000);"], {
-  stdio: ['ignore', 'pipe', 'ignore'],
+// The helper says "ready" once SIGTERM is ignored, so conveyor's SIGTERM never reaches it earlier. With
+// $HELPER_KEEPS_OUTPUT it holds the agent's stdout (the relay's pipe) open, as a helper that logs there does.
+const helper = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); console.error('ready'); setInterval(() => {}, 1000);"], {
+  stdio: ['ignore', env.HELPER_KEEPS_OUTPUT ? 'inherit' : 'ignore', 'pipe'],
 });
-await new Promise((resolve) => helper.stdout.once('data', resolve));
-helper.stdout.destroy();
+await new Promise((resolve) => helper.stderr.once('data', resolve));
+helper.stderr.destroy();
 helper.unref();
 appendFileSync(env.HELPERS_FILE, `${helper.pid}\n`);
 

@@ -127,13 +127,20 @@ const reaped = (conveyor: Conveyor, taskId: string) => conveyor.history(taskId).
 describe("a job's exit", () => {
   const KILL_GRACE_MS = 1_000;
 
-  for (const lostGraceMs of [100, 2_500]) {
-    it(`is recorded once when a deploy agent exits 0 leaving a helper that ignores SIGTERM (lost-process grace ${lostGraceMs} ms, kill grace ${KILL_GRACE_MS} ms)`, async () => {
+  const cases = [
+    { lostGraceMs: 100, keepsOutput: false },
+    { lostGraceMs: 2_500, keepsOutput: false },
+    // The relay lives on for a second, waiting for the pipes the helper holds: alive, its job is not the reaper's.
+    { lostGraceMs: 100, keepsOutput: true },
+  ];
+  for (const { lostGraceMs, keepsOutput } of cases) {
+    const helperDoes = keepsOutput ? 'ignores SIGTERM and holds its output open' : 'ignores SIGTERM';
+    it(`is recorded once when a deploy agent exits 0 leaving a helper that ${helperDoes} (lost-process grace ${lostGraceMs} ms, kill grace ${KILL_GRACE_MS} ms)`, async () => {
       const { dir, conveyor } = await rig({
         agents: (d) => ({
           deployer: {
             executor: new CommandExecutor({ command: [process.execPath, LEAKY_DEPLOYER], killGraceMs: KILL_GRACE_MS }),
-            env: { RUNS_FILE: join(d, 'runs'), HELPERS_FILE: join(d, 'helpers') },
+            env: { RUNS_FILE: join(d, 'runs'), HELPERS_FILE: join(d, 'helpers'), ...(keepsOutput ? { HELPER_KEEPS_OUTPUT: '1' } : {}) },
           },
         }),
         reaper: { intervalMs: 50, lostGraceMs, finalizeGraceMs: 0 },
