@@ -4,13 +4,14 @@
 // many history entries, to serving.
 //   npm run bench -- ingest            small: about a minute
 //   npm run bench -- ingest --full     10,000 tasks, 3 x 20 s rounds (over 100,000 deliveries), restart with 1,000,000 entries
-//   flags: --tasks N --rounds N --seconds N --history-tasks N --history-per-task N --no-restart
+//   flags: --tasks N --rounds N --seconds N --history-tasks N --history-per-task N --no-restart --no-intake
+//          --history-records (the restart's entries committed as history records in batches, not one transition each)
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, openConveyor, pipelineFromConfig } from '../actors/index.ts';
-import { seed } from './support/ingest-seed.ts';
+import { seed, seedHistoryRecords } from './support/ingest-seed.ts';
 import { load } from './support/http-load.ts';
 import type { LoadOrder, LoadResult } from './support/autocannon-worker.ts';
 import { rssBytes, startServer, stopServer, type ServerProcess } from './support/server-process.ts';
@@ -35,6 +36,8 @@ interface Sizes {
   rounds: number;
   seconds: number;
   restart: boolean;
+  intake: boolean;
+  historyRecords: boolean;
   historyTasks: number;
   historyPerTask: number;
 }
@@ -45,6 +48,7 @@ function sizes(argv: string[]): Sizes {
     options: {
       full: { type: 'boolean' }, tasks: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' },
       'history-tasks': { type: 'string' }, 'history-per-task': { type: 'string' }, 'no-restart': { type: 'boolean' },
+      'no-intake': { type: 'boolean' }, 'history-records': { type: 'boolean' },
     },
     strict: true,
   });
@@ -56,6 +60,8 @@ function sizes(argv: string[]): Sizes {
     rounds: n(values.rounds, 3),
     seconds: n(values.seconds, full ? 20 : 5),
     restart: values['no-restart'] !== true,
+    intake: values['no-intake'] !== true,
+    historyRecords: values['history-records'] === true,
     historyTasks: n(values['history-tasks'], full ? 10_000 : tasks),
     historyPerTask: n(values['history-per-task'], full ? 100 : 20),
   };
@@ -169,7 +175,8 @@ async function intake(dir: string, s: Sizes): Promise<Record<string, number>> {
  */
 async function restart(dir: string, s: Sizes): Promise<Record<string, number>> {
   const paths = await writeConfig(dir);
-  const seeded = await seed(paths.data, paths.config, { repo: REPO, tasks: s.historyTasks, historyPerTask: s.historyPerTask });
+  const seeded = await seed(paths.data, paths.config, { repo: REPO, tasks: s.historyTasks, historyPerTask: s.historyRecords ? 0 : s.historyPerTask });
+  if (s.historyRecords) seeded.historyMs = await seedHistoryRecords(paths.data, s.historyPerTask);
   const restartMs = await openMs(paths);
   const emptyPaths = await writeConfig(await mkdtemp(join(dir, 'empty-')));
   const empty = await startServer('server/main.ts', serverArgs(emptyPaths), SECRETS);
@@ -205,7 +212,7 @@ export async function run(): Promise<Record<string, number>> {
   const loadAtStart = loadavg()[0]!;
   const dir = await mkdtemp(join(tmpdir(), 'conveyor-bench-ingest-'));
   try {
-    const figures = await intake(await mkdtemp(join(dir, 'intake-')), s);
+    const figures = s.intake ? await intake(await mkdtemp(join(dir, 'intake-')), s) : {};
     const restarted = s.restart ? await restart(await mkdtemp(join(dir, 'restart-')), s) : {};
     return { ...figures, ...restarted, cpus: availableParallelism(), load_avg_1m_start: round(loadAtStart), load_avg_1m_end: round(loadavg()[0]!) };
   } finally {

@@ -24,7 +24,11 @@ export interface EmbeddedStoreOptions {
   fs?: FileSystem;
   /** Told of every commit, batch and checkpoint (metrics); observe() sets it later. */
   observer?: StoreObserver;
-  /** Rewrite the history file without archived tasks' entries once they hold this many bytes and more than the live ones; default 64 MiB. */
+  /**
+   * Rewrite the history file without archived tasks' entries once they hold this many bytes and more than the
+   * live ones, or, while the live entries hold fewer bytes than this, once tasks' entries lie in more than eight
+   * segments each; default 64 MiB.
+   */
   compactHistoryAfterBytes?: number;
 }
 

@@ -65,6 +65,8 @@ export class HistoryIndex {
   #bytes = 0;
   #liveBytes = 0;
   #entries = 0;
+  /** Segments of all tasks: one more per task at each checkpoint it took events before. */
+  #segments = 0;
 
   /** The index a checkpoint recorded, or why it is not one. */
   static fromJson(json: unknown): HistoryIndex | string {
@@ -90,6 +92,7 @@ export class HistoryIndex {
         }
         task.filed += count;
         index.#liveBytes += length;
+        index.#segments++;
       }
       index.#entries += task.filed;
       index.#tasks.set(id, task);
@@ -127,6 +130,7 @@ export class HistoryIndex {
     this.#tasks.delete(taskId);
     this.#entries -= task.filed + task.sealed.length + task.pending.length;
     for (let i = 1; i < task.segments.length; i += 3) this.#liveBytes -= task.segments[i]!;
+    this.#segments -= task.segments.length / 3;
   }
 
   summary(taskId: string): HistorySummary | undefined {
@@ -143,13 +147,17 @@ export class HistoryIndex {
   }
 
   /**
-   * Plans a checkpoint's history write: every entry in memory goes to the file, appended, or (when dead
-   * bytes of archived tasks outweigh the live ones and pass `compactAfterBytes`) with all live entries into
-   * the other file, each task's in one segment. Until commit() or abort(), the entries stay readable here.
+   * Plans a checkpoint's history write: every entry in memory goes to the file, appended, or with all live
+   * entries into the other file, each task's in one segment: when dead bytes of archived tasks outweigh the
+   * live ones and pass `compactAfterBytes`, or when segments pile up and the live bytes are under it. Until
+   * commit() or abort(), the entries stay readable here.
    */
   seal(compactAfterBytes: number): HistorySeal {
     const dead = this.#bytes - this.#liveBytes;
-    const compact = dead >= compactAfterBytes && dead > this.#liveBytes;
+    // Also when tasks' entries lie scattered over many segments and the live ones are cheap to copy: the index
+    // (in memory and in every checkpoint) then shrinks back to one segment per task.
+    const scattered = this.#segments > 8 * this.#tasks.size + 64 && this.#liveBytes <= compactAfterBytes;
+    const compact = (dead >= compactAfterBytes && dead > this.#liveBytes) || scattered;
     const file = compact ? HISTORY_FILES[1 - HISTORY_FILES.indexOf(this.#file)]! : this.#file;
     const pieces: HistorySeal['pieces'] = [];
     const segments = new Map<TaskHistory, number[]>();
@@ -180,7 +188,10 @@ export class HistoryIndex {
 
   /** The seal's checkpoint is durable: the sealed entries are read from the file from now on. */
   commit(seal: HistorySeal): void {
-    if (seal.compact) this.#liveBytes = 0;
+    if (seal.compact) {
+      this.#liveBytes = 0;
+      this.#segments = 0;
+    }
     // Tasks made since the seal have nothing in it; tasks archived since are gone, their bytes dead.
     for (const task of this.#tasks.values()) {
       const added = seal.segments.get(task);
@@ -191,6 +202,7 @@ export class HistoryIndex {
       if (added !== undefined) {
         task.filed += added[2]!;
         this.#liveBytes += added[1]!;
+        this.#segments++;
       }
       task.sealed = [];
     }

@@ -112,4 +112,21 @@ describe('the history file', () => {
     expect(reopened.getHistory('keep')).toEqual(kept);
     expect(reopened.getHistory('gone2')).toEqual([]);
   });
+
+  it('keeps a bounded number of segments per task however many checkpoints its entries span', async () => {
+    const store = await openStore({ checkpointEvery: 6 });
+    const ids = ['t1', 't2', 't3'];
+    let n = 0;
+    for (; store.stats().checkpoints < 60; n++) {
+      expect(n).toBeLessThan(2000);
+      await store.commit(ids.map((id) => history(id, n)));
+    }
+    await store.close();
+    const { doc } = JSON.parse(await text('checkpoint.json')) as { doc: { history: { tasks: Record<string, unknown[]> } } };
+    const segments = Object.values(doc.history.tasks).reduce((sum, row) => sum + (row.length - 2) / 3, 0);
+    // One a checkpoint would be 60 each; a compaction folds them back to one once they pass 8 a task (and 64).
+    expect(segments).toBeLessThanOrEqual(8 * ids.length + 64 + ids.length);
+    const reopened = await openStore();
+    for (const id of ids) expect(reopened.getHistory(id)).toEqual(Array.from({ length: n }, (_, i) => entry(id, i)));
+  });
 });
