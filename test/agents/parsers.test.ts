@@ -8,9 +8,20 @@ const parseAll = (kind: AgentKind, lines: string[]): ParsedActivity[] => lines.f
 const brief = (p: ParsedActivity) => [p.kind, p.tool ?? '', p.target ?? p.path ?? p.session ?? p.text ?? ''].join(' ').trim();
 
 describe('the claude-code kind', () => {
-  it('starts claude non-interactively with the prompt, and resumes a session when it has one', () => {
-    expect(claudeCode.argv(['claude', '--permission-mode', 'acceptEdits'], 'Fix it', null)).toEqual(['claude', '--permission-mode', 'acceptEdits', '-p', 'Fix it', '--output-format', 'stream-json', '--verbose']);
-    expect(claudeCode.argv(['claude'], 'Again', 'abc')).toEqual(['claude', '-p', 'Again', '--output-format', 'stream-json', '--verbose', '--resume', 'abc']);
+  it('starts claude non-interactively reading user messages on stdin, and resumes a session when it has one', () => {
+    const streaming = ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--replay-user-messages'];
+    expect(claudeCode.argv(['claude', '--permission-mode', 'acceptEdits'], 'Fix it', null)).toEqual(['claude', '--permission-mode', 'acceptEdits', ...streaming]);
+    expect(claudeCode.argv(['claude'], 'Again', 'abc')).toEqual(['claude', ...streaming, '--resume', 'abc']);
+    // The prompt, and every later word to the running session, is a user message on stdin.
+    expect(JSON.parse(claudeCode.input!.message('Fix it'))).toEqual({ type: 'user', message: { role: 'user', content: [{ type: 'text', text: 'Fix it' }] }, parent_tool_use_id: null, session_id: '' });
+    expect(claudeCode.input!.message('two\nlines')).not.toContain('\n');
+  });
+
+  it('reads a user message it replays (what it was told while it ran) as input, and a tool result as nothing', () => {
+    const replayed = JSON.stringify({ type: 'user', message: { role: 'user', content: [{ type: 'text', text: 'sam asks: also handle an empty input' }] }, session_id: 's1', isReplay: true });
+    expect(claudeCode.parse(replayed)).toEqual([{ kind: 'input', text: 'sam asks: also handle an empty input' }]);
+    expect(claudeCode.parse(JSON.stringify({ type: 'user', message: { role: 'user', content: 'plain words' } }))).toEqual([{ kind: 'input', text: 'plain words' }]);
+    expect(claudeCode.parse(JSON.stringify({ type: 'user', message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: 'ok' }] } }))).toEqual([]);
   });
 
   it('reads its stream-json as session, text, tools with their targets, files touched, tool errors, the result and the spend', () => {
@@ -65,7 +76,8 @@ describe('the claude-code kind', () => {
 });
 
 describe('the codex kind', () => {
-  it('starts codex exec with --json and the prompt, and resumes a thread with exec resume', () => {
+  it('starts codex exec with --json and the prompt, and resumes a thread with exec resume; it takes no input while it runs', () => {
+    expect(codex.input).toBeUndefined();
     expect(codex.argv(['codex', 'exec', '--full-auto'], 'Fix it', null)).toEqual(['codex', 'exec', '--full-auto', '--json', 'Fix it']);
     expect(codex.argv(['codex', 'exec'], 'Again', 't-1')).toEqual(['codex', 'exec', '--json', 'resume', 't-1', 'Again']);
   });
