@@ -60,6 +60,8 @@ export type WorkEvent = Stamped &
     | { type: 'stage.sync_reset'; backupRef: string; discardedShas: string[]; from: string; to: string }
     /** The sync diverged and both rebase and reset failed: the worktree is still divergent. */
     | { type: 'stage.sync_failed'; backupRef: string; discardedShas: string[]; error: string }
+    /** The running session took words given to it while it ran (it replayed them as `text`): they are not kept for the next run. */
+    | { type: 'job.steered'; jobId: string; text: string }
     /** The task's agents spent past its budget: the stage stops and a human decides (raise it, retry or cancel). */
     | { type: 'budget.exceeded'; reason: string }
   );
@@ -96,6 +98,7 @@ export const internalEventTypes: ReadonlySet<string> = new Set<TaskEventType>([
   'stage.sync_failed',
   'decision.resolved',
   'budget.exceeded',
+  'job.steered',
 ]);
 
 /** What the task machine emits for the runtime to record in the same commit as the transition. */

@@ -63,6 +63,14 @@ export const taskActions = {
   ),
   /** A run that ended cleanly had the steering it started with: only what came later stays for the next. */
   deliverSteering: update(({ context }: Ctx) => ({ steering: (context.steering ?? []).slice(context.job?.steered ?? 0) })),
+  /** Words the running session took: the first waiting steering whose text ends its replay is handed over. */
+  steeredInSession: update(({ context, event }: Ctx) => {
+    if (event.type !== 'job.steered') return {};
+    const steering = context.steering ?? [];
+    const from = context.job?.steered ?? 0;
+    const i = steering.findIndex((s, k) => k >= from && event.text.endsWith(s.text));
+    return i < 0 ? {} : { steering: steering.filter((_, k) => k !== i) };
+  }),
   jobStarted: update(({ context, event }: Ctx) => {
     if (event.type !== 'job.started' || !context.job) return {};
     // The agent's own timeout when the runner names it, with a margin: the runner kills first, this is the backstop.

@@ -218,6 +218,7 @@ function stageState(stage: StageDefinition, index: number, pipeline: PipelineDef
       },
       on: {
         'job.started': { guard: 'currentJob', target: '.running', actions: 'jobStarted' },
+        'job.steered': { guard: 'currentJob', actions: 'steeredInSession' },
         'job.exited': [
           // A question is not a failure: the run had its steering, and a person answers before the next one.
           { guard: and(['currentJob', 'asksQuestion']), target: 'asking', actions: ['clearDeadline', 'deliverSteering', 'recordQuestion'] },

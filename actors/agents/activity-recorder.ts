@@ -6,6 +6,9 @@ import { addUsage, type ActivityRecord, type AgentKind, type AgentQuestion, type
 /** Where a job's activity is kept: beside its log. */
 export const activityPathFor = (logPath: string): string => `${logPath}.activity.jsonl`;
 
+/** Where the turns of a kind with input wait for its session: the prompt first, then words given while it runs. */
+export const inboxPathFor = (logPath: string): string => `${logPath}.inbox.jsonl`;
+
 /** What a job's activity log says so far: how far into the job's log it has read, the session, the spend. */
 export interface ActivityState {
   /** Records written, including the bookkeeping ones (session, usage). */

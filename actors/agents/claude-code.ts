@@ -1,8 +1,11 @@
 import { clip, jsonObject, markedQuestion, num, rec, str, type AgentKind, type ParsedActivity } from './types.ts';
 
-// Claude Code's `claude -p <prompt> --output-format stream-json --verbose`, as of Claude Code 2.0: one JSON
-// object a line; `system` (subtype init, with session_id), `assistant` and `user` messages whose content
-// blocks are text, tool_use and tool_result, and a final `result` with session_id, total_cost_usd,
+// Claude Code's `claude -p --input-format stream-json --output-format stream-json --verbose
+// --replay-user-messages`, as of Claude Code 2.0: user messages (the prompt, then any words for the running
+// session) are JSON lines on stdin, and each is answered with a turn; stdin's end ends the run. Output is one
+// JSON object a line; `system` (subtype init, with session_id), `assistant` and `user` messages whose content
+// blocks are text, tool_use and tool_result (a user message of text is one it was given, replayed), and a
+// `result` per turn with session_id, total_cost_usd (the session's so far),
 // usage, is_error and permission_denials. Anything else is ignored. A question the run could not ask (print
 // mode denies AskUserQuestion, which then shows in permission_denials) or a `QUESTION:` line in the result
 // is the run's question for a person.
@@ -31,6 +34,14 @@ function assistant(message: Record<string, unknown>): ParsedActivity[] {
     }
   }
   return out;
+}
+
+/** A user message: tool results (an error among them is the run's), or words it was given (replayed). */
+function userMessage(message: Record<string, unknown>): ParsedActivity[] {
+  if (typeof message.content === 'string') return message.content ? [{ kind: 'input', text: clip(message.content) }] : [];
+  const blocks = Array.isArray(message.content) ? message.content.map(rec) : [];
+  const text = blocks.filter((b) => b.type === 'text').map((b) => str(b.text) ?? '').join('');
+  return text ? [{ kind: 'input', text: clip(text) }] : toolErrors(message);
 }
 
 function toolErrors(message: Record<string, unknown>): ParsedActivity[] {
@@ -84,9 +95,13 @@ function result(event: Record<string, unknown>): ParsedActivity[] {
 export const claudeCode: AgentKind = {
   name: 'claude-code',
   defaultCommand: ['claude'],
-  argv: (command, prompt, resumeSession) => [
-    ...command, '-p', prompt, '--output-format', 'stream-json', '--verbose', ...(resumeSession ? ['--resume', resumeSession] : []),
+  argv: (command, _prompt, resumeSession) => [
+    ...command, '-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--replay-user-messages',
+    ...(resumeSession ? ['--resume', resumeSession] : []),
   ],
+  input: {
+    message: (text) => JSON.stringify({ type: 'user', message: { role: 'user', content: [{ type: 'text', text }] }, parent_tool_use_id: null, session_id: '' }),
+  },
   parse(line) {
     const event = jsonObject(line);
     if (!event) return [];
@@ -98,7 +113,7 @@ export const claudeCode: AgentKind = {
       case 'assistant':
         return assistant(rec(event.message));
       case 'user':
-        return toolErrors(rec(event.message));
+        return userMessage(rec(event.message));
       case 'result':
         return result(event);
       default:

@@ -1,4 +1,7 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { CommandExecutor, type Executor, type JobSpec, type RunningJob } from '../executors/index.ts';
+import { inboxPathFor } from './activity-recorder.ts';
 import type { AgentKind } from './types.ts';
 
 export interface KindExecutorOptions {
@@ -24,7 +27,14 @@ export class KindExecutor implements Executor {
 
   start(spec: JobSpec): RunningJob {
     const argv = this.o.kind.argv(this.#command, spec.prompt ?? '', spec.resumeSession ?? null);
-    return this.#executor(argv).start(spec);
+    const { input } = this.o.kind;
+    // A kind with input gets its prompt as the inbox's first line; later lines reach the running session.
+    const inbox = input ? inboxPathFor(spec.logPath) : undefined;
+    if (inbox && input) {
+      mkdirSync(dirname(inbox), { recursive: true });
+      writeFileSync(inbox, `${input.message(spec.prompt ?? '')}\n`);
+    }
+    return this.#executor(argv, inbox).start(spec);
   }
 
   reattach(pid: number, startedAt: number, pollMs?: number, logPath?: string): RunningJob {
@@ -35,7 +45,7 @@ export class KindExecutor implements Executor {
     return this.o.command ?? this.o.kind.defaultCommand;
   }
 
-  #executor(argv: readonly string[]): CommandExecutor {
-    return new CommandExecutor({ command: [...argv], maxLogBytes: this.o.maxLogBytes, killGraceMs: this.o.killGraceMs, wholeLines: true });
+  #executor(argv: readonly string[], inbox?: string): CommandExecutor {
+    return new CommandExecutor({ command: [...argv], maxLogBytes: this.o.maxLogBytes, killGraceMs: this.o.killGraceMs, wholeLines: true, inbox });
   }
 }

@@ -27,6 +27,12 @@ const ASKS: Record<string, string> = {
 /** An argument never longer than this (Linux refuses a single argument past 128 KiB). */
 const MAX_PROMPT = 64 * 1024;
 
+/** A person's words as the agent reads them: who, where, and what (or which question they answer). */
+export function steeringText(s: Pick<Steering, 'text' | 'by' | 'via' | 'answers'>): string {
+  const who = s.by ?? 'Someone';
+  return s.answers ? `${who} answers your question ("${s.answers}"): ${s.text}` : `${who} asks${s.via ? ` (on the ${s.via})` : ''}: ${s.text}`;
+}
+
 /** The prompt an agent CLI is started with: one readable text, never starting with "-" (it is an argument). */
 export function buildPrompt(p: PromptInput): string {
   const lines = [
@@ -41,10 +47,7 @@ export function buildPrompt(p: PromptInput): string {
     const where = p.lastFailure.stage === p.stage ? 'The previous attempt failed' : `The task came back from ${p.lastFailure.stage}`;
     lines.push('', `${where}: ${p.lastFailure.reason}`, 'Fix that first.');
   }
-  for (const s of p.steering ?? []) {
-    const who = s.by ?? 'Someone';
-    lines.push('', s.answers ? `${who} answers your question ("${s.answers}"): ${s.text}` : `${who} asks${s.via ? ` (on the ${s.via})` : ''}: ${s.text}`);
-  }
+  for (const s of p.steering ?? []) lines.push('', steeringText(s));
   const text = lines.join('\n');
   return text.length > MAX_PROMPT ? `${text.slice(0, MAX_PROMPT - 1)}…` : text;
 }

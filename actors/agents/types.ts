@@ -11,8 +11,8 @@ export interface Usage {
   costUsd: number | null;
 }
 
-/** What one activity record says: the agent's text, a tool it used, a file it touched, an error, its result, a question for a person, its session or its spend so far. */
-export type ActivityKind = 'text' | 'tool' | 'file' | 'error' | 'result' | 'question' | 'session' | 'usage' | 'truncated';
+/** What one activity record says: the agent's text, a tool it used, a file it touched, an error, its result, a question for a person, words it was given while it ran, its session or its spend so far. */
+export type ActivityKind = 'text' | 'tool' | 'file' | 'error' | 'result' | 'question' | 'input' | 'session' | 'usage' | 'truncated';
 
 /** What a kind's parser makes of one line of its CLI's output, before the recorder numbers and stamps it. */
 export interface ParsedActivity {
@@ -51,10 +51,12 @@ export interface AgentKind {
   readonly name: 'claude-code' | 'codex';
   /** The command used when the configuration gives none. */
   readonly defaultCommand: readonly string[];
-  /** The full argv: the configured command, then the flags that make the CLI non-interactive and structured. */
+  /** The full argv: the configured command, then the flags that make the CLI non-interactive and structured (the prompt goes on stdin for a kind with input). */
   argv(command: readonly string[], prompt: string, resumeSession: string | null): string[];
   /** What one line of output means; never throws, and an unknown or broken line means nothing. */
   parse(line: string): ParsedActivity[];
+  /** A kind that reads its turns on stdin: the prompt, then words for the running session, one line each. */
+  readonly input?: { message(text: string): string };
 }
 
 /** The longest text an activity record keeps. */

@@ -21,6 +21,8 @@ export interface CommandExecutorOptions {
   killGraceMs?: number;
   /** The log takes stdout and stderr a whole line at a time, so one never cuts into the other's line (structured output). */
   wholeLines?: boolean;
+  /** The agent's stdin is fed from this file's lines as they are appended (see relay.mjs, --inbox). */
+  inbox?: string;
 }
 
 // setTimeout fires at once for delays past 2^31 - 1 ms; such a timeout means about 25 days.
@@ -84,6 +86,7 @@ export class CommandExecutor implements Executor {
     this.#maxLogBytes = options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES;
     this.#killGraceMs = options.killGraceMs ?? 3000;
     if (options.wholeLines) this.#relayArgs = ['--lines', ...this.#relayArgs];
+    if (options.inbox) this.#relayArgs = ['--inbox', options.inbox, ...this.#relayArgs];
   }
 
   /** Starts the job's command; the returned exit promise never rejects. */

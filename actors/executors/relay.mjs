@@ -1,6 +1,6 @@
 // conveyor's job relay, run as
-//   node relay.mjs <logPath> <maxLogBytes> <exitFile> [--held] [--lines] -- <argv...>
-//   node relay.mjs <logPath> <maxLogBytes> <exitFile> [--held] [--lines] --shell <command>
+//   node relay.mjs <logPath> <maxLogBytes> <exitFile> [--held] [--lines] [--inbox <file>] -- <argv...>
+//   node relay.mjs <logPath> <maxLogBytes> <exitFile> [--held] [--lines] [--inbox <file>] --shell <command>
 // with `--lines` when the agent's output is structured (JSON lines): stdout
 // and stderr then reach the log a whole line at a time, so neither cuts into the other's lines.
 // conveyor starts it detached with no stdio of its own, so neither the relay nor the agent it runs
@@ -11,9 +11,14 @@
 // --held: the agent starts only once conveyor writes "go" on the relay's stdin, which it does after the
 // job record names the relay; if conveyor dies first (its end of the pipe closes), the agent never
 // starts and the exit file says so. So no agent runs that conveyor has not recorded.
+// --inbox: the agent reads its turns on stdin (Claude Code's stream-json input): each line of <file>, as
+// conveyor appends it (the prompt first, then words for the running session), goes to the agent's stdin.
+// The file outlives conveyor, so a restarted conveyor appends to the same session. Once the agent has
+// answered every line sent (a stdout line starting {"type":"result"} per turn) and none is waiting, its
+// stdin is closed and it ends; a line appended after that never reaches it.
 // Plain Node with built-ins only: it runs without conveyor's TypeScript loader.
 import { spawn } from 'node:child_process';
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
 
@@ -23,18 +28,26 @@ const USAGE_EXIT = 2;
 const SPAWN_FAILED_EXIT = 127;
 const NOT_RELEASED_EXIT = 125;
 const MAX_PENDING_LINE = 1024 * 1024;
+const INBOX_POLL_MS = 100;
+const RESULT_LINE = /^\s*\{"type":"result"/;
 
 function parseArgs(argv) {
   const [logPath, maxArg, exitFile, ...after] = argv;
   const flags = new Set();
-  while (after[0] === '--held' || after[0] === '--lines') flags.add(after.shift());
+  let inbox = null;
+  while (after[0] === '--held' || after[0] === '--lines' || after[0] === '--inbox') {
+    const flag = after.shift();
+    if (flag === '--inbox') inbox = after.shift() ?? null;
+    else flags.add(flag);
+  }
   const held = flags.has('--held');
   const lines = flags.has('--lines');
   const [mode, ...rest] = after;
   const maxBytes = Number(maxArg);
-  if (!logPath || !exitFile || !maxArg || Number.isNaN(maxBytes)) return null;
-  if (mode === '--shell' && rest.length === 1) return { logPath, maxBytes, exitFile, held, lines, file: '/bin/sh', args: ['-c', rest[0]] };
-  if (mode === '--' && rest.length > 0 && rest[0] !== '') return { logPath, maxBytes, exitFile, held, lines, file: rest[0], args: rest.slice(1) };
+  if (!logPath || !exitFile || !maxArg || Number.isNaN(maxBytes) || inbox === '') return null;
+  const common = { logPath, maxBytes, exitFile, held, lines, inbox };
+  if (mode === '--shell' && rest.length === 1) return { ...common, file: '/bin/sh', args: ['-c', rest[0]] };
+  if (mode === '--' && rest.length > 0 && rest[0] !== '') return { ...common, file: rest[0], args: rest.slice(1) };
   return null;
 }
 
@@ -76,6 +89,62 @@ function lineWriter(write) {
       if (pending.length > 0) write(pending);
       pending = Buffer.alloc(0);
     },
+  };
+}
+
+// Feeds the inbox file's whole lines to the agent's stdin as they are appended, and closes stdin once
+// every line sent has its result and nothing more is waiting.
+function inboxFeeder(path, stdin) {
+  let offset = 0;
+  let pending = Buffer.alloc(0);
+  let sent = 0;
+  let results = 0;
+  let closed = false;
+  const chunk = Buffer.alloc(64 * 1024);
+  const pump = () => {
+    if (closed) return;
+    let fd;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return;
+    }
+    try {
+      for (let n = readSync(fd, chunk, 0, chunk.length, offset); n > 0; n = readSync(fd, chunk, 0, chunk.length, offset)) {
+        offset += n;
+        pending = Buffer.concat([pending, chunk.subarray(0, n)]);
+      }
+    } catch {
+      // Read again on the next poll.
+    } finally {
+      closeSync(fd);
+    }
+    for (let nl = pending.indexOf(0x0a); nl >= 0; nl = pending.indexOf(0x0a)) {
+      const line = pending.subarray(0, nl + 1);
+      pending = pending.subarray(nl + 1);
+      if (line.toString('utf8').trim() === '') continue;
+      stdin.write(line);
+      sent += 1;
+    }
+  };
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(timer);
+    stdin.end();
+  };
+  const timer = setInterval(pump, INBOX_POLL_MS);
+  stdin.on('error', () => undefined);
+  pump();
+  return {
+    // Whole lines of the agent's stdout, as the log gets them.
+    output(data) {
+      for (const line of data.toString('utf8').split('\n')) if (RESULT_LINE.test(line)) results += 1;
+      if (results === 0 || results < sent) return;
+      pump();
+      if (results >= sent) close();
+    },
+    close,
   };
 }
 
@@ -161,7 +230,7 @@ function exitStatus(code, signal) {
 async function main() {
   const job = parseArgs(process.argv.slice(2));
   if (job === null) {
-    process.stderr.write('relay: usage: relay.mjs <logPath> <maxLogBytes> <exitFile> [--held] [--lines] (-- <argv...> | --shell <command>)\n');
+    process.stderr.write('relay: usage: relay.mjs <logPath> <maxLogBytes> <exitFile> [--held] [--lines] [--inbox <file>] (-- <argv...> | --shell <command>)\n');
     process.exit(USAGE_EXIT);
   }
   if (job.held && !(await released())) {
@@ -188,7 +257,8 @@ async function main() {
   }
 
   // cwd and environment are the relay's own, which conveyor set for the agent.
-  const child = spawn(job.file, job.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(job.file, job.args, { stdio: [job.inbox ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const inbox = job.inbox ? inboxFeeder(job.inbox, child.stdin) : null;
   process.on('SIGTERM', () => {
     child.kill('SIGTERM');
   });
@@ -196,7 +266,11 @@ async function main() {
   // Drain both pipes whatever the log keeps, so the agent never blocks on a full pipe.
   const writers = [];
   for (const stream of [child.stdout, child.stderr]) {
-    const writer = job.lines ? lineWriter((data) => log.write(data)) : { write: (data) => log.write(data), flush() {} };
+    const sink = stream === child.stdout && inbox ? (data) => {
+      log.write(data);
+      inbox.output(data);
+    } : (data) => log.write(data);
+    const writer = job.lines ? lineWriter(sink) : { write: sink, flush() {} };
     writers.push(writer);
     stream.on('data', (chunk) => writer.write(chunk));
     stream.on('error', () => undefined);
@@ -210,6 +284,7 @@ async function main() {
   });
   child.once('exit', (code, signal) => {
     const finishedAt = Date.now();
+    inbox?.close();
     let cap;
     const capped = new Promise((resolve) => {
       cap = setTimeout(resolve, PIPE_CLOSE_WAIT_MS);

@@ -26,6 +26,8 @@ export function activityLine(r: ActivityRecord): string | null {
       return `error: ${oneLine(r.text ?? 'unknown')}`;
     case 'result':
       return `finished${r.isError ? ' with an error' : ''}${r.text ? `: ${oneLine(r.text)}` : ''}`;
+    case 'input':
+      return `was told: ${oneLine(r.text ?? '')}`;
     case 'question':
       return `asks: ${oneLine(r.text ?? '')} (answer the task's decision)`;
     case 'truncated':

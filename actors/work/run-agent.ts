@@ -9,7 +9,7 @@ import { finishedStatuses, type JobRecord } from './job-record.ts';
 import { jobOutcome } from './job-outcome.ts';
 import type { JobTokens } from './job-tokens.ts';
 import type { Finalizers } from '../background/finalizers.ts';
-import { activityPathFor, buildPrompt, type ActivityFeed, type ActivityRecord, type ActivityState, type AgentKind } from '../agents/index.ts';
+import { activityPathFor, buildPrompt, inboxPathFor, type ActivityFeed, type ActivityRecord, type ActivityState, type AgentKind } from '../agents/index.ts';
 import { JobActivity } from './job-activity.ts';
 import { spendOf } from './spend.ts';
 
@@ -38,8 +38,17 @@ export interface AgentWorkOptions {
   activity: ActivityFeed;
   /** What a task may spend on its agents, in US dollars as the CLIs report it; null for no limit. */
   taskBudgetUsd: number | null;
+  /** Running sessions that read input, by task: where words for them are written (the Workbench does, on task.steer). */
+  inputs: Map<string, RunningInput>;
   /** A task spent past its budget: a human is told and the task escalated. */
   budgetExceeded(taskId: string, reason: string): Promise<void>;
+}
+
+/** A running job whose agent takes input while it works. */
+export interface RunningInput {
+  jobId: string;
+  inbox: string;
+  kind: AgentKind;
 }
 
 /** Why the task may not spend more, or null while it is within its budget. */
@@ -84,6 +93,14 @@ export function runAgentActor(o: AgentWorkOptions) {
 
     let activity: JobActivity | null = null;
     let budgetTold = false;
+    /** The prompt this boot started the job with: its replay is not steering. */
+    let prompt: string | undefined;
+    const acceptInput = (kind: AgentKind | null) => {
+      if (kind?.input) o.inputs.set(input.taskId, { jobId: job.id, inbox: inboxPathFor(record.logPath), kind });
+    };
+    const refuseInput = () => {
+      if (o.inputs.get(input.taskId)?.jobId === job.id) o.inputs.delete(input.taskId);
+    };
     const checkBudget = async () => {
       const reason = budgetTold ? null : overBudget(rt, input.taskId, o.taskBudgetUsd);
       if (!reason) return false;
@@ -96,6 +113,10 @@ export function runAgentActor(o: AgentWorkOptions) {
       record = withActivity(record, state);
       o.activity.publish({ jobId: job.id, taskId: input.taskId, stage: input.stage, records });
       await put(record);
+      // Words the running session replays were taken by it: the task need not keep them for a later run.
+      for (const r of records) {
+        if (r.kind === 'input' && r.text && r.text !== prompt) await rt.send(input.taskId, { type: 'job.steered', jobId: job.id, text: r.text }, { source: 'job' });
+      }
       if (records.some((r) => r.kind === 'usage')) await checkBudget();
     };
     const followActivity = async (fresh: boolean) => {
@@ -113,6 +134,7 @@ export function runAgentActor(o: AgentWorkOptions) {
     /** Records the job's end and tells the task; `cleared` settles once nothing of its process group is left. */
     const finish = async (exit: JobExit, cleared?: Promise<void>) => {
       if (detached) return;
+      refuseInput();
       const followed = activity ?? (await followActivity(false).catch(() => null));
       if (followed) record = withActivity(record, await followed.finish());
       o.live.delete(job.id);
@@ -168,7 +190,7 @@ export function runAgentActor(o: AgentWorkOptions) {
         const title = rt.meta(input.taskId)?.title ?? '';
         // A CLI kind resumes the session an earlier job of this stage recorded, and is told why it runs (SPEC R35).
         const resumeSession = kind ? priorSession(rt, input.taskId, input.stage, agent) : null;
-        const prompt = kind ? buildPrompt({ title, stage: input.stage, branch: input.branch, attempt: job.attempt, lastFailure: input.lastFailure, steering: input.steering ?? [] }) : undefined;
+        prompt = kind ? buildPrompt({ title, stage: input.stage, branch: input.branch, attempt: job.attempt, lastFailure: input.lastFailure, steering: input.steering ?? [] }) : undefined;
         // The job is on record as starting before any process exists (commit before the world changes).
         record = { ...record, status: 'starting', tokenHash: hash, ...(kind ? { kind: kind.name } : {}), ...(resumeSession ? { resumedSession: resumeSession } : {}) };
         await put(record);
@@ -181,6 +203,7 @@ export function runAgentActor(o: AgentWorkOptions) {
           prompt, resumeSession,
         });
         o.live.set(job.id, started);
+        acceptInput(kind);
         record = { ...record, status: 'running', pid: started.pid, startedAt: started.startedAt };
         await put(record);
         // On record: only now may the agent start (a process of a conveyor that died before this never does).
@@ -229,6 +252,7 @@ export function runAgentActor(o: AgentWorkOptions) {
         await put(record);
         // The activity log carries on from where the last record says its reading stopped.
         await followActivity(false).catch(() => null);
+        acceptInput(prior.agent === null ? null : o.kindFor(prior.agent));
         // Re-attached by the agent's own executor, so its kill grace holds after a restart too.
         const executor = prior.agent === null ? null : o.executorFor(prior.agent);
         const startedAt = prior.startedAt ?? rt.clock.now();
@@ -271,6 +295,7 @@ export function runAgentActor(o: AgentWorkOptions) {
 
     return () => {
       stopped = true;
+      refuseInput();
       o.launches.delete(job.id);
       (activity as JobActivity | null)?.stop();
       if (o.scheduler.cancel(job.id)) return;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.ts';
 import { EffectSet, type DeployCommands, type ForgeConfig } from '../effects/index.ts';
 import type { Executor, RunningJob } from '../executors/index.ts';
-import { ActivityFeed, activityPathFor, readActivity, type ActivityRecord, type AgentKind } from '../agents/index.ts';
+import { ActivityFeed, activityPathFor, readActivity, steeringText, type ActivityRecord, type AgentKind } from '../agents/index.ts';
 import type { RepoSpec } from '../git/index.ts';
 import { instantImplementations } from '../instant-implementations.ts';
 import type { Runtime } from '../runtime.ts';
@@ -17,7 +17,7 @@ import { prepareStageActor } from './prepare-stage.ts';
 import { realGit, type GitWorkbench } from './git-workbench.ts';
 import type { World } from '../world.ts';
 import { nodeFileSystem } from '../../store/index.ts';
-import { runAgentActor } from './run-agent.ts';
+import { runAgentActor, type RunningInput } from './run-agent.ts';
 
 export interface AgentSetup {
   executor: Executor;
@@ -69,6 +69,8 @@ export class Workbench {
   private clock: Clock = systemClock;
   private memoryTimer: unknown = null;
   private readonly live = new Map<string, RunningJob>();
+  /** Running sessions that take input, by task. */
+  private readonly inputs = new Map<string, RunningInput>();
   private readonly repos: Map<string, RepoSpec>;
   /** The journaled merge and deploys, with the forge client and the per-repository merge queue. */
   readonly effects: EffectSet;
@@ -142,6 +144,7 @@ export class Workbench {
       fs: this.fs,
       kindFor: (agent) => this.opts.agents?.[agent]?.kind ?? null,
       activity: this.activity,
+      inputs: this.inputs,
       taskBudgetUsd: this.opts.taskBudgetUsd ?? null,
       // The alert first: a human who sees the escalation finds what it spent beside it.
       budgetExceeded: async (taskId, reason) => {
@@ -152,6 +155,22 @@ export class Workbench {
     }),
     ...this.effects.implementations(rt),
   });
+
+  /**
+   * Words for a task whose agent is running and takes input go into its session at once (a line of its
+   * inbox); the task keeps them for the next run until the session replays them (job.steered).
+   */
+  private async steerRunning(taskId: string, words: { text: string; by?: string; via?: string }): Promise<void> {
+    const running = this.inputs.get(taskId);
+    if (!running?.kind.input) return;
+    const line = Buffer.from(`${running.kind.input.message(steeringText(words))}\n`);
+    try {
+      const file = await this.fs.openAppend(running.inbox);
+      await file.append(line).finally(() => file.close());
+    } catch {
+      // Lost only if the disk fails: the words then wait for the next run, as for any other agent.
+    }
+  }
 
   /** The task's worktree to rebase in before its merge; null (merge as the forge has it) when the repository is not configured. */
   private async mergeWorktree(taskId: string, repo: string, branch: string): Promise<string | null> {
@@ -180,6 +199,7 @@ export class Workbench {
     this.dependencies = deps;
     runtime.onCommitted((t) => {
       deps.onCommitted(t);
+      if (t.event.type === 'task.steer') void this.steerRunning(t.taskId, t.event);
       if (t.to !== 'done' && t.to !== 'cancelled') return;
       const repo = this.repos.get(runtime.meta(t.taskId)?.repo ?? '');
       // Kept on escalation for inspection; removed once the task is finished either way.

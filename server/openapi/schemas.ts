@@ -64,19 +64,20 @@ export const jobRecord = z.looseObject({
   resumedSession: z.string().optional(),
   activity: z.looseObject({ count: z.number().int(), lastAt: millis.nullable() }).optional(),
   usage: usage.optional(),
+  question: z.looseObject({ text: z.string(), options: z.array(z.string()).optional() }).optional().describe('what the agent ended asking a person'),
 });
 
 export const activityRecord = z.looseObject({
   seq: z.number().int(), at: millis, offset: z.number().int().describe('byte offset in the job\'s log past the line this came from'),
-  kind: z.enum(['text', 'tool', 'file', 'error', 'result', 'session', 'usage', 'truncated']),
-  text: z.string().optional(), tool: z.string().optional(), target: z.string().optional(), path: z.string().optional(),
+  kind: z.enum(['text', 'tool', 'file', 'error', 'result', 'question', 'input', 'session', 'usage', 'truncated']),
+  text: z.string().optional(), options: z.array(z.string()).optional(), tool: z.string().optional(), target: z.string().optional(), path: z.string().optional(),
   session: z.string().optional(), usage: usage.optional().describe('on usage records: the job\'s spend so far'), isError: z.boolean().optional(),
 });
 
 export const decisionRecord = z.looseObject({
   id, taskId: id, contextKey: z.string(), question: z.string(), options: z.array(z.string()),
   status: z.enum(['pending', 'resolved', 'superseded']), openedAt: millis,
-  resolution: z.string().optional(), by: z.string().optional(), resolvedAt: millis.optional(),
+  resolution: z.string().optional(), answer: z.string().optional().describe('a reply\'s own words'), by: z.string().optional(), resolvedAt: millis.optional(),
 });
 
 export const effectRecord = z.looseObject({

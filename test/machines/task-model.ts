@@ -124,6 +124,8 @@ export function sampleEvents(snapshot: TaskSnapshot, disturb: boolean): TaskEven
   for (const jobId of jobs) out.push({ type: 'job.started', at, jobId, pid: 4242 });
   for (const jobId of jobs) out.push({ type: 'job.exited', at, jobId, code: 0 });
   if (ctx.job) out.push({ type: 'job.exited', at, jobId: ctx.job.id, code: 1 });
+  // The running session replays words it was given.
+  for (const jobId of jobs) sometimes(false, { type: 'job.steered', at, jobId, text: 'Pat asks: also cover the empty cart' });
   // An agent that ends with a question: sampled once per chart state, like a hold.
   if (ctx.job) sometimes(false, { type: 'job.exited', at, jobId: ctx.job.id, code: 0, question: { text: 'Which locale?', options: ['en', 'de'] } });
   for (const effect of effects) {

@@ -114,6 +114,7 @@ function activityLine(r) {
     file: () => (r.tool ? r.tool + ' ' : '') + r.path,
     error: () => r.text,
     result: () => (r.isError ? 'failed: ' : '') + r.text,
+    input: () => r.text,
     question: () => r.text + (r.options ? ' [' + r.options.join(' / ') + ']' : ''),
     session: () => 'session ' + r.session,
     usage: () => usageText(r.usage),
