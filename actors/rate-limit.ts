@@ -1,3 +1,5 @@
+import type { Clock } from './clock.ts';
+
 /** What a rate-limited call came to: it waited as told and tried again, or the wait was past its budget and it gave up. */
 export interface RateLimitEvent {
   client: string;
@@ -18,6 +20,11 @@ export interface RateLimitOptions {
   budgetMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+}
+
+/** A rate limit's time on a clock (the runtime's): it reads the time and waits with timers there. */
+export function onClock(clock: () => Clock): Pick<RateLimitOptions, 'now' | 'sleep'> {
+  return { now: () => clock().now(), sleep: (ms) => new Promise<void>((resolve) => void clock().setTimeout(() => resolve(), ms)) };
 }
 
 /** Used when a 429 names no Retry-After: long enough not to hammer, short enough to stay within a budget. */

@@ -5,7 +5,7 @@ import { Outbox } from '../notifications/index.ts';
 import { Background, type BackgroundOptions } from './background.ts';
 import { ForgeStatusProbe } from './gate-probe.ts';
 import { TrackerClient } from './tracker-client.ts';
-import { RateLimit } from '../rate-limit.ts';
+import { onClock, RateLimit } from '../rate-limit.ts';
 import type { TrackerRoutingTable } from './tracker-events.ts';
 import type { LogLine } from '../log.ts';
 import { DEFAULT_RETENTION } from '../retention/index.ts';
@@ -33,7 +33,7 @@ const SUPERVISOR_RECORD = 'background:supervisor';
 function forgeLimit(conveyor: Conveyor, config: ConveyorConfig | null): RateLimit {
   const shared = conveyor.workbench?.effects.forge.rateLimit;
   if (shared) return shared;
-  const own = new RateLimit({ client: 'forge', budgetMs: config?.limits.rateLimitBudgetMs, now: () => conveyor.runtime.clock.now() });
+  const own = new RateLimit({ client: 'forge', budgetMs: config?.limits.rateLimitBudgetMs, ...onClock(() => conveyor.runtime.clock) });
   conveyor.watchRateLimit(own);
   return own;
 }
@@ -63,7 +63,7 @@ export function startBackground(conveyor: Conveyor, o: StartBackgroundOptions): 
         client: new TrackerClient({
           apiBase: t.apiBase, workspace: t.workspace, token: o.env[t.tokenEnv] ?? '', now: () => rt.clock.now(),
           statesTtlMs: config?.reconciler?.trackerStatesTtlMs ?? 300_000, fetch: o.fetch,
-          rateLimit: new RateLimit({ client: 'tracker', budgetMs: config?.limits.rateLimitBudgetMs, now: () => rt.clock.now() }),
+          rateLimit: new RateLimit({ client: 'tracker', budgetMs: config?.limits.rateLimitBudgetMs, ...onClock(() => rt.clock) }),
         }),
         routing: o.tracker,
         projects,

@@ -5,7 +5,8 @@ import { mergeEffect } from './merge-effect.ts';
 import type { RebaseOutcome } from './rebase.ts';
 import type { runCommand } from './run-command.ts';
 import { MergeQueue } from './merge-queue.ts';
-import { RateLimit } from '../rate-limit.ts';
+import { onClock, RateLimit } from '../rate-limit.ts';
+import { systemClock, type Clock } from '../clock.ts';
 
 /** A repository as the effects see it: where changes land and, if configured, its forge. */
 export interface EffectRepo {
@@ -22,6 +23,8 @@ export interface EffectSetOptions {
   /** Where deploy commands run for a task. */
   cwdFor(taskId: string): Promise<string>;
   fetch?: typeof fetch;
+  /** The runtime's clock, once there is one: a rate limit's waits are timers on it. The system clock without. */
+  clock?: () => Clock;
   rateLimitBudgetMs?: number;
   deployTimeoutMs?: number;
   /** Runs deploy commands; spawns them unless simulated. */
@@ -39,7 +42,8 @@ export class EffectSet {
   constructor(private readonly opts: EffectSetOptions) {
     const forges: Record<string, ForgeConfig> = {};
     for (const repo of opts.repos) if (repo.forge) forges[repo.name] = repo.forge;
-    this.forge = new ForgeClient({ repos: forges, fetch: opts.fetch, rateLimit: new RateLimit({ client: 'forge', budgetMs: opts.rateLimitBudgetMs }) });
+    const clock = opts.clock ?? (() => systemClock);
+    this.forge = new ForgeClient({ repos: forges, fetch: opts.fetch, rateLimit: new RateLimit({ client: 'forge', budgetMs: opts.rateLimitBudgetMs, ...onClock(clock) }) });
     this.queue = new MergeQueue({ forge: this.forge, rebase: opts.rebase });
     this.#targets = new Map(opts.repos.map((r) => [r.name, r.targetBranch]));
   }

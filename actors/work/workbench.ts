@@ -87,6 +87,7 @@ export class Workbench {
       worktreeFor: (taskId, repo, branch) => this.mergeWorktree(taskId, repo, branch),
       cwdFor: async (taskId) => (await this.fs.exists(this.workdirFor(taskId))) ? this.workdirFor(taskId) : opts.dataDir,
       fetch: world.fetch,
+      clock: () => this.clock,
       rateLimitBudgetMs: opts.rateLimitBudgetMs,
       runCommand: world.runCommand,
       rebase: (worktree, branch, target) => this.git.rebaseOntoTarget(worktree, branch, target),
