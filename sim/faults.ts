@@ -8,12 +8,14 @@ export const FAULT_DEFAULTS = {
   dup: 0.1,
   /** A webhook is held back for minutes, so later ones overtake it. */
   reorder: 0.1,
-  /** A forge API call answers 503. */
+  /** A forge or tracker API call answers 503. */
   apiFail: 0.05,
-  /** A forge API call hangs until conveyor's timeout. */
+  /** A forge or tracker API call hangs until conveyor's timeout. */
   apiTimeout: 0.03,
-  /** A forge API call does its work but its answer is lost. */
+  /** A forge or tracker API call does its work but its answer is lost. */
   apiLost: 0.03,
+  /** A forge or tracker API call answers 429 with a Retry-After of up to a minute. */
+  rateLimit: 0.03,
   /** An agent exits non-zero. */
   agentFail: 0.1,
   /** An agent hangs past its timeout. */

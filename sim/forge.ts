@@ -1,6 +1,7 @@
 import type { SimClock } from './clock.ts';
 import type { Faults } from './faults.ts';
 import type { SimRandom } from './random.ts';
+import { json, simFetch } from './sim-api.ts';
 import type { Webhooks } from './webhooks.ts';
 
 export const REPO = 'acme/shop';
@@ -66,25 +67,9 @@ export class SimForge {
     return n === undefined ? null : this.#prs.get(n)!.head;
   }
 
-  /** The forge's REST API as conveyor's fetch sees it: answers after a delay, times out or fails as the faults say. */
-  readonly fetch = (alive: () => boolean): typeof fetch => async (input, init) => {
-    const url = new URL(String(input));
-    const method = init?.method ?? 'GET';
-    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as Record<string, unknown>) : {};
-    const before = this.faults.roll('apiFail') ? 'fail' : this.faults.roll('apiTimeout') ? 'timeout' : null;
-    // An answer lost on the way back: the forge did the work, conveyor hears a failure.
-    const after = before === null && this.faults.roll('apiLost');
-    return new Promise<Response>((resolve, reject) => {
-      this.clock.later(this.random.int(50, 2_000), () => {
-        if (!alive()) return;
-        if (before === 'timeout') return void this.clock.later(30_000, () => alive() && reject(new DOMException('The operation was aborted due to timeout', 'TimeoutError')));
-        if (before === 'fail') return resolve(json(503, { message: 'sim: forge unavailable' }));
-        const answer = this.#answer(method, url.pathname, body);
-        if (after) return void this.clock.later(30_000, () => alive() && reject(new DOMException('The operation was aborted due to timeout', 'TimeoutError')));
-        resolve(answer);
-      });
-    });
-  };
+  /** The forge's REST API as conveyor's fetch sees it: answers after a delay, fails, times out or limits as the faults say. */
+  readonly fetch = (alive: () => boolean): typeof fetch =>
+    simFetch({ clock: this.clock, random: this.random, faults: this.faults, alive, answer: (method, url, body) => this.#answer(method, url.pathname, body) });
 
   #answer(method: string, path: string, body: Record<string, unknown>): Response {
     const prMatch = /^\/api\/v1\/repos\/acme\/shop\/pulls\/(\d+)(\/merge)?$/.exec(path);
@@ -114,10 +99,6 @@ export class SimForge {
     this.hooks.send('forge', 'pull_request', prPayload('closed', pr));
     return json(200, { sha: pr.mergeSha });
   }
-}
-
-function json(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 }
 
 const repository = { id: 1, full_name: REPO, private: true };

@@ -2,9 +2,7 @@ import type { SimClock } from './clock.ts';
 import type { SimProcess } from './process.ts';
 import { API_TOKEN } from './process.ts';
 import type { SimRandom } from './random.ts';
-import type { Webhooks } from './webhooks.ts';
-
-const STATES = { 'state-in-progress': 'In Progress', 'state-approved': 'Approved' } as const;
+import type { SimTracker, TrackerStateId } from './tracker.ts';
 
 /**
  * The people around conveyor: a product owner who moves tracker issues to In Progress (and touches an
@@ -13,12 +11,11 @@ const STATES = { 'state-in-progress': 'In Progress', 'state-approved': 'Approved
  */
 export class SimHuman {
   readonly #issues = new Map<string, string>();
-  #updates = 0;
 
   constructor(
     private readonly clock: SimClock,
     private readonly random: SimRandom,
-    private readonly webhooks: Webhooks,
+    private readonly tracker: SimTracker,
     private readonly current: () => SimProcess | null,
     private readonly note: (line: string) => void,
   ) {}
@@ -68,12 +65,7 @@ export class SimHuman {
     if (p.alive) this.note(`human resolves ${decisionId}: ${res.status}`);
   }
 
-  #move(issueId: string, state: keyof typeof STATES): void {
-    const updatedAt = new Date(this.clock.now() + ++this.#updates).toISOString();
-    this.webhooks.send('tracker', 'issue', {
-      event: 'issue', action: 'updated', webhook_id: 'wh-sim', workspace_id: 'ws-sim',
-      data: { id: issueId, name: `Issue ${issueId}`, project: 'proj-sim', state: { id: state, name: STATES[state], group: 'started' }, updated_at: updatedAt, repo: this.#issues.get(issueId) },
-      activity: { field: 'state', actor: { display_name: 'sim-owner' } },
-    });
+  #move(issueId: string, state: TrackerStateId): void {
+    this.tracker.move(issueId, this.#issues.get(issueId)!, state, 'sim-owner');
   }
 }

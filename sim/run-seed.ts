@@ -10,6 +10,8 @@ import { REPO, SimForge } from './forge.ts';
 import { SimGit } from './git.ts';
 import { SimProcess, type SimWorld } from './process.ts';
 import { SimRandom } from './random.ts';
+import { SimTracker } from './tracker.ts';
+import { rewrittenAfterCrash, trackerViolations } from './tracker-writes.ts';
 import { Acknowledged } from './watched-store.ts';
 import { Webhooks, type Delivery } from './webhooks.ts';
 
@@ -36,6 +38,8 @@ export interface RunResult {
   tasks: number;
   /** Transitions committed by tasks. */
   taskSteps: number;
+  /** Status writes the tracker performed, those of one change made again by a later boot (allowed), and each issue's final state. */
+  tracker: { writes: number; rewrittenAfterCrash: number; states: Record<string, string | null> };
   /** Per task, how long it took to settle once faults stopped (ms), or null if it did not. */
   settleMs: (number | null)[];
   trace: string[];
@@ -75,7 +79,8 @@ export async function runSeed(o: RunOptions): Promise<RunResult> {
   let current = null as SimProcess | null;
   const webhooks = new Webhooks(clock, random, faults, (d) => deliver(d));
   const forge = new SimForge(clock, random, faults, webhooks);
-  const world: SimWorld = { clock, random, faults, disk, forge, git: new SimGit(clock, random, faults, forge), deploys: new SimDeploys(clock, random, faults), acked: new Acknowledged() };
+  const tracker = new SimTracker(clock, random, faults, webhooks, note);
+  const world: SimWorld = { clock, random, faults, disk, forge, tracker, git: new SimGit(clock, random, faults, forge), deploys: new SimDeploys(clock, random, faults), acked: new Acknowledged() };
   let activity = 0;
   const bump = () => activity++;
   disk.faults = {
@@ -168,7 +173,7 @@ export async function runSeed(o: RunOptions): Promise<RunResult> {
   };
 
   await open();
-  const human = new SimHuman(clock, random, webhooks, () => current, note);
+  const human = new SimHuman(clock, random, tracker, () => current, note);
   for (let i = 1; i <= o.tasks; i++) human.openIssue(`issue-${i}`, REPO, random.int(0, 30 * 60_000));
   human.start();
 
@@ -211,6 +216,7 @@ export async function runSeed(o: RunOptions): Promise<RunResult> {
   if (violations.length === 0) {
     for (const [branch, n] of forge.merges) if (n > 1) violate(`merged twice: ${branch} (${n} merges)`);
     for (const [key, n] of world.deploys.performed) if (n > 1) violate(`deployed twice: ${key} (${n} deploys)`);
+    for (const problem of trackerViolations(tracker.performed)) violate(problem);
   }
   const ids = taskIds();
   return {
@@ -224,6 +230,11 @@ export async function runSeed(o: RunOptions): Promise<RunResult> {
     taskSteps,
     tasks: ids.length,
     settleMs: ids.map((id) => settledAt.get(id) ?? null),
+    tracker: {
+      writes: tracker.performed.length,
+      rewrittenAfterCrash: rewrittenAfterCrash(tracker.performed),
+      states: Object.fromEntries(Array.from({ length: o.tasks }, (_, i) => [`issue-${i + 1}`, tracker.stateOf(`issue-${i + 1}`)])),
+    },
     trace,
     digest: createHash('sha256').update(trace.join('\n')).digest('hex').slice(0, 16),
   };

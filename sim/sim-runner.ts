@@ -23,6 +23,9 @@ export interface SimSummary {
   tasks: number;
   crashes: number;
   faults: Record<string, number>;
+  /** Status writes the tracker performed, and changes written again by a later boot after a crash (allowed: a set is idempotent). */
+  tracker_writes: number;
+  tracker_rewrites_after_crash: number;
   invariant_violations: number;
   failing_seeds: number[];
   /** The slowest task to settle once faults stopped, in simulated hours. */
@@ -39,7 +42,7 @@ export async function runSeeds(o: SimOptions): Promise<SimSummary> {
   const cpu = process.cpuUsage();
   const digest = createHash('sha256');
   const summary: SimSummary = {
-    seeds_run: 0, steps: 0, task_steps: 0, simulated_hours: 0, tasks: 0, crashes: 0, faults: {}, invariant_violations: 0,
+    seeds_run: 0, steps: 0, task_steps: 0, simulated_hours: 0, tasks: 0, crashes: 0, faults: {}, tracker_writes: 0, tracker_rewrites_after_crash: 0, invariant_violations: 0,
     failing_seeds: [], max_settle_hours: 0, seeds_per_second: 0, cpu_ms_per_seed: 0, trace_digest: '',
   };
   for (let seed = o.firstSeed; seed < o.firstSeed + o.seeds; seed++) {
@@ -75,6 +78,8 @@ function add(s: SimSummary, r: RunResult): void {
   s.simulated_hours += r.simulatedMs / 3_600_000;
   s.tasks += r.tasks;
   s.crashes += r.crashes;
+  s.tracker_writes += r.tracker.writes;
+  s.tracker_rewrites_after_crash += r.tracker.rewrittenAfterCrash;
   s.invariant_violations += r.violations.length;
   for (const [k, n] of Object.entries(r.faults)) s.faults[k] = (s.faults[k] ?? 0) + n;
   for (const ms of r.settleMs) if (ms !== null) s.max_settle_hours = Math.max(s.max_settle_hours, ms / 3_600_000);

@@ -17,11 +17,26 @@ describe('the simulator', () => {
     expect(c.digest).not.toBe(a.digest);
   });
 
-  it('brings every task to done without faults', async () => {
+  it('brings every task to done without faults, and its tracker issue to Done through the status mirror', async () => {
     const r = await runSeed({ ...base, seed: 1, rates: parseFaults('none') });
     expect(r.violations).toEqual([]);
     expect(r.tasks).toBe(3);
     expect(r.settleMs.every((ms) => ms !== null)).toBe(true);
+    expect(r.tracker.states).toEqual({ 'issue-1': 'state-done', 'issue-2': 'state-done', 'issue-3': 'state-done' });
+    // In Progress (analysis, development), In Review (review, testing), Deploying (both deploys), Done: each once.
+    expect(r.tracker.writes).toBe(3 * 4);
+    expect(r.tracker.rewrittenAfterCrash).toBe(0);
+  });
+
+  it('keeps its tracker invariant under crashes and lost answers: a change is written again only by a later boot', async () => {
+    const rates = parseFaults('none,crash=0.02,apiLost=0.3,rateLimit=0.1');
+    let rewrites = 0;
+    for (const seed of [1, 2]) {
+      const r = await runSeed({ ...base, seed, rates });
+      expect(r.violations, `seed ${seed}`).toEqual([]);
+      rewrites += r.tracker.rewrittenAfterCrash;
+    }
+    expect(rewrites, 'some change was written again after a crash lost its answer').toBeGreaterThan(0);
   });
 
   it('finds a task that does not settle in time, and shrinks the run to the faults that matter', async () => {
