@@ -131,6 +131,15 @@ export function runAgentActor(o: AgentWorkOptions) {
       return activity;
     };
 
+    /**
+     * One fact, recorded once: whether the job's end is on record already, by someone else (the reaper, past the
+     * ceiling or finding the request lost). Such an end is never rewritten, nor told again.
+     */
+    const endedOnRecord = () => {
+      const stored = rt.read<JobRecord>('jobs', job.id);
+      return stored !== undefined && finishedStatuses.has(stored.status);
+    };
+
     /** Records the job's end and tells the task; `cleared` settles once nothing of its process group is left. */
     const finish = async (exit: JobExit, cleared?: Promise<void>) => {
       if (detached) return;
@@ -141,9 +150,7 @@ export function runAgentActor(o: AgentWorkOptions) {
       // The slot is taken until the job's whole group is gone, not only its agent: a helper in its grace still runs.
       void (cleared ?? Promise.resolve()).then(() => o.scheduler.release(job.id));
       o.tokens.revoke(job.id);
-      // One fact, recorded once: an end someone else recorded first (the reaper, past its ceiling) is not rewritten.
-      const stored = rt.read<JobRecord>('jobs', job.id);
-      if (stored && finishedStatuses.has(stored.status)) return;
+      if (endedOnRecord()) return;
       const { code, reason, status } = jobOutcome(exit);
       record = { ...record, status: stopped ? 'killed' : status, finishedAt: exit.finishedAt, exitCode: code, signal: exit.kind === 'exited' ? exit.signal : null, reason };
       await put(record);
@@ -220,17 +227,18 @@ export function runAgentActor(o: AgentWorkOptions) {
      * process already spawned is killed, so no agent runs unwatched; the slot goes back; the attempt
      * fails with the error as its reason.
      */
-    const launchFailed = async (error: unknown, spawned: RunningJob | null) => {
+    const launchFailed = (error: unknown, spawned: RunningJob | null) => o.finalizers.track(job.id, async () => {
       const reason = `agent could not be launched: ${(error as Error)?.message ?? String(error)}`;
       spawned?.kill(reason);
       o.live.delete(job.id);
       o.scheduler.release(job.id);
       o.tokens.revoke(job.id);
+      if (endedOnRecord()) return;
       record = { ...record, status: 'failed_to_start', finishedAt: rt.clock.now(), exitCode: null, reason };
       // Best effort: the store may be what failed; the task hears of it either way.
       await put(record).catch(() => undefined);
       if (!stopped) await rt.send(input.taskId, { type: 'job.exited', jobId: job.id, code: null, reason }, { source: 'job' });
-    };
+    });
 
     const resume = async (prior: JobRecord) => {
       // Restored after a restart: a finished job reports its recorded exit; a live process is re-attached.
