@@ -1,15 +1,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobRecord, TaskView } from '../../actors/index.ts';
 import { PROGRESS_MARKER } from '../../actors/index.ts';
 import { createRemote, makeTempDir } from '../git/fixtures.ts';
-import { killAllConveyors, killConveyor, startConveyor, type ConveyorProcess } from '../support/conveyor-process.ts';
+import { deliverTo, killAllConveyors, killConveyor, processApi, startConveyor, until, type ConveyorProcess } from '../support/conveyor-process.ts';
 import { CLAUDE_SESSION, CLAUDE_TRANSCRIPT, fakeCommand } from '../support/fake-agent.ts';
 import { ForgeDouble } from '../support/forge-double.ts';
 import { giteaPullRequest } from '../support/gitea-payloads.ts';
-import { API_TOKEN, FORGE_SECRET, giteaDelivery, planeDelivery, TRACKER_SECRET, type Delivery } from '../support/http-fixtures.ts';
+import { API_TOKEN, FORGE_SECRET, giteaDelivery, planeDelivery, TRACKER_SECRET } from '../support/http-fixtures.ts';
 import { SseReader } from '../support/sse-reader.ts';
 import { TrackerDouble } from '../support/tracker-double.ts';
 import type { CliCall } from '../support/agent-conveyor.ts';
@@ -31,25 +30,10 @@ afterEach(async () => {
   for (const step of cleanups.splice(0).reverse()) await step();
 });
 
-async function deliver(server: ConveyorProcess, d: Delivery): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${server.base}${d.path}`, { method: 'POST', headers: d.headers, body: d.body });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const deliver = deliverTo;
 
 async function api<T>(server: ConveyorProcess, path: string): Promise<T> {
-  const res = await fetch(`${server.base}/api${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
-  expect(res.status, `${path} answered ${res.status}`).toBe(200);
-  return (await res.json()) as T;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`claude-code e2e: ${what} did not happen in ${timeoutMs} ms`);
-    await delay(50);
-  }
+  return processApi<T>(server, API_TOKEN, path);
 }
 
 const issueEvent = (state: string, n: number) => planeDelivery({

@@ -1,19 +1,20 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobRecord, TaskView } from '../../actors/index.ts';
 import type { ActivityRecord } from '../../actors/agents/index.ts';
 import { CLAUDE_SESSION, CLAUDE_TRANSCRIPT, fakeCommand } from '../support/fake-agent.ts';
-import { killAllConveyors, killConveyor, startConveyor, type ConveyorProcess } from '../support/conveyor-process.ts';
+import { deliverTo, killAllConveyors, killConveyor, processApi, startConveyor, until, type ConveyorProcess } from '../support/conveyor-process.ts';
+import { planeDelivery } from '../support/http-fixtures.ts';
 
 // A real conveyor process runs a Claude Code agent (the fake CLI, a real child process) and is killed
 // with SIGKILL while the agent works: what its activity log recorded survives, and the restarted conveyor
-// re-attaches the same agent process and goes on appending to the same log.
+// re-attaches the same agent process, goes on appending to the same log, and steers it through the same inbox.
 
 const API_TOKEN = 'kill9-activity-token';
-const ENV = { CONVEYOR_API_TOKEN: API_TOKEN, CONVEYOR_TRACKER_SECRET: 'kill9-tracker', CONVEYOR_FORGE_SECRET: 'kill9-forge' };
+const TRACKER_SECRET = 'kill9-tracker';
+const ENV = { CONVEYOR_API_TOKEN: API_TOKEN, CONVEYOR_TRACKER_SECRET: TRACKER_SECRET, CONVEYOR_FORGE_SECRET: 'kill9-forge' };
 const LATER_STAGES = ['development', 'review', 'testing', 'deploy-staging', 'deploy'];
 
 const dirs: string[] = [];
@@ -25,30 +26,12 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true, maxRetries: 3 })));
 });
 
-async function api<T>(server: ConveyorProcess, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${server.base}/api${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { authorization: `Bearer ${API_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  expect(res.status, `${path} answered ${res.status}`).toBeLessThan(300);
-  return (await res.json()) as T;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`kill9-activity: ${what} did not happen in ${timeoutMs} ms`);
-    await delay(50);
-  }
-}
+const api = <T>(server: ConveyorProcess, path: string, body?: unknown) => processApi<T>(server, API_TOKEN, path, body);
 
 const activityOf = async (server: ConveyorProcess, jobId: string) => (await api<{ activity: ActivityRecord[] }>(server, `/jobs/${jobId}/activity?limit=1000`)).activity;
 
 describe('kill -9 while a Claude Code agent works', () => {
-  it('loses none of the activity recorded before the kill, and the re-attached job keeps appending', async () => {
+  it('loses none of the activity recorded before the kill, and the re-attached job keeps appending and takes a comment into its session', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'conveyor-kill9-activity-'));
     dirs.push(dir);
     const hold = join(dir, 'go-on');
@@ -61,7 +44,7 @@ describe('kill -9 while a Claude Code agent works', () => {
       pipeline: { stages: Object.fromEntries(LATER_STAGES.map((s) => [s, { agent: null }])) },
     };
     const first = await startConveyor(dir, config, ENV);
-    const { task } = await api<{ task: TaskView }>(first, '/tasks', { repo: 'scratch', title: 'Parse the last character' });
+    const { task } = await api<{ task: TaskView }>(first, '/tasks', { repo: 'scratch', title: 'Parse the last character', trackerIssueId: 'ISS-9' });
 
     // Halfway: the session, the first text, tools and an edited file are on record.
     const job = await until('the first half of the activity', async () => {
@@ -74,6 +57,16 @@ describe('kill -9 while a Claude Code agent works', () => {
 
     const second = await startConveyor(dir, config, ENV);
     expect(await activityOf(second, job.id)).toEqual(before);
+    // A comment on the issue now reaches the session the first process started, through its inbox on disk.
+    const comment = planeDelivery({
+      event: 'issue_comment', action: 'created', webhook_id: 'wh-1', workspace_id: 'ws-1',
+      data: { id: 'c-1', issue: 'ISS-9', project: 'proj-1', comment_html: '<p>@conveyor also handle an empty input</p>', actor_detail: { display_name: 'Pat' } },
+    }, { event: 'issue_comment', secret: TRACKER_SECRET });
+    expect((await deliverTo(second, comment)).status).toBe(200);
+    await until('the session took the comment', async () => {
+      const { history } = await api<{ history: { event: { type: string }; accepted: boolean }[] }>(second, `/tasks/${task.id}/history`);
+      return history.some((h) => h.event.type === 'job.steered' && h.accepted) ? true : undefined;
+    });
     await writeFile(hold, '');
     await until('the task at the analysis gate', async () => {
       const { task: view } = await api<{ task: TaskView }>(second, `/tasks/${task.id}`);
@@ -86,12 +79,15 @@ describe('kill -9 while a Claude Code agent works', () => {
     expect(after.map((r) => r.seq)).toEqual(after.map((_, i) => i + 1));
     // What the agent did after the restart is there once: its later files and its result with its spend.
     expect(after.filter((r) => r.kind === 'file').map((r) => r.path)).toEqual(['src/parser.ts', 'test/fixtures/last-char.txt']);
-    expect(after.filter((r) => r.kind === 'result')).toHaveLength(1);
-    expect(after.at(-1)).toMatchObject({ kind: 'usage', usage: { costUsd: 0.18734 } });
+    expect(after.filter((r) => r.kind === 'input').map((r) => r.text).at(-1)).toBe('Pat asks (on the tracker issue): also handle an empty input');
+    // Its own turn, and one for the comment, whose result reports the session's spend so far.
+    expect(after.filter((r) => r.kind === 'result')).toHaveLength(2);
+    expect(after.at(-1)).toMatchObject({ kind: 'usage', usage: { costUsd: expect.closeTo(0.19734, 6) } });
     const { job: finished } = await api<{ job: JobRecord }>(second, `/jobs/${job.id}`);
     expect(finished).toMatchObject({ status: 'exited', exitCode: 0, pid: job.pid, session: CLAUDE_SESSION, activity: { count: after.length } });
-    // The same agent process was followed across the kill: the CLI ran once.
+    // The same agent process was followed across the kill: the CLI ran once, and the comment waits for no later run.
     expect((await readFile(runs, 'utf8')).trim().split('\n')).toHaveLength(1);
+    expect((await api<{ task: TaskView }>(second, `/tasks/${task.id}`)).task.context.steering).toEqual([]);
     await killConveyor(second);
   }, 60_000);
 });

@@ -54,3 +54,31 @@ export async function killAllConveyors(): Promise<void> {
   for (const child of running) child.kill('SIGKILL');
   await Promise.all(running.map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(null) : c.once('exit', resolve)))));
 }
+
+/** Calls the process's API with its bearer token: GET, or POST with a JSON body; fails the test on a non-2xx answer. */
+export async function processApi<T>(server: ConveyorProcess, token: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${server.base}/api${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status >= 300) throw new Error(`conveyor-process: ${path} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** Polls `probe` until it gives a value, on a wall-clock deadline (a busy machine is slow, not wrong). */
+export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`conveyor-process: ${what} did not happen in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Sends a signed webhook delivery to the process; its status and JSON answer. */
+export async function deliverTo(server: ConveyorProcess, d: { path: string; headers: Record<string, string>; body: string }): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${server.base}${d.path}`, { method: 'POST', headers: d.headers, body: d.body });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
