@@ -147,6 +147,23 @@ describe('reaper', () => {
     expect(bg.counters.reaper).toMatchObject({ reapedTotal: 1, byTier: { 1: 0, 2: 1, 3: 0 } });
   });
 
+  it("finalizes a recorded exit with the question its agent ended with, which a decision then asks (tier 2)", async () => {
+    const question = { text: 'Does a trailing newline count?', options: ['Count it', 'Skip it'] };
+    world = await makeWorld({
+      lostTimers: true,
+      agent: async (job, rt) => {
+        await rt.send(job.taskId, { type: 'job.started', jobId: job.id }, { source: 'job' });
+        await rt.write([{ kind: 'put', collection: 'jobs', id: job.id, value: jobRecord(job, rt, { status: 'exited', exitCode: 0, startedAt: rt.clock.now(), finishedAt: rt.clock.now(), question }) }]);
+      },
+    });
+    const id = await taskAt(world, 'analysis.working.running');
+    await world.until('the exit is on record', () => world.conveyor.job(world.conveyor.task(id)!.context.job!.id)?.status === 'exited');
+    world.background({ config }).start();
+    for (let i = 0; i < 6; i++) await world.advance(1_000);
+    expect(world.conveyor.task(id)?.state).toBe('analysis.asking');
+    expect(world.conveyor.decisions.list('pending', id)).toEqual([expect.objectContaining({ question: question.text, options: ['Count it', 'Skip it', 'Reply'] })]);
+  });
+
   it('defers to a finalizer that is still alive, and finalizes once it is gone (tier 2)', async () => {
     world = await makeWorld({
       lostTimers: true,
