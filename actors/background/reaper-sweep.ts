@@ -93,7 +93,7 @@ export class ReaperSweep {
     if (this.#defers(job)) return null;
     const reason = job.reason ?? (job.exitCode === 0 ? undefined : `agent exited with code ${job.exitCode ?? 'unknown'}`);
     const why = `finalized exit ${job.exitCode ?? 'unknown'} recorded ${now - (job.finishedAt ?? now)} ms ago`;
-    return { tier: 2, record: null, event: { type: 'job.exited', jobId: job.id, code: job.exitCode ?? null, ...(reason ? { reason } : {}) }, kill: false, why };
+    return { tier: 2, record: null, event: { type: 'job.exited', jobId: job.id, code: job.exitCode ?? null, ...(reason ? { reason } : {}), ...asked(job) }, kill: false, why };
   }
 
   /** A job on record as running (or orphaned by an earlier boot): alive, past its ceiling, ended on disk, or lost. */
@@ -138,7 +138,7 @@ export class ReaperSweep {
       kill: false,
       why: `exit ${code ?? 'unknown'} its relay recorded on disk was never recorded in the store`,
       record: { ...job, status, finishedAt: exit.finishedAt, exitCode: code, signal: exit.kind === 'exited' ? exit.signal : null, reason },
-      event: { type: 'job.exited', jobId: job.id, code, ...(reason ? { reason } : {}) },
+      event: { type: 'job.exited', jobId: job.id, code, ...(reason ? { reason } : {}), ...asked(job) },
     };
   }
 
@@ -191,3 +191,6 @@ export class ReaperSweep {
     this.o.onChange({ taskId: task.id, from, to: outcome.to, at: now, why: `reaper tier ${v.tier}: job ${job.id} ${v.why}` });
   }
 }
+
+/** The question the job's agent ended with, as its activity recorded it: the task asks it rather than go to its gate. */
+const asked = (job: JobRecord) => (job.question ? { question: job.question } : {});
