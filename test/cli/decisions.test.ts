@@ -48,11 +48,12 @@ describe('conveyor decisions, decide and alerts', { timeout: 180_000 }, () => {
     expect(all.stdout).toContain('acknowledged by pat');
     expect((await cli('alerts', 'ack', alert!.id)).code).toBe(1);
 
-    const ok = await cli('decide', decision!.id, 'Approve', '--by', 'pat');
+    // The answer's own words go with it (an agent's question takes them as its reply).
+    const ok = await cli('decide', decision!.id, 'Approve', '--by', 'pat', '--answer', 'ship it behind a flag');
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain(`decision ${decision!.id} answered "Approve"; task ${task.id} is now development`);
     await waitForState(t.conveyor, task.id, (v) => v.stage === 'development');
     expect((await cli('decisions')).stdout).toBe('no pending decisions\n');
-    expect((JSON.parse((await cli('decisions', '--all', '--json')).stdout) as DecisionRecord[])[0]).toMatchObject({ status: 'resolved', resolution: 'Approve', by: 'pat' });
+    expect((JSON.parse((await cli('decisions', '--all', '--json')).stdout) as DecisionRecord[])[0]).toMatchObject({ status: 'resolved', resolution: 'Approve', answer: 'ship it behind a flag', by: 'pat' });
   });
 });
