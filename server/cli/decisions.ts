@@ -20,11 +20,13 @@ export async function decisions(argv: string[], io: Io): Promise<number> {
 }
 
 export async function decide(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, { ...remoteOptions, by: { type: 'string' } }, { min: 2, max: 2 });
+  const { values, positionals } = parse(argv, { ...remoteOptions, by: { type: 'string' }, answer: { type: 'string' } }, { min: 2, max: 2 });
   const [id, option] = positionals as [string, string];
   const answer = await ApiClient.from(io, values).post<{ decision: DecisionRecord; task?: TaskView }>(`/decisions/${seg(id)}/resolve`, {
     option,
     ...(values.by ? { by: values.by } : {}),
+    // A reply to an agent's question (option Reply) is its words.
+    ...(values.answer ? { answer: values.answer } : {}),
   });
   show(io, answer, (a) => `decision ${id} answered "${option}"; task ${a.decision.taskId} is now ${a.task?.state ?? 'gone'}`);
   return 0;

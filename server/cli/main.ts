@@ -44,7 +44,7 @@ const commands: Record<string, Command> = {
     load: async () => (await import('./decisions.ts')).decisions,
   },
   decide: {
-    usage: 'decide <decision> <option> [--by <name>]',
+    usage: 'decide <decision> <option> [--by <name>] [--answer <words>]',
     summary: 'answer a decision with one of its options',
     load: async () => (await import('./decisions.ts')).decide,
   },
