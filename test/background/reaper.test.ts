@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackgroundStartError, exitFilePath, isAlive, type BackgroundConfig, type JobRecord } from '../../actors/index.ts';
+import { BackgroundStartError, exitFilePath, isAlive, type Background, type BackgroundConfig, type JobRecord } from '../../actors/index.ts';
 import { defaultPipeline } from '../../machines/index.ts';
 import { jobRecord, makeWorld, taskAt, type AgentScript, type World } from './harness.ts';
 
@@ -28,6 +28,22 @@ function runningOn(pid: () => Promise<number>, fields: Partial<JobRecord> = {}):
   };
 }
 
+/**
+ * Runs the reaper for `seconds` one-second sweeps while a finalizer of the job is at work, through which the task
+ * stays where it is and the reaper counts one deferral; then the finalizer goes and one more sweep runs.
+ */
+async function deferredWhileFinalized(world: World, taskId: string, jobId: string, cfg: BackgroundConfig, seconds: number): Promise<Background> {
+  const bg = world.background({ config: cfg });
+  const release = bg.finalizers.begin(jobId);
+  bg.start();
+  for (let i = 0; i < seconds; i++) await world.advance(1_000);
+  expect(world.conveyor.task(taskId)?.state).toBe('analysis.working.running');
+  expect(bg.counters.reaper).toMatchObject({ reapedTotal: 0, finalizerDefers: 1 });
+  release();
+  await world.advance(1_000);
+  return bg;
+}
+
 describe('reaper', () => {
   let world: World;
   const spawned: number[] = [];
@@ -37,55 +53,38 @@ describe('reaper', () => {
     await world?.close();
   });
 
-  it('reports a job whose process vanished without a recorded exit (tier 1), after the grace', async () => {
-    world = await makeWorld({ agent: runningOn(deadPid), lostTimers: true });
-    const id = await taskAt(world, 'analysis.working.running');
-    const jobId = world.conveyor.task(id)!.context.job!.id;
-    const bg = world.background({ config });
-    bg.start();
-    await world.advance(1_000);
-    await world.advance(1_000);
-    expect(world.conveyor.task(id)?.state).toBe('analysis.working.running');
-    await world.advance(3_000);
-    expect(world.conveyor.task(id)?.state).toBe('analysis.retrying');
-    expect(world.conveyor.job(jobId)).toMatchObject({ status: 'lost', exitCode: null });
-    expect(world.conveyor.history(id).at(-1)).toMatchObject({ source: 'reaper', event: { type: 'job.exited', jobId, code: null } });
-    expect(bg.counters.reaper).toMatchObject({ reapedTotal: 1, byTier: { 1: 1, 2: 0, 3: 0 } });
-    expect(bg.outbox.stats.enqueued).toBe(1);
-  });
-
-  it("records the exit its job's relay left on disk as it is, not as lost, when nothing in conveyor recorded it", async () => {
-    let dir = '';
-    world = await makeWorld({ agent: (job, rt) => runningOn(deadPid, { logPath: join(dir, `${job.id}.log`) })(job, rt), lostTimers: true });
-    dir = world.dir;
-    const id = await taskAt(world, 'analysis.working.running');
-    const jobId = world.conveyor.task(id)!.context.job!.id;
-    const finishedAt = world.clock.now();
-    await writeFile(exitFilePath(join(dir, `${jobId}.log`)), JSON.stringify({ code: 0, signal: null, finishedAt }));
-    const bg = world.background({ config });
-    bg.start();
-    await world.advance(1_000);
-    await world.advance(1_000);
-    expect(world.conveyor.task(id)?.state).toBe('analysis.working.running');
-    await world.advance(3_000);
-    expect(world.conveyor.task(id)?.state).toBe('analysis.gating');
-    expect(world.conveyor.job(jobId)).toMatchObject({ status: 'exited', exitCode: 0, finishedAt });
-    expect(world.conveyor.history(id).at(-1)).toMatchObject({ source: 'reaper', event: { type: 'job.exited', jobId, code: 0 } });
-    expect(bg.counters.reaper).toMatchObject({ reapedTotal: 1, byTier: { 1: 0, 2: 1, 3: 0 } });
-  });
+  const vanished = [
+    { it: 'reports a job whose process vanished without a recorded exit (tier 1), after the grace', onDisk: null, to: 'analysis.retrying', status: 'lost', tiers: { 1: 1, 2: 0, 3: 0 } },
+    { it: "records the exit its job's relay left on disk as it is, not as lost, when nothing in conveyor recorded it", onDisk: 0, to: 'analysis.gating', status: 'exited', tiers: { 1: 0, 2: 1, 3: 0 } },
+  ] as const;
+  for (const c of vanished) {
+    it(c.it, async () => {
+      let dir = '';
+      world = await makeWorld({ agent: (job, rt) => runningOn(deadPid, { logPath: join(dir, `${job.id}.log`) })(job, rt), lostTimers: true });
+      dir = world.dir;
+      const id = await taskAt(world, 'analysis.working.running');
+      const jobId = world.conveyor.task(id)!.context.job!.id;
+      const finishedAt = world.clock.now();
+      if (c.onDisk !== null) await writeFile(exitFilePath(join(dir, `${jobId}.log`)), JSON.stringify({ code: c.onDisk, signal: null, finishedAt }));
+      const bg = world.background({ config });
+      bg.start();
+      await world.advance(1_000);
+      await world.advance(1_000);
+      expect(world.conveyor.task(id)?.state).toBe('analysis.working.running');
+      await world.advance(3_000);
+      expect(world.conveyor.task(id)?.state).toBe(c.to);
+      expect(world.conveyor.job(jobId)).toMatchObject({ status: c.status, exitCode: c.onDisk });
+      expect(world.conveyor.history(id).at(-1)).toMatchObject({ source: 'reaper', event: { type: 'job.exited', jobId, code: c.onDisk } });
+      expect(bg.counters.reaper).toMatchObject({ reapedTotal: 1, byTier: c.tiers });
+      expect(bg.outbox.stats.enqueued).toBe(1);
+    });
+  }
 
   it("waits for a job's watcher however long its process has been gone, whatever the grace", async () => {
     world = await makeWorld({ agent: runningOn(deadPid), lostTimers: true });
     const id = await taskAt(world, 'analysis.working.running');
     const jobId = world.conveyor.task(id)!.context.job!.id;
-    const bg = world.background({ config: { ...config, reaper: { ...config.reaper, lostGraceMs: 0 } } });
-    const release = bg.finalizers.begin(jobId);
-    bg.start();
-    for (let i = 0; i < 60; i++) await world.advance(1_000);
-    expect(world.conveyor.task(id)?.state).toBe('analysis.working.running');
-    expect(bg.counters.reaper).toMatchObject({ reapedTotal: 0, finalizerDefers: 1 });
-    release();
-    await world.advance(1_000);
+    await deferredWhileFinalized(world, id, jobId, { ...config, reaper: { ...config.reaper, lostGraceMs: 0 } }, 60);
     expect(world.conveyor.task(id)?.state).toBe('analysis.retrying');
     expect(world.conveyor.job(jobId)).toMatchObject({ status: 'lost', exitCode: null });
   });
@@ -175,14 +174,7 @@ describe('reaper', () => {
     const id = await taskAt(world, 'analysis.working.running');
     const jobId = world.conveyor.task(id)!.context.job!.id;
     await world.until('the exit is on record', () => world.conveyor.job(jobId)?.status === 'exited');
-    const bg = world.background({ config });
-    const release = bg.finalizers.begin(jobId);
-    bg.start();
-    for (let i = 0; i < 10; i++) await world.advance(1_000);
-    expect(world.conveyor.task(id)?.state).toBe('analysis.working.running');
-    expect(bg.counters.reaper).toMatchObject({ reapedTotal: 0, finalizerDefers: 1 });
-    release();
-    await world.advance(1_000);
+    const bg = await deferredWhileFinalized(world, id, jobId, config, 10);
     expect(world.conveyor.task(id)?.state).toBe('analysis.gating');
     expect(bg.counters.reaper.byTier[2]).toBe(1);
   });
