@@ -6,7 +6,7 @@ import type { SimTracker, TrackerStateId } from './tracker.ts';
 
 /**
  * The people around conveyor: a product owner who moves tracker issues to In Progress (and touches an
- * issue again when no task shows up for it), and a reviewer who approves analyses, through the tracker
+ * issue again when no task shows up for it) and blocks one now and then, and a reviewer who approves analyses, through the tracker
  * or through conveyor's decisions API.
  */
 export class SimHuman {
@@ -36,17 +36,24 @@ export class SimHuman {
     return [...this.#issues.keys()].every((id) => p?.conveyor.taskForIssue(id));
   }
 
-  /** Looks at the pending analysis approvals every half hour. */
+  /**
+   * Looks at the pending analysis approvals every half hour; now and then blocks a working issue in the
+   * tracker and moves it back to In Progress an hour or three later.
+   */
   start(): void {
     const look = () => {
       const p = this.current();
       if (p?.alive) {
         for (const record of p.conveyor.records()) {
+          const issue = record.meta.trackerIssueId;
+          if (issue && p.conveyor.task(record.id)?.tags.includes('working') && this.random.chance(0.03)) {
+            this.#move(issue, 'state-blocked');
+            this.clock.later(this.random.int(3_600_000, 3 * 3_600_000), () => this.#move(issue, 'state-in-progress'));
+          }
           if (!p.conveyor.runtime.describe(record.id).endsWith('.gating')) continue;
           const view = p.conveyor.task(record.id);
           if (!view?.tags.includes('human-gate') || !this.random.chance(0.5)) continue;
           const decision = view.context.decision;
-          const issue = record.meta.trackerIssueId;
           if (issue && this.random.chance(0.5)) this.#move(issue, 'state-approved');
           else if (decision) void this.#resolve(p, decision.id);
         }

@@ -1,3 +1,5 @@
+import { defaultTrackerRouting } from '../server/default-tracker.ts';
+import type { TrackerStateMap } from '../server/webhooks/tracker-payload.ts';
 import type { SimClock } from './clock.ts';
 import type { Faults } from './faults.ts';
 import { json, simFetch } from './sim-api.ts';
@@ -9,16 +11,13 @@ export const WORKSPACE = 'ws-sim';
 export const PROJECT = 'proj-sim';
 
 /** The workflow states of the simulated tracker's project: the ones conveyor understands by default, and two of its own. */
-export const TRACKER_STATES = {
-  'state-backlog': { group: 'backlog', meaning: 'other', name: 'Backlog' },
-  'state-in-progress': { group: 'started', meaning: 'start', name: 'In Progress' },
+export const TRACKER_STATES: TrackerStateMap = {
+  ...defaultTrackerRouting.states,
   'state-in-review': { group: 'started', meaning: 'other', name: 'In Review' },
   'state-deploying': { group: 'started', meaning: 'other', name: 'Deploying' },
-  'state-approved': { group: 'started', meaning: 'approved', name: 'Approved' },
-  'state-done': { group: 'completed', meaning: 'done', name: 'Done' },
-} as const;
+};
 
-export type TrackerStateId = keyof typeof TRACKER_STATES;
+export type TrackerStateId = 'state-in-progress' | 'state-approved' | 'state-blocked';
 
 interface Issue {
   id: string;
@@ -79,7 +78,7 @@ export class SimTracker {
     issue.stateId = stateId;
     // Plane stamps every change; a delivery is told from a retry by the change itself.
     issue.updatedAt = this.clock.now() + ++this.#updates;
-    const state = TRACKER_STATES[stateId as TrackerStateId];
+    const state = TRACKER_STATES[stateId]!;
     this.hooks.send('tracker', 'issue', {
       event: 'issue', action: 'updated', webhook_id: 'wh-sim', workspace_id: WORKSPACE,
       data: { id: issue.id, name: `Issue ${issue.id}`, project: PROJECT, state: { id: stateId, name: state.name, group: state.group }, updated_at: new Date(issue.updatedAt).toISOString(), repo: issue.repo },
@@ -92,7 +91,7 @@ export class SimTracker {
     if (!path.startsWith(`${base}/`)) return json(404, { detail: `sim: no route ${method} ${path}` });
     const rest = path.slice(base.length);
     if (rest === '/states/' && method === 'GET') {
-      return json(200, { results: Object.entries(TRACKER_STATES).map(([id, s]) => ({ id, name: s.name, group: s.group })) });
+      return json(200, { results: Object.entries(TRACKER_STATES).map(([id, s]) => ({ id, name: s.name ?? id, group: s.group })) });
     }
     if (rest.startsWith('/issues/?') && method === 'GET') {
       this.stats.polls++;
@@ -105,7 +104,7 @@ export class SimTracker {
     const issueMatch = /^\/issues\/([^/]+)\/(comments\/(?:([^/]+)\/)?)?$/.exec(rest);
     const issue = issueMatch ? this.#issues.get(decodeURIComponent(issueMatch[1]!)) : undefined;
     if (!issueMatch || !issue) return json(404, { detail: 'sim: no such issue' });
-    if (!issueMatch[2] && method === 'PATCH' && typeof body.state === 'string' && body.state in TRACKER_STATES) {
+    if (!issueMatch[2] && method === 'PATCH' && typeof body.state === 'string' && Object.hasOwn(TRACKER_STATES, body.state)) {
       this.stats.stateWrites++;
       const write = { issueId: issue.id, stateId: body.state, boot, key: keyOf(issue.id, body.state) };
       this.performed.push(write);
