@@ -1,28 +1,11 @@
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedStore } from '../../store/index.ts';
+import { describe, expect, it } from 'vitest';
+import { tempStores } from '../support/temp-stores.ts';
 import type { EmbeddedStoreOptions } from '../../store/index.ts';
 
-let root: string;
-const opened: EmbeddedStore[] = [];
-
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), 'conveyor-deliveries-'));
-});
-
-afterEach(async () => {
-  for (const store of opened.splice(0)) await store.close().catch(() => undefined);
-  await rm(root, { recursive: true, force: true });
-});
-
-async function openStore(options: Partial<EmbeddedStoreOptions> = {}): Promise<EmbeddedStore> {
-  const store = new EmbeddedStore({ dir: join(root, 'data'), ...options });
-  opened.push(store);
-  await store.load();
-  return store;
-}
+const stores = tempStores('conveyor-deliveries-');
+const openStore = (options: Partial<EmbeddedStoreOptions> = {}) => stores.open(options);
 
 describe('delivery keys', () => {
   it('are remembered across restarts, from the journal and from a checkpoint, and forgotten past the window', async () => {
@@ -37,15 +20,13 @@ describe('delivery keys', () => {
     expect(store.hasDeliveryBefore(1_001)).toBe(true);
 
     // The journal holds them: the directory as a crash would leave it has them.
-    await cp(join(root, 'data'), join(root, 'crashed'), { recursive: true });
-    const fromJournal = new EmbeddedStore({ dir: join(root, 'crashed') });
-    opened.push(fromJournal);
-    await fromJournal.load();
+    await cp(join(stores.root, 'data'), join(stores.root, 'crashed'), { recursive: true });
+    const fromJournal = await stores.open({}, 'crashed');
     expect(fromJournal.stats().checkpoints).toBe(0);
     expect([fromJournal.hasDelivery('github:old'), fromJournal.hasDelivery('github:new'), fromJournal.hasDelivery('github:other')]).toEqual([true, true, false]);
 
     await store.close();
-    const checkpoint = await readFile(join(root, 'data', 'checkpoint.json'), 'utf8');
+    const checkpoint = await readFile(join(stores.root, 'data', 'checkpoint.json'), 'utf8');
     // Packed hashes, not the keys.
     expect(checkpoint).not.toContain('github:old');
     const reopened = await openStore();
@@ -69,7 +50,7 @@ describe('delivery keys', () => {
       await store.commit(keys.slice(i, i + 1000).map((key, j) => ({ kind: 'delivery' as const, key, at: i + j })));
     }
     await store.close();
-    const bytes = (await readFile(join(root, 'data', 'checkpoint.json'))).length;
+    const bytes = (await readFile(join(stores.root, 'data', 'checkpoint.json'))).length;
     // 16 bytes a key in base64, whatever the key's length.
     expect(bytes).toBeLessThan(keys.length * 23);
     const reopened = await openStore();
@@ -80,7 +61,7 @@ describe('delivery keys', () => {
   });
 
   it('and history are read from a checkpoint of the layout that held them inline', async () => {
-    const dir = join(root, 'data');
+    const dir = join(stores.root, 'data');
     await mkdir(dir, { recursive: true });
     const entry = { at: 5, source: 'webhook', event: { type: 'ci.status' }, accepted: true, from: 'review', to: 'review' };
     const task = { id: 't1', machineId: 'task', version: 1, rev: 1, meta: { repo: 'acme/web', title: 'Old', branch: 'b', createdAt: 1 }, snapshot: { value: 'review' } };

@@ -1,28 +1,11 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { EmbeddedStore } from '../../store/index.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { tempStores } from '../support/temp-stores.ts';
 import type { EmbeddedStoreOptions, HistoryEntry, StoreRecord } from '../../store/index.ts';
 
-let root: string;
-const opened: EmbeddedStore[] = [];
-
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), 'conveyor-history-'));
-});
-
-afterEach(async () => {
-  for (const store of opened.splice(0)) await store.close().catch(() => undefined);
-  await rm(root, { recursive: true, force: true });
-});
-
-async function openStore(options: Partial<EmbeddedStoreOptions> = {}): Promise<EmbeddedStore> {
-  const store = new EmbeddedStore({ dir: join(root, 'data'), ...options });
-  opened.push(store);
-  await store.load();
-  return store;
-}
+const stores = tempStores('conveyor-history-');
+const openStore = (options: Partial<EmbeddedStoreOptions> = {}) => stores.open(options);
 
 /** The n-th entry of a task: each distinct, with text a reader would mangle if it split lines or bytes wrongly. */
 function entry(taskId: string, n: number): HistoryEntry {
@@ -37,7 +20,7 @@ function entry(taskId: string, n: number): HistoryEntry {
 }
 
 const history = (taskId: string, n: number): StoreRecord => ({ kind: 'history', taskId, entry: entry(taskId, n) });
-const text = (name: string) => readFile(join(root, 'data', name), 'utf8').catch(() => '');
+const text = (name: string) => readFile(join(stores.root, 'data', name), 'utf8').catch(() => '');
 
 describe('the history file', () => {
   it('holds history outside the checkpoint and reads it back whole, in order, across checkpoints and restarts', async () => {
