@@ -22,6 +22,8 @@ export interface StoreReport {
   journal:
     | { file: string; present: boolean; bytes: number; batches: number; records: number; firstSeq: number | null; lastSeq: number | null; tornBytes: number }
     | { file: string; bytes: number; problem: FileProblem };
+  /** The history file the checkpoint indexes: its bytes, and how many the index covers (a load cuts the rest; fewer is damage). */
+  history: { file: string; bytes: number; indexedBytes: number } | null;
   /** The document after replay: what conveyor would start with. */
   contents: { seq: number; tasks: number; historyEntries: number; decisions: number; jobs: number; effects: number; alerts: number } | null;
 }
@@ -42,14 +44,17 @@ export async function verifyStore(dir: string, fs: FileSystem = nodeFileSystem):
   if (!cp.ok) {
     const journalFile = join(dir, JOURNAL_FILES[0]);
     const journalBytes = await size(fs, journalFile);
-    return { dir, ok: false, checkpoint: { file: checkpointFile, problem: await problemOf(fs, cp.error) }, journal: { file: journalFile, present: journalBytes > 0, bytes: journalBytes, batches: 0, records: 0, firstSeq: null, lastSeq: null, tornBytes: 0 }, contents: null };
+    return { dir, ok: false, checkpoint: { file: checkpointFile, problem: await problemOf(fs, cp.error) }, journal: { file: journalFile, present: journalBytes > 0, bytes: journalBytes, batches: 0, records: 0, firstSeq: null, lastSeq: null, tornBytes: 0 }, history: null, contents: null };
   }
   const seq0 = cp.checkpoint?.seq ?? 0;
   const checkpoint = { file: checkpointFile, present: cp.checkpoint !== null, seq: seq0, bytes: await size(fs, checkpointFile) };
+  const index = (cp.checkpoint?.doc ?? emptyDoc()).history;
+  const historyFile = join(dir, index.file);
+  const history = { file: historyFile, bytes: await size(fs, historyFile), indexedBytes: index.bytes };
   const files = await readJournalFiles(fs, dir, seq0);
   if (!files.ok) {
     const problem = await problemOf(fs, files.error);
-    return { dir, ok: false, checkpoint, journal: { file: problem.file, bytes: await size(fs, problem.file), problem }, contents: null };
+    return { dir, ok: false, checkpoint, journal: { file: problem.file, bytes: await size(fs, problem.file), problem }, history, contents: null };
   }
   // Appends go to the file holding the newest batch (the two files take turns across checkpoints).
   const journal = { ...files.active, batches: files.batches };
@@ -64,8 +69,9 @@ export async function verifyStore(dir: string, fs: FileSystem = nodeFileSystem):
   const count = (o: object) => Object.keys(o).length;
   return {
     dir,
-    ok: true,
+    ok: history.bytes >= history.indexedBytes,
     checkpoint,
+    history,
     journal: {
       file: journalFile, present: journal.exists, bytes: journalBytes, batches: journal.batches.length, records,
       firstSeq: journal.batches[0]?.seq ?? null, lastSeq: journal.batches.at(-1)?.seq ?? null, tornBytes: journal.tornBytes,

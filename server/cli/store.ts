@@ -17,6 +17,9 @@ function describe(r: StoreReport): string {
     lines.push(`  journal: ok, ${j.bytes} bytes, ${j.batches} batches to replay (${j.records} records)${j.firstSeq !== null ? `, seq ${j.firstSeq}..${j.lastSeq}` : ''}`);
     if (j.tornBytes > 0) lines.push(`    a torn last line of ${j.tornBytes} bytes (never acknowledged): dropped at the next start`);
   }
+  const h = r.history;
+  if (h && h.bytes < h.indexedBytes) lines.push(`  history: DAMAGED: ${h.file} holds ${h.bytes} bytes, the checkpoint indexes ${h.indexedBytes}`);
+  else if (h && h.indexedBytes > 0) lines.push(`  history: ok, ${h.indexedBytes} bytes indexed${h.bytes > h.indexedBytes ? ` (${h.bytes - h.indexedBytes} past them, cut at the next start)` : ''}`);
   const d = r.contents;
   if (d) lines.push(`  contents: seq ${d.seq}; ${d.tasks} tasks, ${d.historyEntries} history entries, ${d.decisions} decisions, ${d.jobs} jobs, ${d.effects} effects, ${d.alerts} alerts`);
   lines.push(r.ok ? 'ok' : 'DAMAGED: conveyor refuses to start on this store');

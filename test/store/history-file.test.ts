@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
+import { verifyStore } from '../../store/index.ts';
 import { tempStores } from '../support/temp-stores.ts';
 import type { EmbeddedStoreOptions, HistoryEntry, StoreRecord } from '../../store/index.ts';
 
@@ -111,5 +112,19 @@ describe('the history file', () => {
     expect(segments).toBeLessThanOrEqual(8 * ids.length + 64 + ids.length);
     const reopened = await openStore();
     for (const id of ids) expect(reopened.getHistory(id)).toEqual(Array.from({ length: n }, (_, i) => entry(id, i)));
+  });
+
+  it('that lost bytes the checkpoint indexes is damage: verify says so and a load refuses it, naming the file', async () => {
+    const store = await openStore();
+    for (let n = 0; n < 5; n++) await store.commit([history('t1', n)]);
+    await store.close();
+    const file = join(stores.root, 'data', 'history.jsonl');
+    const bytes = await readFile(file);
+    expect((await verifyStore(join(stores.root, 'data'))).ok).toBe(true);
+    await writeFile(file, bytes.subarray(0, bytes.length - 10));
+    const report = await verifyStore(join(stores.root, 'data'));
+    expect(report.ok).toBe(false);
+    expect(report.history).toEqual({ file, bytes: bytes.length - 10, indexedBytes: bytes.length });
+    await expect(openStore()).rejects.toMatchObject({ name: 'StoreCorruptError', file });
   });
 });
