@@ -128,12 +128,24 @@ async function intake(dir: string, s: Sizes): Promise<Record<string, number>> {
     const url = `${server.url}/webhooks/forge`;
     await load(order(url)('warm'));
     const rssBefore = await rssBytes(server.child.pid!);
+    // The heap in use (not collected first): what the process holds, apart from what V8 keeps reserved.
+    const heapBefore = await metric(server, 'conveyor_nodejs_heap_size_used_bytes');
+    const heapTotalBefore = await metric(server, 'conveyor_nodejs_heap_size_total_bytes');
     const bytesBefore = await metric(server, 'conveyor_store_journal_bytes_total');
     const outcomes = async () => Object.fromEntries(await Promise.all(OUTCOMES.map(async (o) => [o, await metric(server, `conveyor_webhooks_total{source="forge",outcome="${o}"}`)] as const)));
     const outcomesBefore = await outcomes();
     const results: LoadResult[] = [];
-    for (let r = 0; r < s.rounds; r++) results.push(await load(order(url)(`round${r}`)));
+    const rssByRound: number[] = [];
+    for (let r = 0; r < s.rounds; r++) {
+      results.push(await load(order(url)(`round${r}`)));
+      rssByRound.push(await rssBytes(server.child.pid!));
+    }
     const rssAfter = await rssBytes(server.child.pid!);
+    // After the first round the heap has reached its working size: growth from there on is what deliveries keep.
+    const laterDeliveries = results.slice(1).reduce((n, r) => n + r.total, 0);
+    const laterGrowth = (rssByRound.at(-1)! - rssByRound[0]!) / 2 ** 20;
+    const heapAfter = await metric(server, 'conveyor_nodejs_heap_size_used_bytes');
+    const heapTotalAfter = await metric(server, 'conveyor_nodejs_heap_size_total_bytes');
     const bytes = (await metric(server, 'conveyor_store_journal_bytes_total')) - bytesBefore;
     const outcomesAfter = await outcomes();
     const c = summary(results);
@@ -162,6 +174,11 @@ async function intake(dir: string, s: Sizes): Promise<Record<string, number>> {
       rss_mb_after: round(rssAfter / 2 ** 20, 1),
       rss_growth_mb: round((rssAfter - rssBefore) / 2 ** 20, 1),
       rss_growth_mb_per_100k: round(((rssAfter - rssBefore) / 2 ** 20) * (100_000 / c.total), 1),
+      rss_growth_mb_per_100k_after_round1: laterDeliveries > 0 ? round(laterGrowth * (100_000 / laterDeliveries), 1) : 0,
+      heap_used_mb_before: round(heapBefore / 2 ** 20, 1),
+      heap_used_mb_after: round(heapAfter / 2 ** 20, 1),
+      heap_total_mb_before: round(heapTotalBefore / 2 ** 20, 1),
+      heap_total_mb_after: round(heapTotalAfter / 2 ** 20, 1),
       journal_bytes_per_webhook: Math.round(bytes / Math.max(1, OUTCOMES.reduce((n, o) => n + outcomesAfter[o]! - outcomesBefore[o]!, 0))),
     };
   } finally {
@@ -245,6 +262,9 @@ export function report(f: Record<string, number>): string {
     row('deliveries / failed', `${f.ingest_deliveries} / ${f.ingest_failed}`, f.echo_failed),
     row('accepted/ignored/duplicate/unrouted', `${f.ingest_accepted} / ${f.ingest_ignored} / ${f.ingest_duplicate} / ${f.ingest_unrouted}`),
     row('server RSS before / after (MB)', `${f.rss_mb_before} / ${f.rss_mb_after}`),
+    row('RSS growth per 100k after round 1 (MB)', f.rss_growth_mb_per_100k_after_round1),
+    row('server heap used before / after (MB)', `${f.heap_used_mb_before} / ${f.heap_used_mb_after}`),
+    row('server heap reserved before / after (MB)', `${f.heap_total_mb_before} / ${f.heap_total_mb_after}`),
     row('RSS growth per 100k deliveries (MB)', f.rss_growth_mb_per_100k),
     row('journal bytes per webhook', f.journal_bytes_per_webhook),
     ...(f.restart_ms === undefined ? [] : [
