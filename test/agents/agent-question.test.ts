@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DecisionRecord, JobRecord } from '../../actors/index.ts';
 import { waitForState } from '../support/http-fixtures.ts';
 import { agentConveyor, type AgentConveyor } from '../support/agent-conveyor.ts';
-import { CLAUDE_QUESTION_TRANSCRIPT, CLAUDE_SESSION, CLAUDE_TRANSCRIPT, fakeCommand } from '../support/fake-agent.ts';
+import { CLAUDE_QUESTION_TRANSCRIPT, CLAUDE_SESSION, CLAUDE_TRANSCRIPT, CODEX_QUESTION_TRANSCRIPT, CODEX_THREAD, CODEX_TRANSCRIPT, fakeCommand } from '../support/fake-agent.ts';
 
 // An agent that cannot go on without a person's answer asks (Claude Code's AskUserQuestion, which its
 // print mode denies): the task waits on a decision with the question, and the answer goes to the next
@@ -15,8 +15,9 @@ afterEach(async () => {
   setup = null;
 });
 
-async function askingTask(): Promise<{ s: AgentConveyor; taskId: string; decision: DecisionRecord }> {
-  const s = await agentConveyor('claude-code', fakeCommand(CLAUDE_QUESTION_TRANSCRIPT), { FAKE_CLI_RESUME_TRANSCRIPT: CLAUDE_TRANSCRIPT });
+async function askingTask(kind: 'claude-code' | 'codex' = 'claude-code'): Promise<{ s: AgentConveyor; taskId: string; decision: DecisionRecord }> {
+  const [asking, resumed] = kind === 'claude-code' ? [CLAUDE_QUESTION_TRANSCRIPT, CLAUDE_TRANSCRIPT] : [CODEX_QUESTION_TRANSCRIPT, CODEX_TRANSCRIPT];
+  const s = await agentConveyor(kind, fakeCommand(asking), { FAKE_CLI_RESUME_TRANSCRIPT: resumed });
   setup = s;
   const { taskId } = await s.conveyor.createTask({ repo: 'scratch', title: 'Parse the last character' }, { source: 'operator' });
   await waitForState(s.conveyor, taskId, 'analysis.asking', 20_000);
@@ -59,5 +60,15 @@ describe("an agent's question", () => {
     expect((await s.api('POST', `/decisions/${decision.id}/resolve`, { option: 'Skip it' })).status).toBe(200);
     await waitForState(s.conveyor, taskId, 'analysis.gating', 20_000);
     expect((await s.calls())[1]!.prompt).toContain(`Someone answers your question ("${QUESTION}"): Skip it`);
+  }, 30_000);
+
+  it('of Codex, a QUESTION: line in its last message, is answered by a reply that reaches the resumed thread', async () => {
+    const { s, taskId, decision } = await askingTask('codex');
+    expect(decision).toMatchObject({ question: 'Which one should I change, src/parser.ts or lib/parse.ts?', options: ['Reply'] });
+    expect((await s.api('POST', `/decisions/${decision.id}/resolve`, { option: 'Reply', answer: 'src/parser.ts', by: 'pat' })).status).toBe(200);
+    await waitForState(s.conveyor, taskId, 'analysis.gating', 20_000);
+    const calls = await s.calls();
+    expect(calls[1]!.resume).toBe(CODEX_THREAD);
+    expect(calls[1]!.prompt).toContain('pat answers your question ("Which one should I change, src/parser.ts or lib/parse.ts?"): src/parser.ts');
   }, 30_000);
 });

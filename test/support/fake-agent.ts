@@ -5,6 +5,8 @@ export const FAKE_CLI = fileURLToPath(new URL('./fake-agent-cli.mjs', import.met
 export const CLAUDE_TRANSCRIPT = fileURLToPath(new URL('./transcripts/claude-code-2.0.jsonl', import.meta.url));
 /** A Claude Code run that asks the user a question (AskUserQuestion), which print mode denies. */
 export const CLAUDE_QUESTION_TRANSCRIPT = fileURLToPath(new URL('./transcripts/claude-code-2.0-question.jsonl', import.meta.url));
+/** A Codex run that ends asking a question on a QUESTION: line. */
+export const CODEX_QUESTION_TRANSCRIPT = fileURLToPath(new URL('./transcripts/codex-0.66-question.jsonl', import.meta.url));
 export const CODEX_TRANSCRIPT = fileURLToPath(new URL('./transcripts/codex-0.66.jsonl', import.meta.url));
 /** The session ids the transcripts report. */
 export const CLAUDE_SESSION = '4f2d8c1e-6b7a-4e0f-9c3d-2a1b5e8f7d60';
