@@ -62,7 +62,8 @@ describe('a task whose developer is Claude Code', () => {
         // Fails its first run (the retry resumes it) and waits halfway through each run until let go.
         developer: { kind: 'claude-code', command: fakeCommand(CLAUDE_TRANSCRIPT), env: { FAKE_CLI_RECORD: runs, FAKE_CLI_FAIL_FRESH: '1', FAKE_CLI_HOLD_FILE: hold } },
       },
-      limits: { maxJobAttempts: 2, baseBackoffMs: 2000 },
+      // The backoff before the retry is the window in which the pull-request comment is made.
+      limits: { maxJobAttempts: 2, baseBackoffMs: 4000 },
       pipeline: { stages: Object.fromEntries(['analysis', 'review', 'testing', 'deploy-staging', 'deploy'].map((s) => [s, { agent: null }])) },
       tracker: { apiBase: tracker.apiBase, workspace: tracker.workspace, tokenEnv: 'PLANE_TOKEN', projectRepos: { [PROJECT]: 'web' } },
       notifications: { progressIntervalMs: 100 },
