@@ -66,4 +66,22 @@ describe('a comment while the agent runs', () => {
     await waitForState(s.conveyor, taskId, 'analysis.gating', 20_000);
     expect(s.conveyor.task(taskId)!.context.steering).toEqual([expect.objectContaining({ text: 'also handle an empty input', by: 'sam' })]);
   }, 30_000);
+
+  it('made while the job waits for a slot goes into the Claude Code session once it starts', async () => {
+    const hold = join(await mkdtemp(join(tmpdir(), 'conveyor-steer-')), 'go-on');
+    release = hold;
+    const s = await agentConveyor('claude-code', fakeCommand(CLAUDE_TRANSCRIPT), { FAKE_CLI_HOLD_FILE: hold }, { globalJobs: 1 });
+    setup = s;
+    const first = await s.conveyor.createTask({ repo: 'scratch', title: 'Takes the only slot' }, { source: 'operator' });
+    await waitForState(s.conveyor, first.taskId, 'analysis.working.running', 20_000);
+    const { taskId } = await s.conveyor.createTask({ repo: 'scratch', title: 'Parse the last character' }, { source: 'operator' });
+    await waitForState(s.conveyor, taskId, 'analysis.working.queued', 20_000);
+    await s.conveyor.send(taskId, { type: 'task.steer', text: 'also handle an empty input', by: 'sam', via: 'pull request' }, { source: 'webhook' });
+    await writeFile(hold, '');
+    await waitForState(s.conveyor, taskId, 'analysis.gating', 20_000);
+    const [job] = s.conveyor.jobsOf(taskId);
+    const records = await readActivity(nodeFileSystem, `${job!.logPath}.activity.jsonl`);
+    expect(records.filter((r) => r.kind === 'input').map((r) => r.text)).toContain('sam asks (on the pull request): also handle an empty input');
+    expect(s.conveyor.task(taskId)!.context.steering).toEqual([]);
+  }, 30_000);
 });
