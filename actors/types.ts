@@ -1,6 +1,6 @@
 import type { KeyedSerial } from './keyed-serial.ts';
 import type { AnyActorLogic } from 'xstate';
-import type { TaskEvent } from '../machines/index.ts';
+import type { TaskContext, TaskEvent } from '../machines/index.ts';
 import type { Collection, EventSource, HistoryEntry, StoreRecord, TaskMeta } from '../store/index.ts';
 import type { Clock } from './clock.ts';
 
@@ -48,6 +48,8 @@ export interface RuntimeHandle {
   /** Resolves once the task's latest transition is durable; rejects if that commit failed. */
   committed(taskId: string): Promise<void>;
   meta(taskId: string): TaskMeta | undefined;
+  /** The task's context as last committed. */
+  contextOf(taskId: string): TaskContext | undefined;
   /** Durably writes records that are not a task's state (job records, alerts); resolves when on disk. */
   write(records: StoreRecord[]): Promise<void>;
   read<T>(collection: Collection, id: string): T | undefined;

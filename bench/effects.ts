@@ -41,6 +41,7 @@ function runtimeOver(store: EmbeddedStore, waiters: Map<string, () => void>): Ru
     },
     committed: () => Promise.resolve(),
     meta: () => undefined,
+    contextOf: () => undefined,
     write: async (records) => {
       await store.commit(records);
     },

@@ -11,6 +11,7 @@ import type { JobTokens } from './job-tokens.ts';
 import type { Finalizers } from '../background/finalizers.ts';
 import { activityPathFor, buildPrompt, inboxPathFor, type ActivityFeed, type ActivityRecord, type ActivityState, type AgentKind } from '../agents/index.ts';
 import { JobActivity } from './job-activity.ts';
+import { tellSession, type RunningInput } from './session-input.ts';
 import { spendOf } from './spend.ts';
 
 export interface AgentWorkOptions {
@@ -42,13 +43,6 @@ export interface AgentWorkOptions {
   inputs: Map<string, RunningInput>;
   /** A task spent past its budget: a human is told and the task escalated. */
   budgetExceeded(taskId: string, reason: string): Promise<void>;
-}
-
-/** A running job whose agent takes input while it works. */
-export interface RunningInput {
-  jobId: string;
-  inbox: string;
-  kind: AgentKind;
 }
 
 /** Why the task may not spend more, or null while it is within its budget. */
@@ -95,8 +89,11 @@ export function runAgentActor(o: AgentWorkOptions) {
     let budgetTold = false;
     /** The prompt this boot started the job with: its replay is not steering. */
     let prompt: string | undefined;
-    const acceptInput = (kind: AgentKind | null) => {
-      if (kind?.input) o.inputs.set(input.taskId, { jobId: job.id, inbox: inboxPathFor(record.logPath), kind });
+    const acceptInput = (kind: AgentKind | null): RunningInput | null => {
+      if (!kind?.input) return null;
+      const running = { jobId: job.id, inbox: inboxPathFor(record.logPath), kind };
+      o.inputs.set(input.taskId, running);
+      return running;
     };
     const refuseInput = () => {
       if (o.inputs.get(input.taskId)?.jobId === job.id) o.inputs.delete(input.taskId);
@@ -210,7 +207,10 @@ export function runAgentActor(o: AgentWorkOptions) {
           prompt, resumeSession,
         });
         o.live.set(job.id, started);
-        acceptInput(kind);
+        const session = acceptInput(kind);
+        // Words that came while the job waited for its slot are not in its prompt: they go into the session.
+        const waiting = session ? (rt.contextOf(input.taskId)?.steering ?? []).slice(job.steered ?? 0) : [];
+        for (const words of waiting) await tellSession(o.fs, session!, words);
         record = { ...record, status: 'running', pid: started.pid, startedAt: started.startedAt };
         await put(record);
         // On record: only now may the agent start (a process of a conveyor that died before this never does).

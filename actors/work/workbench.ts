@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.ts';
 import { EffectSet, type DeployCommands, type ForgeConfig } from '../effects/index.ts';
 import type { Executor, RunningJob } from '../executors/index.ts';
-import { ActivityFeed, activityPathFor, readActivity, steeringText, type ActivityRecord, type AgentKind } from '../agents/index.ts';
+import { ActivityFeed, activityPathFor, readActivity, type ActivityRecord, type AgentKind } from '../agents/index.ts';
 import type { RepoSpec } from '../git/index.ts';
 import { instantImplementations } from '../instant-implementations.ts';
 import type { Runtime } from '../runtime.ts';
@@ -17,7 +17,8 @@ import { prepareStageActor } from './prepare-stage.ts';
 import { realGit, type GitWorkbench } from './git-workbench.ts';
 import type { World } from '../world.ts';
 import { nodeFileSystem } from '../../store/index.ts';
-import { runAgentActor, type RunningInput } from './run-agent.ts';
+import { runAgentActor } from './run-agent.ts';
+import { tellSession, type RunningInput } from './session-input.ts';
 
 export interface AgentSetup {
   executor: Executor;
@@ -157,22 +158,6 @@ export class Workbench {
     ...this.effects.implementations(rt),
   });
 
-  /**
-   * Words for a task whose agent is running and takes input go into its session at once (a line of its
-   * inbox); the task keeps them for the next run until the session replays them (job.steered).
-   */
-  private async steerRunning(taskId: string, words: { text: string; by?: string; via?: string }): Promise<void> {
-    const running = this.inputs.get(taskId);
-    if (!running?.kind.input) return;
-    const line = Buffer.from(`${running.kind.input.message(steeringText(words))}\n`);
-    try {
-      const file = await this.fs.openAppend(running.inbox);
-      await file.append(line).finally(() => file.close());
-    } catch {
-      // Lost only if the disk fails: the words then wait for the next run, as for any other agent.
-    }
-  }
-
   /** The task's worktree to rebase in before its merge; null (merge as the forge has it) when the repository is not configured. */
   private async mergeWorktree(taskId: string, repo: string, branch: string): Promise<string | null> {
     const spec = this.repos.get(repo);
@@ -200,7 +185,9 @@ export class Workbench {
     this.dependencies = deps;
     runtime.onCommitted((t) => {
       deps.onCommitted(t);
-      if (t.event.type === 'task.steer') void this.steerRunning(t.taskId, t.event);
+      // Words for a task whose agent is running and takes input go into its session at once.
+      const running = t.event.type === 'task.steer' ? this.inputs.get(t.taskId) : undefined;
+      if (running && t.event.type === 'task.steer') void tellSession(this.fs, running, t.event);
       if (t.to !== 'done' && t.to !== 'cancelled') return;
       const repo = this.repos.get(runtime.meta(t.taskId)?.repo ?? '');
       // Kept on escalation for inspection; removed once the task is finished either way.

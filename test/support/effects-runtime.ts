@@ -39,6 +39,10 @@ export class RecordingRuntime implements RuntimeHandle {
     return undefined;
   }
 
+  contextOf() {
+    return undefined;
+  }
+
   async write(records: StoreRecord[]): Promise<void> {
     await this.store.commit(records);
   }
