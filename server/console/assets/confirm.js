@@ -4,15 +4,16 @@ import { $ } from './dom.js';
 
 /**
  * Asks the operator to confirm; resolves `{ reason }` on Confirm, null on Back or Escape.
- * `reason`: 'none', 'optional' or 'required' (Confirm stays disabled until one is typed).
+ * `reason`: 'none', 'optional' or 'required' (Confirm stays disabled until one is typed); `reasonLabel` names the field.
  */
-export function confirmAction({ title, text, confirmLabel = 'Confirm', reason = 'none', danger = false }) {
+export function confirmAction({ title, text, confirmLabel = 'Confirm', reason = 'none', reasonLabel = 'reason', danger = false }) {
   const dialog = $('confirm');
   const input = $('confirm-reason');
   const ok = $('confirm-ok');
   $('confirm-title').textContent = title;
   $('confirm-text').textContent = text;
   $('confirm-reason-label').hidden = reason === 'none';
+  $('confirm-reason-label').firstChild.textContent = reasonLabel + ' ';
   input.value = '';
   input.placeholder = reason === 'required' ? 'required' : 'optional';
   ok.textContent = confirmLabel;

@@ -29,6 +29,7 @@ async function answer(d, option) {
     text: d.question + ' (task ' + d.taskId + ')',
     confirmLabel: option,
     reason: reply ? 'required' : 'none',
+    reasonLabel: 'reply',
   });
   if (!ok) return;
   try {
