@@ -26,8 +26,8 @@ export interface EmbeddedStoreOptions {
   observer?: StoreObserver;
   /**
    * Rewrite the history file without archived tasks' entries once they hold this many bytes and more than the
-   * live ones, or, while the live entries hold fewer bytes than this, once tasks' entries lie in more than eight
-   * segments each; default 64 MiB.
+   * live ones, or, while the live entries hold fewer bytes than this (or a quarter of them was appended since the
+   * last copy), once tasks' entries lie in more than eight segments each; default 64 MiB.
    */
   compactHistoryAfterBytes?: number;
 }

@@ -67,6 +67,8 @@ export class HistoryIndex {
   #entries = 0;
   /** Segments of all tasks: one more per task at each checkpoint it took events before. */
   #segments = 0;
+  /** Bytes appended since the file was last written whole: what pays for copying the live ones again. */
+  #appended = 0;
 
   /** The index a checkpoint recorded, or why it is not one. */
   static fromJson(json: unknown): HistoryIndex | string {
@@ -149,14 +151,17 @@ export class HistoryIndex {
   /**
    * Plans a checkpoint's history write: every entry in memory goes to the file, appended, or with all live
    * entries into the other file, each task's in one segment: when dead bytes of archived tasks outweigh the
-   * live ones and pass `compactAfterBytes`, or when segments pile up and the live bytes are under it. Until
-   * commit() or abort(), the entries stay readable here.
+   * live ones and pass `compactAfterBytes`, or when segments pile up and the live bytes are under it (or a
+   * quarter of them was appended since the last copy). Until commit() or abort(), the entries stay readable here.
    */
   seal(compactAfterBytes: number): HistorySeal {
     const dead = this.#bytes - this.#liveBytes;
     // Also when tasks' entries lie scattered over many segments and the live ones are cheap to copy: the index
     // (in memory and in every checkpoint) then shrinks back to one segment per task.
-    const scattered = this.#segments > 8 * this.#tasks.size + 64 && this.#liveBytes <= compactAfterBytes;
+    // A large file is copied only once a quarter of its size was appended since the last copy: each byte
+    // appended is copied at most four more times, and segments stay bounded by what a quarter holds.
+    const cheap = this.#liveBytes <= compactAfterBytes || this.#appended * 4 >= this.#liveBytes;
+    const scattered = this.#segments > 8 * this.#tasks.size + 64 && cheap;
     const compact = (dead >= compactAfterBytes && dead > this.#liveBytes) || scattered;
     const file = compact ? HISTORY_FILES[1 - HISTORY_FILES.indexOf(this.#file)]! : this.#file;
     const pieces: HistorySeal['pieces'] = [];
@@ -191,7 +196,8 @@ export class HistoryIndex {
     if (seal.compact) {
       this.#liveBytes = 0;
       this.#segments = 0;
-    }
+      this.#appended = 0;
+    } else this.#appended += seal.bytes - this.#bytes;
     // Tasks made since the seal have nothing in it; tasks archived since are gone, their bytes dead.
     for (const task of this.#tasks.values()) {
       const added = seal.segments.get(task);
