@@ -2,11 +2,8 @@ import { expect } from 'vitest';
 import { parseFaults } from '../../sim/faults.ts';
 import { runSeeds } from '../../sim/sim-runner.ts';
 
-/**
- * The fault kinds CI runs: every kind except those conveyor does not yet survive, which
- * ARCHITECTURE.md's "Where the code falls short" names (a failed disk write leaves a task stuck).
- */
-export const CI_FAULTS = 'enospc=0,eio=0';
+/** The fault kinds CI runs: every kind, at its default rate. */
+export const CI_FAULTS = '';
 
 /** Runs a block of seeds with the CI faults and expects no invariant to break; prints the replay line of any that does. */
 export async function expectSeedsHold(firstSeed: number, seeds: number): Promise<void> {
