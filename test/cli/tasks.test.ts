@@ -90,7 +90,7 @@ describe('conveyor replay', { timeout: 90_000 }, () => {
     const steps = all.stdout.split('\n').filter((line) => line.startsWith('#'));
     expect(steps).toHaveLength(t.conveyor.history(first.id).length);
     expect(steps[0]).toMatch(/^#1 .* operator +task\.created +new → analysis\.preparing$/);
-    expect(all.stdout).toMatch(/job\.exited +analysis\.working\.(queued|running) → analysis\.gating\n +guards: ✓ currentJob, ✓ exitedCleanly, ✗ gateGreen\(approval\), ✗ gateRed\(approval\)/);
+    expect(all.stdout).toMatch(/job\.exited +analysis\.working\.(queued|running) → analysis\.gating\n +guards: ✓ currentJob, ✗ asksQuestion, ✓ currentJob, ✓ exitedCleanly, ✗ gateGreen\(approval\), ✗ gateRed\(approval\)/);
     const two = await cli('replay', first.id, '--to', '2');
     expect(two.stdout.split('\n').filter((line) => line.startsWith('#'))).toHaveLength(2);
     const json = JSON.parse((await cli('replay', first.id, '--json')).stdout) as { n: number; to: string }[];
