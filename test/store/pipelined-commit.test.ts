@@ -112,4 +112,31 @@ describe('pipelined group commit', () => {
     expect(lines.map((line) => JSON.parse(line) as { seq: number; records: { id: string }[] }).map((b) => [b.seq, b.records[0]!.id])).toEqual([[1, 'c']]);
     await store.close();
   });
+
+  // The batch written between the failed fsync and the drain's noticing it went onto a reopened journal;
+  // refused, it stayed in the file, and the next batch (taking its seq again) made the journal unreadable.
+  it('cuts a batch written just after an fsync failed, so the journal still reads back after the refusal', async () => {
+    const { fs, log, release } = heldFsyncs();
+    const store = new EmbeddedStore({ dir: root, fs });
+    await store.load();
+    const first = store.commit(put('a')).then((seq) => seq, (error: Error) => error.name);
+    await until(log, 2);
+    await release(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    const second = store.commit(put('b')).then((seq) => seq, (error: Error) => error.name);
+    expect(await first).toBe('StoreWriteError');
+    // b was written to the journal or refused before it was; either way it is not acknowledged yet.
+    const third = store.commit(put('c')).then((seq) => seq, (error: Error) => error.name);
+    await release();
+    const answers = [await second, await third];
+
+    // Reopened as after a crash: no final checkpoint, the journal as it stands.
+    const reopened = new EmbeddedStore({ dir: root });
+    await reopened.load();
+    // What was acknowledged is there; what was refused is not.
+    expect(reopened.get('decisions', 'a')).toBeUndefined();
+    expect(reopened.get('decisions', 'b') !== undefined).toBe(typeof answers[0] === 'number');
+    expect(reopened.get('decisions', 'c') !== undefined).toBe(typeof answers[1] === 'number');
+    await reopened.close();
+    await store.close();
+  });
 });
