@@ -238,6 +238,7 @@ export class EmbeddedStore implements Store {
           if (failure !== null) {
             // Nothing past the last fsync that returned counts: its callers, and those counting on their revs, are refused.
             this.#refuse(unsynced.flatMap((w) => w.batch), failure);
+            this.#journal?.discardUnsynced();
             unsynced = [];
             this.#writtenSeq = this.#seq;
             failure = null;

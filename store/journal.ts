@@ -141,18 +141,28 @@ export class JournalWriter {
     }
   }
 
+  /**
+   * Everything past the last fsync that returned is refused: the next write cuts it off first. A batch may
+   * have been written after a failed fsync, onto a reopened file, before its refusal was known.
+   */
+  discardUnsynced(): void {
+    this.#dirty = true;
+  }
+
   /** The file appends go to. */
   get file(): string {
     return this.#file;
   }
 
   /**
-   * Moves appends to another file, emptied first; call it with nothing written and unsynced. On failure the
-   * writer stays on its file, untouched.
+   * Moves appends to another file, emptied first; call it with no write awaiting its fsync (refused lines past the
+   * last fsync are cut off first). On failure the writer stays on its file.
    */
   async rotate(file: string): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
     let handle: AppendFile | null = null;
     try {
+      // Refused lines past the last fsync go first: left behind, a load would read them as the newest.
+      if (this.#dirty) await (await this.#ready()).sync();
       handle = await this.#fs.openAppend(file);
       await handle.truncate(0);
       await handle.sync();
