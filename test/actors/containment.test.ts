@@ -109,13 +109,7 @@ describe('a throw inside the task machine', () => {
         runs++;
         throw new Error('the runner fell over');
       }),
-      // The backoff timer fires at its deadline, so the retry comes.
-      timer: fromCallback<{ type: string }, { taskId: string; deadline: number | null }>(({ input }) => {
-        const { deadline } = input;
-        if (deadline === null) return undefined;
-        const handle = setTimeout(() => void conveyor.send(input.taskId, { type: 'timer.fired', deadline }, { source: 'timer' }), Math.max(0, deadline - Date.now()));
-        return () => clearTimeout(handle);
-      }),
+      // The backoff timer is the real one: it fires at its deadline, and again if the clock woke it early.
     }));
     const { taskId } = await conveyor.createTask({ repo: 'shop', title: 'runner bug' }, { source: 'operator' });
     const view = await waitFor(conveyor, taskId, 'escalated');
