@@ -4,6 +4,7 @@ import { FsDataFile } from './data-file.ts';
 import { StoreCorruptError, StoreReadError, StoreWriteError } from './errors.ts';
 import { byteOffset, decodeUtf8, parseJson } from './json-position.ts';
 import type { FileSystem } from './file-system.ts';
+import type { Turn } from './turn-taker.ts';
 import { DeliveryWindow } from './delivery-window.ts';
 import { HistoryIndex, type HistoryIndexJson } from './history-index.ts';
 import type { HistoryEntry, StoreDoc } from './types.ts';
@@ -22,10 +23,10 @@ export type CheckpointRead =
   | { ok: true; checkpoint: Checkpoint | null }
   | { ok: false; error: StoreCorruptError | StoreReadError };
 
-/** A checkpoint serialized as of its seq, to be written later while commits go on. */
+/** A checkpoint serialized as of its seq, to be written later while commits go on: its UTF-8 bytes in pieces. */
 export interface PreparedCheckpoint {
   seq: number;
-  text: string;
+  pieces: Buffer[];
 }
 
 /** Reads and checks checkpoint.json without ever writing to it; a layout 1 checkpoint is read into layout 2. */
@@ -48,37 +49,106 @@ export async function readCheckpoint(fs: FileSystem, file: string): Promise<Chec
   return { ok: true, checkpoint: read };
 }
 
-/** Serializes the document now, as of `seq`: the history's index as the seal records it, delivery keys packed. */
-export function prepareCheckpoint(seq: number, doc: StoreDoc, history: HistoryIndexJson): PreparedCheckpoint {
-  const { tasks, issues, collections, deliveries } = doc;
-  // Unindented: at 10,000 tasks the indented document is a third larger and slower to write.
-  return { seq, text: JSON.stringify({ format: CHECKPOINT_FORMAT, seq, doc: { tasks, issues, collections, deliveries: deliveries.pack(), history } }) };
+/** A document captured as of a seq, serialized later: `history` is the index its history seal records. */
+export type CapturedCheckpoint = (history: HistoryIndexJson, turn: Turn) => Promise<PreparedCheckpoint>;
+
+/**
+ * Captures the document as of `seq` now, by reference: a commit replaces a task record or a collection's value
+ * whole, never changes one in place, so what is captured stays as of `seq` while the text is built a slice at
+ * a time, commits going on between slices (no request waits behind a whole checkpoint). The delivery window
+ * changes in place, so it is copied (a few typed arrays).
+ */
+export function captureCheckpoint(seq: number, doc: StoreDoc): CapturedCheckpoint {
+  const tasks = Object.entries(doc.tasks);
+  const issues = Object.entries(doc.issues);
+  const collections = Object.entries(doc.collections).map(([name, values]) => [name, Object.entries(values)] as const);
+  const deliveries = doc.deliveries.copy();
+  return async (history, turn) => {
+    const out = new PieceWriter();
+    out.add(`{"format":${CHECKPOINT_FORMAT},"seq":${seq},"doc":{"tasks":`);
+    await objectText(tasks, out, turn);
+    out.add(',"issues":');
+    await objectText(issues, out, turn);
+    out.add(',"collections":{');
+    for (const [i, [name, values]] of collections.entries()) {
+      out.add(`${i === 0 ? '' : ','}${JSON.stringify(name)}:`);
+      await objectText(values, out, turn);
+    }
+    // Base64 needs no escaping.
+    out.add('},"deliveries":"');
+    await deliveries.pack((base64) => out.add(base64), turn);
+    out.add(`","history":{"file":${JSON.stringify(history.file)},"bytes":${history.bytes},"tasks":`);
+    await objectText(Object.entries(history.tasks), out, turn);
+    out.add('}}}');
+    return { seq, pieces: out.end() };
+  };
 }
+
+/** Writes an object's members as JSON.stringify would (unindented: at 10,000 tasks indenting costs a third more), a turn weighing each member's text. */
+async function objectText(members: [string, unknown][], out: PieceWriter, turn: Turn): Promise<void> {
+  out.add('{');
+  let first = true;
+  for (const [key, value] of members) {
+    const text = JSON.stringify(value) as string | undefined;
+    if (text === undefined) continue;
+    out.add(`${first ? '' : ','}${JSON.stringify(key)}:${text}`);
+    first = false;
+    await turn(text.length);
+  }
+  out.add('}');
+}
+
+/** Text gathered into UTF-8 pieces of about PIECE_CHARS, each encoded as it fills: no one large string to encode at the end. */
+class PieceWriter {
+  #texts: string[] = [];
+  #chars = 0;
+  readonly #pieces: Buffer[] = [];
+
+  add(text: string): void {
+    this.#texts.push(text);
+    this.#chars += text.length;
+    if (this.#chars >= PIECE_CHARS) this.#flush();
+  }
+
+  end(): Buffer[] {
+    this.#flush();
+    return this.#pieces;
+  }
+
+  #flush(): void {
+    if (this.#texts.length === 0) return;
+    this.#pieces.push(Buffer.from(this.#texts.join('')));
+    this.#texts = [];
+    this.#chars = 0;
+  }
+}
+
+const PIECE_CHARS = 256 * 1024;
 
 /** Writes checkpoints through lowdb, over our durable adapter (temp file, fsync, rename, fsync of the directory). */
 export class CheckpointWriter {
   readonly #file: string;
-  // Built by hand: lowdb's node preset turns into a memory adapter under NODE_ENV=test. It holds the text
-  // serialized when the checkpoint began, since the document changes while the history is written.
-  readonly #db: Low<string>;
+  // Built by hand: lowdb's node preset turns into a memory adapter under NODE_ENV=test. It holds the bytes
+  // serialized as of the checkpoint's seq, since the document changes while the history is written.
+  readonly #db: Low<readonly Buffer[]>;
 
   constructor(fs: FileSystem, file: string) {
     this.#file = file;
-    this.#db = new Low(new FsDataFile<string>(fs, file, { parse: (text) => text, stringify: (text) => text }), '');
+    this.#db = new Low(new FsDataFile<readonly Buffer[]>(fs, file, { parse: (text) => [Buffer.from(text)], serialize: (pieces) => Buffer.concat(pieces) }), []);
   }
 
   /** Replaces checkpoint.json; once this resolves ok the file and its directory entry are on disk. */
   async write(prepared: PreparedCheckpoint): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
     try {
-      this.#db.data = prepared.text;
+      this.#db.data = prepared.pieces;
       // The adapter fsyncs the file before its rename and the directory after: the journal may go once this resolves.
       await this.#db.write();
       return { ok: true };
     } catch (error) {
       return { ok: false, error: new StoreWriteError(this.#file, error) };
     } finally {
-      // Do not pin the text between checkpoints.
-      this.#db.data = '';
+      // Do not pin the bytes between checkpoints.
+      this.#db.data = [];
     }
   }
 }

@@ -14,7 +14,7 @@ export class FsDataFile<T> implements Adapter<T> {
   constructor(
     private readonly fs: FileSystem,
     private readonly file: string,
-    private readonly format: { parse(text: string): T; stringify(data: T): string },
+    private readonly format: { parse(text: string): T; serialize(data: T): string | Uint8Array },
   ) {
     this.#temp = join(dirname(file), `.${basename(file)}.tmp`);
   }
@@ -30,8 +30,7 @@ export class FsDataFile<T> implements Adapter<T> {
 
   /** Serializes `data` before it returns; once it resolves, the new content and its name are on disk. */
   async write(data: T): Promise<void> {
-    const text = this.format.stringify(data);
-    await this.fs.writeFile(this.#temp, text);
+    await this.fs.writeFile(this.#temp, this.format.serialize(data));
     await this.fs.fsync(this.#temp);
     await this.fs.rename(this.#temp, this.file);
     await this.fs.fsync(dirname(this.file));

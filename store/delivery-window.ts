@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
+import type { Turn } from './turn-taker.ts';
 
 /** Bytes per key when packed: the 64-bit hash as two 32-bit halves, then the first-seen time as a float64. */
 const PACKED = 16;
 const MIN_SLOTS = 1024;
+/** Keys packed between two turns; a multiple of 3, so each piece's base64 needs no padding. */
+const PACK_PIECE_KEYS = 3 * 1024;
 
 /**
  * The delivery keys seen within the deduplication window, as 64-bit hashes with their first-seen times in
@@ -47,17 +50,39 @@ export class DeliveryWindow {
     for (const e of kept) this.#put(e.hi, e.lo, e.at);
   }
 
-  /** The held keys packed for a checkpoint: base64 of 16 bytes per key. */
-  pack(): string {
-    const bytes = Buffer.alloc(this.#size * PACKED);
+  /** A copy of the window as it is now, for a checkpoint to pack while keys keep arriving. */
+  copy(): DeliveryWindow {
+    const copy = new DeliveryWindow();
+    copy.#hi = this.#hi.slice();
+    copy.#lo = this.#lo.slice();
+    copy.#at = this.#at.slice();
+    copy.#size = this.#size;
+    copy.#oldest = this.#oldest;
+    return copy;
+  }
+
+  /**
+   * The held keys packed for a checkpoint, base64 of 16 bytes per key, handed to `emit` in pieces that join
+   * into one text (each but the last a multiple of 3 bytes, so without padding), a turn weighing its bytes after each.
+   */
+  async pack(emit: (base64: string) => void, turn: Turn): Promise<void> {
+    const piece = Buffer.alloc(PACK_PIECE_KEYS * PACKED);
+    const view = new DataView(piece.buffer, piece.byteOffset, piece.length);
     let offset = 0;
-    for (const e of this.#entries()) {
-      bytes.writeUInt32LE(e.hi, offset);
-      bytes.writeUInt32LE(e.lo, offset + 4);
-      bytes.writeDoubleLE(e.at, offset + 8);
+    for (let slot = 0; slot < this.#at.length; slot++) {
+      const at = this.#at[slot]!;
+      if (Number.isNaN(at)) continue;
+      view.setUint32(offset, this.#hi[slot]!, true);
+      view.setUint32(offset + 4, this.#lo[slot]!, true);
+      view.setFloat64(offset + 8, at, true);
       offset += PACKED;
+      if (offset === piece.length) {
+        emit(piece.toString('base64'));
+        offset = 0;
+        await turn(piece.length);
+      }
     }
-    return bytes.toString('base64');
+    if (offset > 0) emit(piece.toString('base64', 0, offset));
   }
 
   /** The window a checkpoint's packed text describes, or why it cannot be one. */

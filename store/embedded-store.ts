@@ -1,15 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { applyRecord, emptyDoc, recordProblem } from './apply.ts';
-import { CheckpointWriter, prepareCheckpoint, readCheckpoint, type PreparedCheckpoint } from './checkpoint.ts';
-import { StoreClosedError, StoreError, StoreReadError } from './errors.ts';
+import { captureCheckpoint, CheckpointWriter, readCheckpoint, type CapturedCheckpoint, type PreparedCheckpoint } from './checkpoint.ts';
+import { StoreClosedError, StoreError, StoreReadError, StoreWriteError } from './errors.ts';
 import { HistoryFiles } from './history-files.ts';
 import type { HistorySeal, HistorySummary } from './history-index.ts';
-import type { StoreWriteError } from './errors.ts';
 import { nodeFileSystem, type FileSystem } from './file-system.ts';
 import { JournalWriter } from './journal.ts';
 import { readJournalFiles } from './journal-files.ts';
 import { RevFence } from './rev-fence.ts';
+import { noTurns, turnTaker, type Turn } from './turn-taker.ts';
 import type { Collection, HistoryEntry, Store, StoreDoc, StoreObserver, StoreRecord, TaskFold, TaskRecord, TaskStep } from './types.ts';
 
 /** Where the embedded store keeps its files and how often it checkpoints. */
@@ -50,6 +50,9 @@ interface Call {
 type State = 'unloaded' | 'loading' | 'open' | 'failed' | 'closing' | 'closed';
 
 const NO_HISTORY: readonly HistoryEntry[] = Object.freeze([]);
+
+/** Characters of JSON a checkpoint serializes between two turns of the event loop: a few ms of work. */
+const CHECKPOINT_SLICE = 256 * 1024;
 
 /** The single-process store: a journal of commit batches plus lowdb checkpoints, the document in memory. */
 export class EmbeddedStore implements Store {
@@ -380,9 +383,9 @@ export class EmbeddedStore implements Store {
     const now = this.#clock.now();
     const records = this.#journalRecords;
     const startedAt = performance.now();
-    // Serialized now, as of seq: what commits change while the history and the file are written is not in it.
-    const seal = this.#doc.history.seal(this.#compactAfter);
-    const writing = this.#writeCheckpoint(seal, prepareCheckpoint(seq, this.#doc, seal.index));
+    // Captured now, as of seq, and serialized a slice at a time while commits go on: what they change is not in it.
+    const turn = turnTaker(CHECKPOINT_SLICE);
+    const writing = this.#writeCheckpoint(this.#doc.history.seal(this.#compactAfter, turn), captureCheckpoint(seq, this.#doc), turn);
     this.#checkpointing = writing.then(async (written) => {
       this.#observer.checkpoint?.(performance.now() - startedAt, written.ok);
       if (written.ok) {
@@ -411,7 +414,17 @@ export class EmbeddedStore implements Store {
    * them replaces the old one: a crash between the two leaves bytes the old checkpoint does not index, which
    * a load cuts (their entries are still in the journal). Once it is durable, they are read from the file.
    */
-  async #writeCheckpoint(seal: HistorySeal, prepared: PreparedCheckpoint): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+  async #writeCheckpoint(sealing: Promise<HistorySeal>, captured: CapturedCheckpoint, turn: Turn): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+    let seal: HistorySeal;
+    let prepared: PreparedCheckpoint;
+    try {
+      seal = await sealing;
+      prepared = await captured(seal.index, turn);
+    } catch (error) {
+      // Nothing written: the journal still holds everything, and the next checkpoint tries again.
+      this.#doc.history.abort();
+      return { ok: false, error: new StoreWriteError(join(this.#dir, 'checkpoint.json'), error) };
+    }
     const filed = await this.#historyFiles.write(seal);
     const written = filed.ok ? await this.#checkpointer.write(prepared) : filed;
     if (!written.ok) {
@@ -426,8 +439,7 @@ export class EmbeddedStore implements Store {
   /** The checkpoint of close(): everything, with nothing in flight; then both journal files are emptied. */
   async #finalCheckpoint(): Promise<StoreWriteError | undefined> {
     const startedAt = performance.now();
-    const seal = this.#doc.history.seal(this.#compactAfter);
-    const written = await this.#writeCheckpoint(seal, prepareCheckpoint(this.#seq, this.#doc, seal.index));
+    const written = await this.#writeCheckpoint(this.#doc.history.seal(this.#compactAfter), captureCheckpoint(this.#seq, this.#doc), noTurns);
     this.#observer.checkpoint?.(performance.now() - startedAt, written.ok);
     if (!written.ok) return written.error;
     this.#checkpoints++;

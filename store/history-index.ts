@@ -1,3 +1,4 @@
+import { noTurns, type Turn } from './turn-taker.ts';
 import type { HistoryEntry } from './types.ts';
 
 /** The two history files: a compaction writes the live entries into the one not in use. */
@@ -153,8 +154,9 @@ export class HistoryIndex {
    * entries into the other file, each task's in one segment: when dead bytes of archived tasks outweigh the
    * live ones and pass `compactAfterBytes`, or when segments pile up and the live bytes are under it (or a
    * quarter of them was appended since the last copy). Until commit() or abort(), the entries stay readable here.
+   * The entries are sealed before this returns; they are encoded a slice of tasks at a time, a `turn` weighing their bytes after each task.
    */
-  seal(compactAfterBytes: number): HistorySeal {
+  seal(compactAfterBytes: number, turn: Turn = noTurns): Promise<HistorySeal> {
     const dead = this.#bytes - this.#liveBytes;
     // Also when tasks' entries lie scattered over many segments and the live ones are cheap to copy: the index
     // (in memory and in every checkpoint) then shrinks back to one segment per task.
@@ -164,14 +166,24 @@ export class HistoryIndex {
     const scattered = this.#segments > 8 * this.#tasks.size + 64 && cheap;
     const compact = (dead >= compactAfterBytes && dead > this.#liveBytes) || scattered;
     const file = compact ? HISTORY_FILES[1 - HISTORY_FILES.indexOf(this.#file)]! : this.#file;
-    const pieces: HistorySeal['pieces'] = [];
-    const segments = new Map<TaskHistory, number[]>();
-    const tasks: HistoryIndexJson['tasks'] = Object.create(null) as HistoryIndexJson['tasks'];
-    let end = compact ? 0 : this.#bytes;
+    // Sealed now, written out in slices: entries added meanwhile go to `pending`, and a task's segments
+    // change only when this seal is committed or aborted.
+    const sealed: [string, TaskHistory, number | null, number | null][] = [];
     for (const [id, task] of this.#tasks) {
       task.sealed = task.pending;
       task.pending = [];
-      const start = end;
+      sealed.push([id, task, task.lastAt, task.lastAcceptedAt]);
+    }
+    return this.#encode(sealed, compact, file, compact ? 0 : this.#bytes, turn);
+  }
+
+  async #encode(sealed: [string, TaskHistory, number | null, number | null][], compact: boolean, file: HistoryFileName, start: number, turn: Turn): Promise<HistorySeal> {
+    const pieces: HistorySeal['pieces'] = [];
+    const segments = new Map<TaskHistory, number[]>();
+    const tasks: HistoryIndexJson['tasks'] = Object.create(null) as HistoryIndexJson['tasks'];
+    let end = start;
+    for (const [id, task, lastAt, lastAcceptedAt] of sealed) {
+      const begin = end;
       if (compact) {
         for (let i = 0; i < task.segments.length; i += 3) {
           pieces.push([task.segments[i]!, task.segments[i + 1]!]);
@@ -183,10 +195,11 @@ export class HistoryIndex {
         pieces.push(lines);
         end += lines.length;
       }
-      const added = end > start ? [start, end - start, (compact ? task.filed : 0) + task.sealed.length] : [];
+      const added = end > begin ? [begin, end - begin, (compact ? task.filed : 0) + task.sealed.length] : [];
       if (added.length > 0) segments.set(task, added);
       const kept = compact ? added : [...task.segments, ...added];
-      tasks[id] = [task.lastAt, task.lastAcceptedAt, ...kept];
+      tasks[id] = [lastAt, lastAcceptedAt, ...kept];
+      await turn(end - begin);
     }
     return { file, compact, pieces, bytes: end, index: { file, bytes: end, tasks }, segments };
   }

@@ -16,3 +16,5 @@ export type { AppendFile, FileSystem } from './file-system.ts';
 export { repairStore, verifyStore } from './inspect.ts';
 export type { FileProblem, RepairResult, StoreReport } from './inspect.ts';
 export type { HistorySummary } from './history-index.ts';
+export { turnTaker, noTurns } from './turn-taker.ts';
+export type { Turn } from './turn-taker.ts';

@@ -5,7 +5,7 @@ import { finishedStatuses, jobOutcome, type JobRecord } from '../work/index.ts';
 import { SeenOnce, type ConfirmedChange, type ReaperCounters } from './counters.ts';
 import type { Finalizers } from './finalizers.ts';
 import type { ReaperSettings } from './settings.ts';
-import { turnTaker, type ScannedTask, type TaskScan } from './task-scan.ts';
+import { sweepTurns, type ScannedTask, type TaskScan } from './task-scan.ts';
 import { UnitErrors } from './unit-errors.ts';
 import type { LogLine } from '../log.ts';
 
@@ -63,7 +63,7 @@ export class ReaperSweep {
     counters.ticks++;
     counters.lastTickAt = now;
     const due: { task: ScannedTask; job: JobRecord; verdict: Verdict }[] = [];
-    const turn = turnTaker();
+    const turn = sweepTurns();
     for (const record of conveyor.records()) {
       const pause = turn();
       if (pause) await pause;

@@ -6,7 +6,7 @@ import type { JobRecord } from '../work/index.ts';
 import type { ConfirmedChange, ReconcilerCounters } from './counters.ts';
 import type { GateProbe, ProbeTask } from './gate-probe.ts';
 import type { ReconcilerSettings } from './settings.ts';
-import { turnTaker, type ScannedTask, type TaskScan } from './task-scan.ts';
+import { sweepTurns, type ScannedTask, type TaskScan } from './task-scan.ts';
 import type { TrackerReplay } from './tracker-replay.ts';
 import { UnitErrors } from './unit-errors.ts';
 import type { LogLine } from '../log.ts';
@@ -58,7 +58,7 @@ export class ReconcilerSweep {
 
   async #gateSide(probe: GateProbe, now: number): Promise<void> {
     const due: ScannedTask[] = [];
-    const turn = turnTaker();
+    const turn = sweepTurns();
     for (const record of this.o.conveyor.records()) {
       const pause = turn();
       if (pause) await pause;

@@ -1,6 +1,6 @@
 import type { StateValue } from 'xstate';
 import { describeState, type Bound, type TaskContext, type TaskMachine } from '../../machines/index.ts';
-import type { TaskMeta, TaskRecord } from '../../store/index.ts';
+import { turnTaker, type TaskMeta, type TaskRecord, type Turn } from '../../store/index.ts';
 
 /** A task as a sweep sees it: where it is, its tags, and when it last changed. */
 export interface ScannedTask {
@@ -91,7 +91,4 @@ export class TaskScan {
 const CHUNK = 500;
 
 /** Yields a turn of the event loop on every CHUNK-th call; resolves at once otherwise. */
-export function turnTaker(): () => Promise<void> | undefined {
-  let n = 0;
-  return () => (++n % CHUNK === 0 ? new Promise<void>((resolve) => setImmediate(resolve)) : undefined);
-}
+export const sweepTurns = (): Turn => turnTaker(CHUNK);

@@ -1,19 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { CheckpointWriter, prepareCheckpoint, readCheckpoint } from '../../store/checkpoint.ts';
+import { captureCheckpoint, CheckpointWriter, readCheckpoint } from '../../store/checkpoint.ts';
+import { noTurns } from '../../store/turn-taker.ts';
 import { emptyDoc, type StoreDoc } from '../../store/index.ts';
 import { CrashFs } from '../support/crash-fs.ts';
 
 const DIR = '/data';
 const FILE = '/data/checkpoint.json';
 
-const prepared = (seq: number, doc: StoreDoc) => prepareCheckpoint(seq, doc, doc.history.seal(Infinity).index);
+const prepared = async (seq: number, doc: StoreDoc) => captureCheckpoint(seq, doc)((await doc.history.seal(Infinity)).index, noTurns);
 
 /** The checkpoint an earlier run left on disk: seq 1, one delivery seen. */
-function withOldCheckpoint(): CrashFs {
+async function withOldCheckpoint(): Promise<CrashFs> {
   const fs = new CrashFs();
   const doc = emptyDoc();
   doc.deliveries.add('old-delivery', 1);
-  fs.seed(FILE, prepared(1, doc).text);
+  fs.seed(FILE, Buffer.concat((await prepared(1, doc)).pieces).toString());
   return fs;
 }
 
@@ -31,9 +32,9 @@ describe('the checkpoint on a disk that loses what was not fsynced', () => {
     for (let cut = 0; !completed; cut++) {
       expect(cut, 'the write finishes within a few steps').toBeLessThan(20);
       for (const keepEntries of [true, false]) {
-        const fs = withOldCheckpoint();
+        const fs = await withOldCheckpoint();
         fs.cutAfter(cut);
-        const written = await new CheckpointWriter(fs, FILE).write(prepared(2, newDoc));
+        const written = await new CheckpointWriter(fs, FILE).write(await prepared(2, newDoc));
         fs.crash({ keepEntries });
         const seq = await seqOnDisk(fs);
         // Once write() said ok, the journal before seq 2 may be dropped: only the new checkpoint will do.
@@ -45,8 +46,8 @@ describe('the checkpoint on a disk that loses what was not fsynced', () => {
   });
 
   it('fsyncs the temp file before renaming it into place, and the directory after', async () => {
-    const fs = withOldCheckpoint();
-    const written = await new CheckpointWriter(fs, FILE).write(prepared(2, emptyDoc()));
+    const fs = await withOldCheckpoint();
+    const written = await new CheckpointWriter(fs, FILE).write(await prepared(2, emptyDoc()));
     expect(written.ok).toBe(true);
     const temp = fs.ops.find((op) => op.startsWith('write '))!.slice('write '.length);
     const at = (op: string) => fs.ops.indexOf(op);

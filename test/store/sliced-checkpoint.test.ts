@@ -1,0 +1,80 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EmbeddedStore, type StoreRecord, type TaskRecord } from '../../store/index.ts';
+
+const TASKS = 1000;
+const INTERVAL_MS = 60_000;
+
+function task(id: string, rev: number): TaskRecord {
+  const meta = { repo: 'acme/web', title: `Task ${id} at rev ${rev}`, branch: `conveyor/${id}`, createdAt: 1_700_000_000_000 };
+  return { id, machineId: 'task', version: 1, rev, meta, snapshot: { value: 'gating', context: { rev, notes: 'x'.repeat(5000) } } };
+}
+
+const write = (record: TaskRecord): StoreRecord[] => [
+  { kind: 'task', task: record, expectedRev: record.rev === 1 ? null : record.rev - 1 },
+  { kind: 'history', taskId: record.id, entry: { at: record.rev, source: 'webhook', event: { type: 'ci.status' }, accepted: true, from: 'gating', to: 'gating' } },
+];
+
+interface OnDisk {
+  seq: number;
+  doc: { tasks: Record<string, TaskRecord> };
+}
+
+describe('a checkpoint serialized a slice at a time while commits go on', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'conveyor-sliced-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('holds every task exactly as of its seq, and a restart from it holds every acknowledged write', async () => {
+    const clock = { t: 0, now: () => clock.t };
+    const store = new EmbeddedStore({ dir, checkpointEvery: 1_000_000, checkpointIntervalMs: INTERVAL_MS, clock });
+    await store.load();
+    await Promise.all(Array.from({ length: TASKS }, (_, i) => store.commit(write(task(`t${i}`, 1)))));
+    expect(store.stats().checkpoints).toBe(0);
+
+    // The interval passes: the next commit makes a checkpoint due, and it begins before the writes after it.
+    clock.t += INTERVAL_MS;
+    const acknowledged = new Map<string, number>([['t0', await store.commit(write(task('t0', 2)))]]);
+    const checkpointedWhenAcknowledged: number[] = [];
+    // In waves, so batches are fsynced and applied between the checkpoint's slices.
+    for (let wave = 0; wave < 10; wave++) {
+      await Promise.all(
+        Array.from({ length: TASKS / 10 }, (_, k) => {
+          const id = `t${wave * (TASKS / 10) + k}`;
+          if (id === 't0') return undefined;
+          return store.commit(write(task(id, 2))).then((seq) => {
+            acknowledged.set(id, seq);
+            checkpointedWhenAcknowledged.push(store.stats().checkpoints);
+          });
+        }),
+      );
+    }
+    while (store.stats().checkpoints === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+
+    const onDisk = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as OnDisk;
+    // Writes were acknowledged while the checkpoint was being made, not held behind it.
+    expect(checkpointedWhenAcknowledged.filter((n) => n === 0).length).toBeGreaterThan(0);
+    let after = 0;
+    for (const [id, seq] of acknowledged) {
+      const expected = seq <= onDisk.seq ? task(id, 2) : task(id, 1);
+      if (seq > onDisk.seq) after++;
+      expect(onDisk.doc.tasks[id], id).toEqual(expected);
+    }
+    // Most writes came after the checkpoint began, and none of them is in it.
+    expect(after).toBeGreaterThan(TASKS / 2);
+
+    // A crash now (no closing checkpoint): the journal after the checkpoint's seq brings back every write.
+    const reopened = new EmbeddedStore({ dir, clock });
+    await reopened.load();
+    for (let i = 0; i < TASKS; i++) expect(reopened.getTask(`t${i}`)).toEqual(task(`t${i}`, 2));
+    for (let i = 0; i < TASKS; i++) expect(reopened.getHistory(`t${i}`).map((e) => e.at)).toEqual([1, 2]);
+    await reopened.close();
+    await store.close().catch(() => undefined);
+  });
+});
