@@ -1,7 +1,8 @@
-import { createActor, transition, type SnapshotFrom } from 'xstate';
+import type { SnapshotFrom } from 'xstate';
 import type { TaskEmitted, TaskEvent, TaskMachine } from '../machines/index.ts';
 import type { TaskRecord } from '../store/index.ts';
 import { TaskRestoreError } from './errors.ts';
+import { restoreInert, transitionInert } from './inert-chart.ts';
 import { restorableSnapshot, type Migrations } from './restorable-snapshot.ts';
 
 type TaskSnapshot = SnapshotFrom<TaskMachine>;
@@ -11,7 +12,13 @@ type TaskSnapshot = SnapshotFrom<TaskMachine>;
  * started only restores it, its children are references and none is invoked.
  */
 export function dormantSnapshot(machine: TaskMachine, record: TaskRecord, migrations: Migrations): TaskSnapshot {
-  const snapshot = createActor(machine, { snapshot: restorableSnapshot(record, migrations), id: record.id } as never).getSnapshot();
+  const restorable = restorableSnapshot(record, migrations);
+  let snapshot: TaskSnapshot;
+  try {
+    snapshot = restoreInert(machine, restorable);
+  } catch {
+    throw new TaskRestoreError(record.id, 'its persisted snapshot does not fit the task machine');
+  }
   if (snapshot.status === 'error') throw new TaskRestoreError(record.id, 'its persisted snapshot does not fit the task machine');
   return snapshot;
 }
@@ -21,9 +28,9 @@ export function dormantSnapshot(machine: TaskMachine, record: TaskRecord, migrat
  * transition emitted. Nothing it invokes starts; a guard or action that throws throws here.
  */
 export function takeDormant(machine: TaskMachine, before: TaskSnapshot, event: TaskEvent): { after: TaskSnapshot; persisted: unknown; emitted: TaskEmitted[] } {
-  const [after, actions] = transition(machine, before, event);
+  const [after, actions] = transitionInert(machine, before, event);
   const emitted: TaskEmitted[] = [];
-  for (const action of actions as { type: string; info?: unknown; params?: unknown; exec?: (info: unknown, params: unknown) => void }[]) {
+  for (const action of actions) {
     if (action.type === 'xstate.emit') emitted.push((action.params as { event: TaskEmitted }).event);
     // An action of the chart's own that is not an assignment runs as an actor would run it: it has no effect
     // on the snapshot (machines are pure), but a throw in it must be contained the same way.

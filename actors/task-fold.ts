@@ -1,7 +1,8 @@
-import { createActor, initialTransition, transition } from 'xstate';
+import { initialTransition } from 'xstate';
 import { TASK_MACHINE_VERSION, type TaskEvent, type TaskLimits, type TaskMachine } from '../machines/index.ts';
 import type { TaskFold, TaskMeta, TaskStep } from '../store/index.ts';
 import { forcedSnapshot } from './forced-transitions.ts';
+import { restoreInert, transitionInert } from './inert-chart.ts';
 import { migratedSnapshot, type Migrations } from './restorable-snapshot.ts';
 
 /** The charts a journal is replayed with: this build's, and older versions' where they are kept. */
@@ -50,9 +51,14 @@ export function nextSnapshot(chart: TaskMachine, persisted: unknown, step: Pick<
     return forced;
   }
   // An actor that is never started only revives the snapshot: its children are references, none runs.
-  const restored = createActor(chart, { snapshot: persisted } as never).getSnapshot();
+  let restored: ReturnType<typeof restoreInert>;
+  try {
+    restored = restoreInert(chart, persisted);
+  } catch {
+    throw new Error('its snapshot does not fit the task machine');
+  }
   if (restored.status === 'error') throw new Error('its snapshot does not fit the task machine');
-  const [next] = transition(chart, restored, event);
+  const [next] = transitionInert(chart, restored, event);
   if (next.status === 'error') throw new Error(`${event.type} puts it in error`);
   return chart.getPersistedSnapshot(next);
 }
