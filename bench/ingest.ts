@@ -23,12 +23,14 @@ const REPO = 'shop';
 const FORGE_REPO = 'bench/shop';
 const SECRETS = { CONVEYOR_API_TOKEN: 'bench-api-token', CONVEYOR_TRACKER_SECRET: 'bench-tracker-secret', CONVEYOR_FORGE_SECRET: 'bench-forge-secret', CONVEYOR_METRICS_TOKEN: '' };
 
-/** Every stage without an agent, background loops off: webhooks alone move tasks, and nothing else runs. */
+/** Every stage without an agent, background loops and progress comments off: webhooks alone move tasks, and nothing else runs. */
 const CONFIG = {
   repositories: [{ name: REPO, remote: '/nonexistent/shop.git', forge: { kind: 'github', apiBase: 'http://127.0.0.1:9', owner: 'bench', repo: 'shop' } }],
   pipeline: { stages: Object.fromEntries(['analysis', 'development', 'review', 'testing', 'deploy-staging', 'deploy'].map((id) => [id, { agent: null }])) },
   reconciler: { enabled: false },
   reaper: { enabled: false },
+  // The forge here is unreachable: a progress comment per task would be a failing call and a warning, not intake.
+  notifications: { progressComments: false },
 };
 
 interface Sizes {

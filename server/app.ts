@@ -109,7 +109,7 @@ export function createApp(deps: AppDeps) {
     if (isStorageError(err)) return errorResponse(c, new HttpError('unavailable', `not stored, retry later: ${err.message}`));
     // The task threw taking the event: it stays where it was, the alert names the error; the sender retries.
     if (err instanceof TaskEventError) return errorResponse(c, new HttpError('internal', err.message));
-    (c.var.log ?? logger).error({ err }, `${c.req.method} ${c.req.path} failed`);
+    logger.error({ reqId: c.var.requestId, err }, `${c.req.method} ${c.req.path} failed`);
     return errorResponse(c, new HttpError('internal', 'internal error; nothing was applied'));
   });
   return app;
