@@ -19,12 +19,19 @@ export class CommitFeed {
       this.announce(records);
       return seq;
     };
-    // Every other method passes through untouched, however the Store interface grows.
+    // Every other method passes through untouched, however the Store interface grows; each is bound once
+    // (again only if the store's own method changes), not on every read: a request reads the store a dozen times.
+    const bound = new Map<PropertyKey, { method: unknown; bound: unknown }>();
     this.store = new Proxy(inner, {
       get(target, key) {
         if (key === 'commit') return commit;
         const value: unknown = Reflect.get(target, key, target);
-        return typeof value === 'function' ? value.bind(target) : value;
+        if (typeof value !== 'function') return value;
+        const known = bound.get(key);
+        if (known?.method === value) return known.bound;
+        const method = { method: value, bound: value.bind(target) as unknown };
+        bound.set(key, method);
+        return method.bound;
       },
     });
   }
