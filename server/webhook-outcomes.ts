@@ -1,5 +1,6 @@
 import { createMiddleware } from 'hono/factory';
 import type { ConveyorMetrics, WebhookOutcome } from '../actors/index.ts';
+import { outcomeOf } from './webhooks/respond.ts';
 
 // The outcome a webhook's answer names, folded into the few an operator alerts on.
 const OUTCOMES: Record<string, WebhookOutcome> = {
@@ -22,11 +23,14 @@ export function countWebhookOutcomes(metrics: ConveyorMetrics) {
     const status = c.res.status;
     if (status >= 500) return metrics.webhook(source, 'failed');
     if (status >= 400) return metrics.webhook(source, 'refused');
-    let named: string | undefined;
-    try {
-      named = ((await c.res.clone().json()) as { outcome?: { status?: string } }).outcome?.status;
-    } catch {
-      // An answer that is not the usual JSON still counts, as accepted.
+    let named = outcomeOf(c);
+    // An answer made without answerOutcome is read back, which costs a copy of the response.
+    if (named === undefined) {
+      try {
+        named = ((await c.res.clone().json()) as { outcome?: { status?: string } }).outcome?.status;
+      } catch {
+        // An answer that is not the usual JSON still counts, as accepted.
+      }
     }
     metrics.webhook(source, OUTCOMES[named ?? 'accepted'] ?? 'accepted');
   });

@@ -3,7 +3,7 @@ import { repoForIssue, trackerEvent, type Conveyor, type SendOutcome } from '../
 import { HttpError } from '../http-error.ts';
 import { trackerDeliveryKey } from './delivery-key.ts';
 import { bodyText, DEFAULT_MAX_BODY_BYTES, readRawBody } from './raw-body.ts';
-import { acknowledge, headersOf, parseError } from './respond.ts';
+import { acknowledge, answerOutcome, headersOf, parseError } from './respond.ts';
 import { verifyHexHmac } from './signatures.ts';
 import { parseTrackerEvent, type TrackerStateMap } from './tracker-payload.ts';
 
@@ -52,7 +52,7 @@ export function trackerWebhook(conveyor: Conveyor, secret: string, routing: Trac
         { repo, title: fact.title, trackerIssueId: fact.issueId, trackerProjectId: fact.projectId, branch: fact.branch },
         { source: 'webhook', deliveryKey },
       );
-      return c.json({ outcome: { status: created ? 'created' : 'duplicate', taskId } }, created ? 201 : 200);
+      return answerOutcome(c, { outcome: { status: created ? 'created' : 'duplicate', taskId } }, created ? 201 : 200);
     }
     // The same mapping replays a missed change from the reconciler (SPEC R21).
     const event = trackerEvent(fact.meaning, fact.issueId);
