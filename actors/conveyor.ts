@@ -1,6 +1,6 @@
 import { summarize, viewOf, type TaskSummary, type TaskView } from './views.ts';
 import { Runtime, type RuntimeOptions } from './runtime.ts';
-import type { HistoryEntry, Store, TaskRecord } from '../store/index.ts';
+import type { HistoryEntry, HistoryRange, Store, TaskRecord } from '../store/index.ts';
 import type { CreateTaskInput, SendOptions, SendOutcome, TaskEventInput } from './types.ts';
 import { TASK_MACHINE_ID, TASK_MACHINE_VERSION } from '../machines/index.ts';
 import type { DeclareOutcome, JobRecord, Workbench } from './work/index.ts';
@@ -197,9 +197,11 @@ export class Conveyor {
     return this.store.historySummary(id)?.lastAcceptedAt ?? undefined;
   }
 
-  history(id: string): readonly HistoryEntry[] {
-    if (this.store.getTask(id) || !this.#archive) return this.store.getHistory(id);
-    return this.#archive.find(id)?.history ?? [];
+  /** A task's history, oldest first, or the slice of it `range` names (of a live task, read without the rest). */
+  history(id: string, range?: HistoryRange): readonly HistoryEntry[] {
+    if (this.store.getTask(id) || !this.#archive) return this.store.getHistory(id, range);
+    const all = this.#archive.find(id)?.history ?? [];
+    return range === undefined ? all : all.slice(range.from, range.from + range.count);
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Collection, HistoryEntry, HistorySummary, Store, StoreRecord, TaskFold, TaskRecord } from '../store/index.ts';
+import type { Collection, HistoryEntry, HistoryRange, HistorySummary, Store, StoreRecord, TaskFold, TaskRecord } from '../store/index.ts';
 
 /**
  * What has been acknowledged: every commit the store resolved, as the simulator saw it. After a crash
@@ -85,8 +85,8 @@ export class WatchedStore implements Store {
   taskCount(): number {
     return this.inner.taskCount();
   }
-  getHistory(taskId: string): readonly HistoryEntry[] {
-    return this.inner.getHistory(taskId);
+  getHistory(taskId: string, range?: HistoryRange): readonly HistoryEntry[] {
+    return this.inner.getHistory(taskId, range);
   }
   historySummary(taskId: string): HistorySummary | undefined {
     return this.inner.historySummary(taskId);

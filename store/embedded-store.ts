@@ -10,7 +10,7 @@ import { JournalWriter } from './journal.ts';
 import { readJournalFiles } from './journal-files.ts';
 import { RevFence } from './rev-fence.ts';
 import { noTurns, turnTaker, type Turn } from './turn-taker.ts';
-import type { Collection, HistoryEntry, Store, StoreDoc, StoreObserver, StoreRecord, TaskFold, TaskRecord, TaskStep } from './types.ts';
+import type { Collection, HistoryEntry, HistoryRange, Store, StoreDoc, StoreObserver, StoreRecord, TaskFold, TaskRecord, TaskStep } from './types.ts';
 
 /** Where the embedded store keeps its files and how often it checkpoints. */
 export interface EmbeddedStoreOptions {
@@ -478,9 +478,9 @@ export class EmbeddedStore implements Store {
     return this.#taskCount;
   }
 
-  getHistory(taskId: string): readonly HistoryEntry[] {
+  getHistory(taskId: string, range?: HistoryRange): readonly HistoryEntry[] {
     const location = this.#doc.history.locate(taskId);
-    return location === undefined ? NO_HISTORY : this.#historyFiles.read(location);
+    return location === undefined ? NO_HISTORY : this.#historyFiles.read(location, range);
   }
 
   historySummary(taskId: string): HistorySummary | undefined {

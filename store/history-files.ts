@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { StoreCorruptError, StoreWriteError } from './errors.ts';
 import type { AppendFile, FileSystem } from './file-system.ts';
 import { HISTORY_FILES, type HistoryFileName, type HistoryLocation, type HistorySeal } from './history-index.ts';
-import type { HistoryEntry } from './types.ts';
+import type { HistoryEntry, HistoryRange } from './types.ts';
 
 // A compaction copies the live entries in writes of about this size: the event loop runs while each is written.
 const COPY_BYTES = 1 << 20;
@@ -56,27 +56,39 @@ export class HistoryFiles {
     this.#bytes = bytes;
   }
 
-  /** A task's entries: its segments read from the file, then those still in memory. */
-  read(location: HistoryLocation): HistoryEntry[] {
+  /**
+   * A task's entries: its segments read from the file, then those still in memory; with a range, only the
+   * segments that hold part of it are read, and only its lines parsed.
+   */
+  read(location: HistoryLocation, range: HistoryRange = { from: 0, count: Infinity }): HistoryEntry[] {
     const out: HistoryEntry[] = [];
     const path = this.path(location.file);
     const { segments } = location;
-    for (let i = 0; i < segments.length; i += 3) {
+    const end = range.from + range.count;
+    // The index of the first entry of the segment at hand.
+    let first = 0;
+    for (let i = 0; i < segments.length && first < end; i += 3) {
       const [offset, length, count] = [segments[i]!, segments[i + 1]!, segments[i + 2]!];
+      if (first + count <= range.from) {
+        first += count;
+        continue;
+      }
       const bytes = this.#fs.readSync(path, offset, length);
       if (bytes.length !== length) throw new StoreCorruptError(path, offset + bytes.length, `a history segment of ${length} bytes ends early`);
       const lines = bytes.toString('utf8').split('\n');
       // Each entry's line ends with a newline, so the text splits into count lines and an empty tail.
       if (lines.length !== count + 1 || lines[count] !== '') throw new StoreCorruptError(path, offset, `a history segment holds ${lines.length - 1} lines, the index says ${count}`);
-      for (let n = 0; n < count; n++) {
+      for (let n = Math.max(0, range.from - first); n < count && first + n < end; n++) {
         try {
           out.push(JSON.parse(lines[n]!) as HistoryEntry);
         } catch (error) {
           throw new StoreCorruptError(path, offset, `history line ${n + 1} of the segment is not JSON: ${(error as Error).message}`);
         }
       }
+      first += count;
     }
-    out.push(...location.memory);
+    const from = Math.max(0, range.from - first);
+    out.push(...location.memory.slice(from, Math.max(from, end - first)));
     return out;
   }
 

@@ -1,4 +1,4 @@
-export type { Collection, EventSource, HistoryEntry, Store, StoreDoc, StoreObserver, StoreRecord, TaskFold, TaskMeta, TaskRecord, TaskStep } from './types.ts';
+export type { Collection, EventSource, HistoryEntry, HistoryRange, Store, StoreDoc, StoreObserver, StoreRecord, TaskFold, TaskMeta, TaskRecord, TaskStep } from './types.ts';
 export { EmbeddedStore } from './embedded-store.ts';
 export type { EmbeddedStoreOptions } from './embedded-store.ts';
 export {

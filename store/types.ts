@@ -26,6 +26,12 @@ export interface TaskRecord {
   snapshot: unknown;
 }
 
+/** A slice of a task's history: the entries from index `from` (0 the oldest), at most `count` of them. */
+export interface HistoryRange {
+  from: number;
+  count: number;
+}
+
 /** One line of a task's history: an accepted or ignored event and what it led to. */
 export interface HistoryEntry {
   at: number;
@@ -130,8 +136,11 @@ export interface Store {
   getTask(id: string): TaskRecord | undefined;
   listTasks(): Iterable<TaskRecord>;
   taskCount(): number;
-  /** A task's history, oldest first; read from disk on each call (a live task's may be long). */
-  getHistory(taskId: string): readonly HistoryEntry[];
+  /**
+   * A task's history, oldest first; read from disk on each call (a live task's may be long). With a range,
+   * only its entries from index `from`, at most `count` of them: the parts of the file before are not read.
+   */
+  getHistory(taskId: string, range?: HistoryRange): readonly HistoryEntry[];
   /** How many entries a task's history holds and when it last took (or accepted) an event, without reading it. */
   historySummary(taskId: string): HistorySummary | undefined;
   hasDelivery(key: string): boolean;

@@ -98,10 +98,15 @@ export function tasksApi(conveyor: Conveyor) {
     const source = c.req.query('source');
     const type = c.req.query('type');
     const accepted = oneOf(c, 'accepted', ['true', 'false']);
-    // History only grows, so an entry's position is its stable sort key.
-    const entries = conveyor.history(c.req.param('id')).map((entry, at) => ({ entry, at }));
+    const q = pageQuery(c);
+    // History only grows, so an entry's position is its stable sort key. Unfiltered, a page reads only its
+    // own entries (and one more, to know whether a next page exists): a long history is not read whole.
+    const from = q.after === null ? 0 : Number(q.after[0]) + 1;
+    const filtered = source !== undefined || type !== undefined || accepted !== undefined || !Number.isSafeInteger(from) || from < 0;
+    const start = filtered ? 0 : from;
+    const entries = conveyor.history(c.req.param('id'), filtered ? undefined : { from: start, count: q.limit + 1 }).map((entry, i) => ({ entry, at: start + i }));
     const matching = entries.filter(({ entry }) => (!source || entry.source === source) && (!type || entry.event.type === type) && (!accepted || String(entry.accepted) === accepted));
-    const page = paginate(matching, (e) => [e.at], 'asc', pageQuery(c));
+    const page = paginate(matching, (e) => [e.at], 'asc', q);
     return c.json({ history: page.items.map((e) => e.entry), next: page.next });
   });
 
