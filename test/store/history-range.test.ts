@@ -1,8 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedStore, nodeFileSystem, type FileSystem, type HistoryEntry } from '../../store/index.ts';
+import { describe, expect, it } from 'vitest';
+import { nodeFileSystem, type FileSystem, type HistoryEntry } from '../../store/index.ts';
+import { tempStores } from '../support/temp-stores.ts';
 
 const entry = (n: number): HistoryEntry => ({ at: n, source: 'webhook', event: { type: 'ci.status', url: `https://ci.test/${n}` }, accepted: true, from: 'review', to: 'review' });
 
@@ -21,23 +19,15 @@ function countingFs(): { fs: FileSystem; read: { bytes: number } } {
 }
 
 describe('a slice of a task\'s history', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'conveyor-history-range-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const stores = tempStores('conveyor-history-range-');
 
   it('is the same entries as the whole history sliced, from the file and from memory, reading only the segments that hold it', async () => {
     const { fs, read } = countingFs();
     // A checkpoint every 20 records: the task's entries land in the history file in several segments.
-    const store = new EmbeddedStore({ dir, fs, checkpointEvery: 20 });
-    await store.load();
+    const store = await stores.open({ fs, checkpointEvery: 20 });
     for (let n = 0; n < 200; n++) await store.commit([{ kind: 'history', taskId: 't1', entry: entry(n) }, { kind: 'history', taskId: 't2', entry: entry(n) }]);
     await store.close();
-    const reopened = new EmbeddedStore({ dir, fs });
-    await reopened.load();
+    const reopened = await stores.open({ fs });
     // A few more that only the journal and the memory hold.
     for (let n = 200; n < 205; n++) await reopened.commit([{ kind: 'history', taskId: 't1', entry: entry(n) }]);
 
@@ -56,6 +46,5 @@ describe('a slice of a task\'s history', () => {
     read.bytes = 0;
     reopened.getHistory('t1', { from: 0, count: 5 });
     expect(read.bytes).toBeLessThan(wholeBytes / 4);
-    await reopened.close();
   });
 });

@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedStore, type StoreRecord, type TaskRecord } from '../../store/index.ts';
+import { describe, expect, it } from 'vitest';
+import type { StoreRecord, TaskRecord } from '../../store/index.ts';
+import { tempStores } from '../support/temp-stores.ts';
 
 const TASKS = 1000;
 const INTERVAL_MS = 60_000;
@@ -23,18 +23,11 @@ interface OnDisk {
 }
 
 describe('a checkpoint serialized a slice at a time while commits go on', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'conveyor-sliced-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const stores = tempStores('conveyor-sliced-');
 
   it('holds every task exactly as of its seq, and a restart from it holds every acknowledged write', async () => {
     const clock = { t: 0, now: () => clock.t };
-    const store = new EmbeddedStore({ dir, checkpointEvery: 1_000_000, checkpointIntervalMs: INTERVAL_MS, clock });
-    await store.load();
+    const store = await stores.open({ checkpointEvery: 1_000_000, checkpointIntervalMs: INTERVAL_MS, clock });
     await Promise.all(Array.from({ length: TASKS }, (_, i) => store.commit(write(task(`t${i}`, 1)))));
     expect(store.stats().checkpoints).toBe(0);
 
@@ -57,7 +50,7 @@ describe('a checkpoint serialized a slice at a time while commits go on', () => 
     }
     while (store.stats().checkpoints === 0) await new Promise((resolve) => setTimeout(resolve, 5));
 
-    const onDisk = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as OnDisk;
+    const onDisk = JSON.parse(await readFile(join(stores.root, 'data', 'checkpoint.json'), 'utf8')) as OnDisk;
     // Writes were acknowledged while the checkpoint was being made, not held behind it.
     expect(checkpointedWhenAcknowledged.filter((n) => n === 0).length).toBeGreaterThan(0);
     let after = 0;
@@ -70,11 +63,8 @@ describe('a checkpoint serialized a slice at a time while commits go on', () => 
     expect(after).toBeGreaterThan(TASKS / 2);
 
     // A crash now (no closing checkpoint): the journal after the checkpoint's seq brings back every write.
-    const reopened = new EmbeddedStore({ dir, clock });
-    await reopened.load();
+    const reopened = await stores.open({ clock });
     for (let i = 0; i < TASKS; i++) expect(reopened.getTask(`t${i}`)).toEqual(task(`t${i}`, 2));
     for (let i = 0; i < TASKS; i++) expect(reopened.getHistory(`t${i}`).map((e) => e.at)).toEqual([1, 2]);
-    await reopened.close();
-    await store.close().catch(() => undefined);
   });
 });
