@@ -7,19 +7,10 @@ import { restorableSnapshot, type Migrations } from './restorable-snapshot.ts';
 
 type TaskSnapshot = SnapshotFrom<TaskMachine>;
 
-/**
- * A dormant task's committed snapshot, revived without running anything: an actor that is never
- * started only restores it, its children are references and none is invoked.
- */
+/** A dormant task's committed snapshot, revived without running anything (see restoreInert). */
 export function dormantSnapshot(machine: TaskMachine, record: TaskRecord, migrations: Migrations): TaskSnapshot {
-  const restorable = restorableSnapshot(record, migrations);
-  let snapshot: TaskSnapshot;
-  try {
-    snapshot = restoreInert(machine, restorable);
-  } catch {
-    throw new TaskRestoreError(record.id, 'its persisted snapshot does not fit the task machine');
-  }
-  if (snapshot.status === 'error') throw new TaskRestoreError(record.id, 'its persisted snapshot does not fit the task machine');
+  const snapshot = restoreInert(machine, restorableSnapshot(record, migrations));
+  if (snapshot === undefined) throw new TaskRestoreError(record.id, 'its persisted snapshot does not fit the task machine');
   return snapshot;
 }
 

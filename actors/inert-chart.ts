@@ -30,9 +30,14 @@ function scopeOf(chart: TaskMachine): Scope {
   return scope;
 }
 
-/** A persisted snapshot revived without running anything: its children are references, none is invoked. Throws if it does not fit the chart. */
-export function restoreInert(chart: TaskMachine, persisted: unknown): TaskSnapshot {
-  return chart.restoreSnapshot(persisted as never, scopeOf(chart) as never) as TaskSnapshot;
+/** A persisted snapshot revived without running anything (its children are references, none is invoked), or undefined if it does not fit the chart. */
+export function restoreInert(chart: TaskMachine, persisted: unknown): TaskSnapshot | undefined {
+  try {
+    const snapshot = chart.restoreSnapshot(persisted as never, scopeOf(chart) as never) as TaskSnapshot;
+    return snapshot.status === 'error' ? undefined : snapshot;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The chart's pure transition: the next snapshot and the actions it resolved, none of them run. */

@@ -50,14 +50,8 @@ export function nextSnapshot(chart: TaskMachine, persisted: unknown, step: Pick<
     if (!forced) throw new Error(`a forced ${event.type} cannot be forced again`);
     return forced;
   }
-  // An actor that is never started only revives the snapshot: its children are references, none runs.
-  let restored: ReturnType<typeof restoreInert>;
-  try {
-    restored = restoreInert(chart, persisted);
-  } catch {
-    throw new Error('its snapshot does not fit the task machine');
-  }
-  if (restored.status === 'error') throw new Error('its snapshot does not fit the task machine');
+  const restored = restoreInert(chart, persisted);
+  if (restored === undefined) throw new Error('its snapshot does not fit the task machine');
   const [next] = transitionInert(chart, restored, event);
   if (next.status === 'error') throw new Error(`${event.type} puts it in error`);
   return chart.getPersistedSnapshot(next);
