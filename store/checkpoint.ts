@@ -77,8 +77,10 @@ export function captureCheckpoint(seq: number, doc: StoreDoc): CapturedCheckpoin
     // Base64 needs no escaping.
     out.add('},"deliveries":"');
     await deliveries.pack((base64) => out.add(base64), turn);
-    out.add(`","history":{"file":${JSON.stringify(history.file)},"bytes":${history.bytes},"tasks":`);
-    await objectText(Object.entries(history.tasks), out, turn);
+    // The history index's own fields whole, its per-task rows in slices after them.
+    const { tasks: rows, ...fields } = history;
+    out.add(`","history":${JSON.stringify(fields).slice(0, -1)},"tasks":`);
+    await objectText(Object.entries(rows), out, turn);
     out.add('}}}');
     return { seq, pieces: out.end() };
   };

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { StoreRecord, TaskRecord } from '../../store/index.ts';
+import { captureCheckpoint, readCheckpoint } from '../../store/checkpoint.ts';
+import { applyRecord, emptyDoc, turnTaker, type StoreRecord, type TaskRecord } from '../../store/index.ts';
+import { CrashFs } from '../support/crash-fs.ts';
 import { tempStores } from '../support/temp-stores.ts';
 
 const TASKS = 1000;
@@ -66,5 +68,36 @@ describe('a checkpoint serialized a slice at a time while commits go on', () => 
     const reopened = await stores.open({ clock });
     for (let i = 0; i < TASKS; i++) expect(reopened.getTask(`t${i}`)).toEqual(task(`t${i}`, 2));
     for (let i = 0; i < TASKS; i++) expect(reopened.getHistory(`t${i}`).map((e) => e.at)).toEqual([1, 2]);
+  });
+});
+
+describe('a checkpoint written in pieces', () => {
+  it('reads back as the document it captured: tasks, issues, collections, delivery keys and the history index', async () => {
+    const doc = emptyDoc();
+    for (let i = 0; i < 50; i++) {
+      applyRecord(doc, { kind: 'task', task: { ...task(`t${i}`, 1), meta: { ...task(`t${i}`, 1).meta, trackerIssueId: `ISS-${i}` } }, expectedRev: null });
+      applyRecord(doc, { kind: 'history', taskId: `t${i}`, entry: { at: i, source: 'webhook', event: { type: 'ci.status', note: 'é' }, accepted: true, from: 'a', to: 'b' } });
+    }
+    applyRecord(doc, { kind: 'put', collection: 'decisions', id: 'd1', value: { id: 'd1', options: ['yes'] } });
+    // More keys than one piece of packed deliveries holds.
+    for (let k = 0; k < 5000; k++) applyRecord(doc, { kind: 'delivery', key: `delivery-${k}`, at: k });
+    // Many turns: every piece boundary is crossed.
+    const turn = turnTaker(64);
+    const prepared = await captureCheckpoint(7, doc)((await doc.history.seal(Infinity, turn)).index, turn);
+    const fs = new CrashFs();
+    fs.seed('/data/checkpoint.json', Buffer.concat(prepared.pieces).toString('utf8'));
+
+    const read = await readCheckpoint(fs, '/data/checkpoint.json');
+    if (!read.ok || read.checkpoint === null) throw new Error('the checkpoint does not read back');
+    const back = read.checkpoint;
+    expect(back.seq).toBe(7);
+    expect({ ...back.doc.tasks }).toEqual({ ...doc.tasks });
+    expect({ ...back.doc.issues }).toEqual({ ...doc.issues });
+    expect(back.doc.collections.decisions).toEqual({ d1: { id: 'd1', options: ['yes'] } });
+    expect(back.doc.deliveries.size).toBe(5000);
+    for (let k = 0; k < 5000; k += 97) expect(back.doc.deliveries.has(`delivery-${k}`)).toBe(true);
+    expect(back.doc.deliveries.has('delivery-5000')).toBe(false);
+    expect(back.doc.history.entries).toBe(50);
+    expect(back.doc.history.summary('t3')).toEqual(doc.history.summary('t3'));
   });
 });
