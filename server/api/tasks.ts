@@ -101,10 +101,11 @@ export function tasksApi(conveyor: Conveyor) {
     const q = pageQuery(c);
     // History only grows, so an entry's position is its stable sort key. Unfiltered, a page reads only its
     // own entries (and one more, to know whether a next page exists): a long history is not read whole.
-    const from = q.after === null ? 0 : Number(q.after[0]) + 1;
-    const filtered = source !== undefined || type !== undefined || accepted !== undefined || !Number.isSafeInteger(from) || from < 0;
-    const start = filtered ? 0 : from;
-    const entries = conveyor.history(c.req.param('id'), filtered ? undefined : { from: start, count: q.limit + 1 }).map((entry, i) => ({ entry, at: start + i }));
+    // A filter, or a cursor that names no position, reads it whole and leaves the rest to paginate.
+    const next = q.after === null ? 0 : Number(q.after[0]) + 1;
+    const whole = source !== undefined || type !== undefined || accepted !== undefined || !Number.isSafeInteger(next) || next < 0;
+    const start = whole ? 0 : next;
+    const entries = conveyor.history(c.req.param('id'), whole ? undefined : { from: start, count: q.limit + 1 }).map((entry, i) => ({ entry, at: start + i }));
     const matching = entries.filter(({ entry }) => (!source || entry.source === source) && (!type || entry.event.type === type) && (!accepted || String(entry.accepted) === accepted));
     const page = paginate(matching, (e) => [e.at], 'asc', q);
     return c.json({ history: page.items.map((e) => e.entry), next: page.next });
