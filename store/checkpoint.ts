@@ -1,56 +1,63 @@
 import { Low } from 'lowdb';
-import { COLLECTIONS, detachPrototypes, emptyDoc } from './apply.ts';
 import { FsDataFile } from './data-file.ts';
-import { StoreCorruptError, StoreReadError, StoreWriteError } from './errors.ts';
-import { byteOffset, decodeUtf8, parseJson } from './json-position.ts';
+import { StoreWriteError } from './errors.ts';
 import type { FileSystem } from './file-system.ts';
 import type { Turn } from './turn-taker.ts';
-import { DeliveryWindow } from './delivery-window.ts';
-import { HistoryIndex, type HistoryIndexJson } from './history-index.ts';
-import type { HistoryEntry, StoreDoc } from './types.ts';
+import type { DeliveryWindow } from './delivery-window.ts';
+import type { HistoryIndexJson } from './history-index.ts';
+import type { Collection, StoreDoc, TaskRecord } from './types.ts';
 
 /** The layout of checkpoint.json; a new layout gets a new number. Layout 1 held history and delivery keys whole. */
 export const CHECKPOINT_FORMAT = 2;
+/** The base checkpoint: the whole document as of a seq. */
+export const CHECKPOINT_FILE = 'checkpoint.json';
+/** The delta checkpoints written since the base, one line each, each holding what changed since the one before. */
+export const DELTAS_FILE = 'checkpoint.deltas.jsonl';
 
-/** A document as of a journal sequence number. */
-export interface Checkpoint {
+/**
+ * What the last durable checkpoint held, by reference (records are replaced whole, never changed in place): the
+ * next checkpoint compares against it and writes only what differs.
+ */
+export interface CheckpointBasis {
   seq: number;
-  doc: StoreDoc;
+  tasks: ReadonlyMap<string, TaskRecord>;
+  issues: ReadonlyMap<string, string>;
+  collections: ReadonlyMap<Collection, ReadonlyMap<string, unknown>>;
+  deliveries: DeliveryWindow;
+  history: { file: HistoryIndexJson['file']; rows: ReadonlyMap<string, (number | null)[]> };
 }
 
-/** What reading a checkpoint found: nothing yet, a checkpoint, or why it cannot be used. */
-export type CheckpointRead =
-  | { ok: true; checkpoint: Checkpoint | null }
-  | { ok: false; error: StoreCorruptError | StoreReadError };
+/** One line of the deltas file: what changed between the checkpoint at `after` and this one, at `seq`. */
+export interface CheckpointDelta {
+  seq: number;
+  after: number;
+  tasks: Record<string, TaskRecord>;
+  issues: Record<string, string>;
+  collections: Record<string, Record<string, unknown>>;
+  /** Delivery keys packed as in a base: those added, or the whole window when some were pruned. */
+  deliveries: { added: string } | { whole: string };
+  /** The history index's fields, with the rows that changed. */
+  history: HistoryIndexJson;
+  /** Keys held before and no longer. */
+  gone: { tasks: string[]; issues: string[]; collections: Record<string, string[]>; history: string[] };
+}
 
 /** A checkpoint serialized as of its seq, to be written later while commits go on: its UTF-8 bytes in pieces. */
 export interface PreparedCheckpoint {
   seq: number;
+  /** A base replaces checkpoint.json; a delta is a line of the deltas file holding what changed since `basis`. */
+  kind: 'base' | 'delta';
   pieces: Buffer[];
+  bytes: number;
+  /** What it holds, by reference: the basis of the next checkpoint once this one is durable. */
+  basis: CheckpointBasis;
 }
 
-/** Reads and checks checkpoint.json without ever writing to it; a layout 1 checkpoint is read into layout 2. */
-export async function readCheckpoint(fs: FileSystem, file: string): Promise<CheckpointRead> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, checkpoint: null };
-    return { ok: false, error: new StoreReadError(file, error) };
-  }
-  const decoded = decodeUtf8(bytes);
-  if (!decoded.ok) return { ok: false, error: new StoreCorruptError(file, decoded.offset, 'invalid UTF-8') };
-  const parsed = parseJson(decoded.text);
-  if (!parsed.ok) {
-    return { ok: false, error: new StoreCorruptError(file, byteOffset(decoded.text, parsed.position), parsed.reason) };
-  }
-  const read = documentOf(parsed.value);
-  if (typeof read === 'string') return { ok: false, error: new StoreCorruptError(file, 0, read) };
-  return { ok: true, checkpoint: read };
-}
-
-/** A document captured as of a seq, serialized later: `history` is the index its history seal records. */
-export type CapturedCheckpoint = (history: HistoryIndexJson, turn: Turn) => Promise<PreparedCheckpoint>;
+/**
+ * A document captured as of a seq, serialized later: `history` is the index its history seal records; with a
+ * basis (the last durable checkpoint) only what differs from it is written, as a delta.
+ */
+export type CapturedCheckpoint = (history: HistoryIndexJson, turn: Turn, basis: CheckpointBasis | null) => Promise<PreparedCheckpoint>;
 
 /**
  * Captures the document as of `seq` now, by reference: a commit replaces a task record or a collection's value
@@ -61,33 +68,93 @@ export type CapturedCheckpoint = (history: HistoryIndexJson, turn: Turn) => Prom
 export function captureCheckpoint(seq: number, doc: StoreDoc): CapturedCheckpoint {
   const tasks = Object.entries(doc.tasks);
   const issues = Object.entries(doc.issues);
-  const collections = Object.entries(doc.collections).map(([name, values]) => [name, Object.entries(values)] as const);
+  const collections = (Object.entries(doc.collections) as [Collection, Record<string, unknown>][]).map(([name, values]) => [name, Object.entries(values)] as const);
   const deliveries = doc.deliveries.copy();
-  return async (history, turn) => {
+  return async (history, turn, basis) => {
+    const next: CheckpointBasis = {
+      seq,
+      tasks: new Map(tasks),
+      issues: new Map(issues),
+      collections: new Map(collections.map(([name, values]) => [name, new Map(values)])),
+      deliveries,
+      history: { file: history.file, rows: new Map(Object.entries(history.tasks)) },
+    };
     const out = new PieceWriter();
-    out.add(`{"format":${CHECKPOINT_FORMAT},"seq":${seq},"doc":{"tasks":`);
-    await objectText(tasks, out, turn);
-    out.add(',"issues":');
-    await objectText(issues, out, turn);
-    out.add(',"collections":{');
-    for (const [i, [name, values]] of collections.entries()) {
-      out.add(`${i === 0 ? '' : ','}${JSON.stringify(name)}:`);
-      await objectText(values, out, turn);
-    }
-    // Base64 needs no escaping.
-    out.add('},"deliveries":"');
-    await deliveries.pack((base64) => out.add(base64), turn);
-    // The history index's own fields whole, its per-task rows in slices after them.
-    const { tasks: rows, ...fields } = history;
-    out.add(`","history":${JSON.stringify(fields).slice(0, -1)},"tasks":`);
-    await objectText(Object.entries(rows), out, turn);
-    out.add('}}}');
-    return { seq, pieces: out.end() };
+    // Rows of a rewritten history file all move: only a base says where.
+    const delta = basis !== null && basis.history.file === history.file;
+    if (delta) await deltaText(basis, next, history, out, turn);
+    else await baseText(next, history, out, turn);
+    const pieces = out.end();
+    return { seq, kind: delta ? 'delta' : 'base', pieces, bytes: pieces.reduce((n, piece) => n + piece.length, 0), basis: next };
   };
 }
 
+/** The whole document, as checkpoint.json holds it. */
+async function baseText(doc: CheckpointBasis, history: HistoryIndexJson, out: PieceWriter, turn: Turn): Promise<void> {
+  out.add(`{"format":${CHECKPOINT_FORMAT},"seq":${doc.seq},"doc":{"tasks":`);
+  await objectText(doc.tasks, out, turn);
+  out.add(',"issues":');
+  await objectText(doc.issues, out, turn);
+  out.add(',"collections":{');
+  for (const [i, [name, values]] of [...doc.collections].entries()) {
+    out.add(`${i === 0 ? '' : ','}${JSON.stringify(name)}:`);
+    await objectText(values, out, turn);
+  }
+  // Base64 needs no escaping.
+  out.add('},"deliveries":"');
+  await doc.deliveries.pack((base64) => out.add(base64), turn);
+  // The history index's own fields whole, its per-task rows in slices after them.
+  out.add(`","history":${historyFields(history)},"tasks":`);
+  await objectText(doc.history.rows, out, turn);
+  out.add('}}}');
+}
+
+/**
+ * What changed since `basis`, as one line of the deltas file: records that are new or replaced, the keys of those
+ * gone, the delivery keys added (all of them when some were pruned), and the history rows that moved.
+ */
+async function deltaText(basis: CheckpointBasis, doc: CheckpointBasis, history: HistoryIndexJson, out: PieceWriter, turn: Turn): Promise<void> {
+  const gone: CheckpointDelta['gone'] = { tasks: [], issues: [], collections: {}, history: [] };
+  out.add(`{"seq":${doc.seq},"after":${basis.seq},"tasks":`);
+  await objectText(changes(basis.tasks, doc.tasks, gone.tasks), out, turn);
+  out.add(',"issues":');
+  await objectText(changes(basis.issues, doc.issues, gone.issues), out, turn);
+  out.add(',"collections":{');
+  for (const [i, [name, values]] of [...doc.collections].entries()) {
+    out.add(`${i === 0 ? '' : ','}${JSON.stringify(name)}:`);
+    await objectText(changes(basis.collections.get(name) ?? new Map(), values, (gone.collections[name] = [])), out, turn);
+  }
+  const added = await doc.deliveries.addedSince(basis.deliveries, turn);
+  out.add(`},"deliveries":{"${added === null ? 'whole' : 'added'}":"`);
+  await doc.deliveries.pack((base64) => out.add(base64), turn, added ?? undefined);
+  out.add(`"},"history":${historyFields(history)},"tasks":`);
+  await objectText(changes(basis.history.rows, doc.history.rows, gone.history, sameRow), out, turn);
+  out.add(`},"gone":${JSON.stringify(gone)}}\n`);
+}
+
+/** The history index's fields but its rows, as the start of an object the rows follow. */
+function historyFields({ file, bytes }: HistoryIndexJson): string {
+  return JSON.stringify({ file, bytes }).slice(0, -1);
+}
+
+/** The members of `now` that `before` does not hold as they are; the keys `before` holds and `now` does not go to `gone`. */
+function changes<V>(before: ReadonlyMap<string, V>, now: ReadonlyMap<string, V>, gone: string[], same: (a: V, b: V) => boolean = Object.is): Iterable<[string, V]> {
+  for (const key of before.keys()) if (!now.has(key)) gone.push(key);
+  const changed: [string, V][] = [];
+  for (const [key, value] of now) {
+    const was = before.get(key);
+    if (was === undefined || !same(was, value)) changed.push([key, value]);
+  }
+  return changed;
+}
+
+/** History rows are rebuilt at each seal: the same figures are the same row. */
+function sameRow(a: readonly (number | null)[], b: readonly (number | null)[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
 /** Writes an object's members as JSON.stringify would (unindented: at 10,000 tasks indenting costs a third more), a turn weighing each member's text. */
-async function objectText(members: [string, unknown][], out: PieceWriter, turn: Turn): Promise<void> {
+async function objectText(members: Iterable<[string, unknown]>, out: PieceWriter, turn: Turn): Promise<void> {
   out.add('{');
   let first = true;
   for (const [key, value] of members) {
@@ -153,53 +220,4 @@ export class CheckpointWriter {
       this.#db.data = [];
     }
   }
-}
-
-/** The checkpoint a parsed file holds, or why it holds none. */
-function documentOf(value: unknown): Checkpoint | string {
-  if (!isObject(value)) return 'expected an object { format, seq, doc }';
-  if (value.format !== CHECKPOINT_FORMAT && value.format !== 1) return `format is ${JSON.stringify(value.format)}, expected ${CHECKPOINT_FORMAT}`;
-  if (!Number.isSafeInteger(value.seq) || (value.seq as number) < 0) return 'seq is not a non-negative integer';
-  const doc = value.doc;
-  if (!isObject(doc)) return 'doc is not an object';
-  for (const key of ['tasks', 'issues', 'collections'] as const) {
-    if (!isObject(doc[key])) return `doc.${key} is not an object`;
-  }
-  const collections = doc.collections as Record<string, unknown>;
-  for (const name of COLLECTIONS) {
-    if (collections[name] !== undefined && !isObject(collections[name])) return `doc.collections.${name} is not an object`;
-    // A collection added after this checkpoint was written starts empty.
-    collections[name] ??= {};
-  }
-  for (const [id, task] of Object.entries(doc.tasks as Record<string, unknown>)) {
-    if (!isObject(task) || task.id !== id || !Number.isSafeInteger(task.rev) || !isObject(task.meta)) {
-      return `doc.tasks[${JSON.stringify(id)}] is not a task record`;
-    }
-  }
-  const out = emptyDoc();
-  out.tasks = doc.tasks as StoreDoc['tasks'];
-  out.issues = doc.issues as StoreDoc['issues'];
-  out.collections = collections as StoreDoc['collections'];
-  if (value.format === 1) {
-    // Layout 1 kept every entry and key inline: they become entries in memory, written out by the next checkpoint.
-    if (!isObject(doc.history) || !isObject(doc.deliveries)) return 'doc.history or doc.deliveries is not an object';
-    for (const [id, entries] of Object.entries(doc.history)) {
-      if (!Array.isArray(entries)) return `doc.history[${JSON.stringify(id)}] is not a list`;
-      for (const entry of entries as HistoryEntry[]) out.history.add(id, entry);
-    }
-    for (const [key, seen] of Object.entries(doc.deliveries)) out.deliveries.add(key, isObject(seen) && typeof seen.at === 'number' ? seen.at : 0);
-  } else {
-    const history = HistoryIndex.fromJson(doc.history);
-    if (typeof history === 'string') return `doc.history ${history}`;
-    if (typeof doc.deliveries !== 'string') return 'doc.deliveries is not packed text';
-    const deliveries = DeliveryWindow.unpack(doc.deliveries);
-    if (typeof deliveries === 'string') return `doc.deliveries: ${deliveries}`;
-    out.history = history;
-    out.deliveries = deliveries;
-  }
-  return { seq: value.seq as number, doc: detachPrototypes(out) };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

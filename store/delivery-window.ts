@@ -62,14 +62,31 @@ export class DeliveryWindow {
   }
 
   /**
-   * The held keys packed for a checkpoint, base64 of 16 bytes per key, handed to `emit` in pieces that join
-   * into one text (each but the last a multiple of 3 bytes, so without padding), a turn weighing its bytes after each.
+   * The slots of keys held here and not in `before` (an earlier copy of this window), or null when `before` holds
+   * a key this one does not (a prune took it): then only the whole window says what is held.
    */
-  async pack(emit: (base64: string) => void, turn: Turn): Promise<void> {
+  async addedSince(before: DeliveryWindow, turn: Turn): Promise<number[] | null> {
+    const added: number[] = [];
+    for (let slot = 0; slot < this.#at.length; slot++) {
+      if (Number.isNaN(this.#at[slot]!)) continue;
+      if (Number.isNaN(before.#at[before.#slot(this.#hi[slot]!, this.#lo[slot]!)]!)) added.push(slot);
+      if (slot % PACK_PIECE_KEYS === 0) await turn(PACK_PIECE_KEYS);
+    }
+    return before.#size + added.length === this.#size ? added : null;
+  }
+
+  /**
+   * Keys packed for a checkpoint (all held, or those of `slots`), base64 of 16 bytes per key, handed to `emit` in
+   * pieces that join into one text (each but the last a multiple of 3 bytes, so without padding), a turn weighing
+   * its bytes after each.
+   */
+  async pack(emit: (base64: string) => void, turn: Turn, slots?: readonly number[]): Promise<void> {
     const piece = Buffer.alloc(PACK_PIECE_KEYS * PACKED);
     const view = new DataView(piece.buffer, piece.byteOffset, piece.length);
     let offset = 0;
-    for (let slot = 0; slot < this.#at.length; slot++) {
+    const count = slots?.length ?? this.#at.length;
+    for (let i = 0; i < count; i++) {
+      const slot = slots?.[i] ?? i;
       const at = this.#at[slot]!;
       if (Number.isNaN(at)) continue;
       view.setUint32(offset, this.#hi[slot]!, true);
@@ -85,9 +102,9 @@ export class DeliveryWindow {
     if (offset > 0) emit(piece.toString('base64', 0, offset));
   }
 
-  /** The window a checkpoint's packed text describes, or why it cannot be one. */
-  static unpack(text: string): DeliveryWindow | string {
-    const bytes = Buffer.from(text, 'base64');
+  /** The window packed keys describe (a checkpoint's text, or the bytes of several joined), or why they cannot be one. */
+  static unpack(packed: string | Buffer): DeliveryWindow | string {
+    const bytes = typeof packed === 'string' ? Buffer.from(packed, 'base64') : packed;
     if (bytes.length % PACKED !== 0) return `packed deliveries are ${bytes.length} bytes, not a multiple of ${PACKED}`;
     const window = new DeliveryWindow();
     window.#reset(bytes.length / PACKED);

@@ -1,7 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { applyRecord, emptyDoc, recordProblem } from './apply.ts';
-import { captureCheckpoint, CheckpointWriter, readCheckpoint, type CapturedCheckpoint, type PreparedCheckpoint } from './checkpoint.ts';
+import { captureCheckpoint, CHECKPOINT_FILE, CheckpointWriter, type CapturedCheckpoint, type CheckpointBasis, type PreparedCheckpoint } from './checkpoint.ts';
+import { readCheckpoint } from './checkpoint-read.ts';
+import { DeltaFile } from './delta-file.ts';
 import { StoreClosedError, StoreError, StoreReadError, StoreWriteError } from './errors.ts';
 import { HistoryFiles } from './history-files.ts';
 import type { HistorySeal, HistorySummary } from './history-index.ts';
@@ -84,6 +86,11 @@ export class EmbeddedStore implements Store {
   /** The journal file not appended to, and the newest seq it may hold (0 once emptied). */
   #other = { file: '', lastSeq: 0 };
   #journal: JournalWriter | null = null;
+  #deltas: DeltaFile | null = null;
+  /** What the last durable checkpoint holds: the next may write only what changed since (null: it writes a base). */
+  #basis: CheckpointBasis | null = null;
+  /** Bytes of the base checkpoint, and of the deltas written after it: a load reads them all. */
+  #checkpointBytes = { base: 0, deltas: 0 };
   #journalRecords = 0;
   #checkpoints = 0;
   #lastCheckpointAt: number | null = null;
@@ -101,7 +108,7 @@ export class EmbeddedStore implements Store {
     this.#every = options.checkpointEvery ?? 5000;
     this.#intervalMs = options.checkpointIntervalMs ?? 60_000;
     this.#clock = options.clock ?? Date;
-    this.#checkpointer = new CheckpointWriter(this.#fs, join(options.dir, 'checkpoint.json'));
+    this.#checkpointer = new CheckpointWriter(this.#fs, join(options.dir, CHECKPOINT_FILE));
     this.#historyFiles = new HistoryFiles(this.#fs, options.dir);
     this.#compactAfter = options.compactHistoryAfterBytes ?? 64 * 2 ** 20;
     if (options.observer) this.observe(options.observer);
@@ -132,8 +139,11 @@ export class EmbeddedStore implements Store {
   async #load(): Promise<void> {
     const created = await this.#fs.mkdirp(this.#dir);
     if (created !== undefined) await this.#fs.fsync(dirname(created));
-    const checkpoint = await readCheckpoint(this.#fs, join(this.#dir, 'checkpoint.json'));
+    const checkpoint = await readCheckpoint(this.#fs, this.#dir);
     if (!checkpoint.ok) throw checkpoint.error;
+    this.#deltas = new DeltaFile(this.#fs, checkpoint.deltas.file, checkpoint.deltas);
+    this.#basis = checkpoint.checkpoint?.basis ?? null;
+    this.#checkpointBytes = { base: checkpoint.checkpoint?.baseBytes ?? 0, deltas: checkpoint.checkpoint?.deltaBytes ?? 0 };
     const doc = checkpoint.checkpoint?.doc ?? emptyDoc();
     let seq = checkpoint.checkpoint?.seq ?? 0;
     this.#checkpointedSeq = seq;
@@ -385,7 +395,9 @@ export class EmbeddedStore implements Store {
     const startedAt = performance.now();
     // Captured now, as of seq, and serialized a slice at a time while commits go on: what they change is not in it.
     const turn = turnTaker(CHECKPOINT_SLICE);
-    const writing = this.#writeCheckpoint(this.#doc.history.seal(this.#compactAfter, turn), captureCheckpoint(seq, this.#doc), turn);
+    // Deltas while they add up to less than the base: a load reads at most about twice what a base holds.
+    const basis = this.#checkpointBytes.deltas < this.#checkpointBytes.base ? this.#basis : null;
+    const writing = this.#writeCheckpoint(this.#doc.history.seal(this.#compactAfter, turn), captureCheckpoint(seq, this.#doc), turn, basis);
     this.#checkpointing = writing.then(async (written) => {
       this.#observer.checkpoint?.(performance.now() - startedAt, written.ok);
       if (written.ok) {
@@ -414,32 +426,52 @@ export class EmbeddedStore implements Store {
    * them replaces the old one: a crash between the two leaves bytes the old checkpoint does not index, which
    * a load cuts (their entries are still in the journal). Once it is durable, they are read from the file.
    */
-  async #writeCheckpoint(sealing: Promise<HistorySeal>, captured: CapturedCheckpoint, turn: Turn): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+  async #writeCheckpoint(sealing: Promise<HistorySeal>, captured: CapturedCheckpoint, turn: Turn, basis: CheckpointBasis | null): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
     let seal: HistorySeal;
     let prepared: PreparedCheckpoint;
     try {
       seal = await sealing;
-      prepared = await captured(seal.index, turn);
+      // A compaction moves every task's rows: only a base says where they are.
+      prepared = await captured(seal.index, turn, seal.compact ? null : basis);
     } catch (error) {
       // Nothing written: the journal still holds everything, and the next checkpoint tries again.
       this.#doc.history.abort();
-      return { ok: false, error: new StoreWriteError(join(this.#dir, 'checkpoint.json'), error) };
+      return { ok: false, error: new StoreWriteError(join(this.#dir, CHECKPOINT_FILE), error) };
     }
     const filed = await this.#historyFiles.write(seal);
-    const written = filed.ok ? await this.#checkpointer.write(prepared) : filed;
+    const written = filed.ok ? await this.#writePrepared(prepared) : filed;
     if (!written.ok) {
       this.#doc.history.abort();
+      // What reached the disk is not known (a base renamed, a delta on disk): the next checkpoint is a base.
+      this.#basis = null;
       return written;
     }
+    this.#basis = prepared.basis;
     this.#doc.history.commit(seal);
     await this.#historyFiles.committed(seal);
+    return written;
+  }
+
+  /** A base replaces checkpoint.json and empties the deltas file; a delta is appended to it. */
+  async #writePrepared(prepared: PreparedCheckpoint): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+    if (prepared.kind === 'delta') {
+      const appended = await this.#deltas!.append(Buffer.concat(prepared.pieces));
+      if (appended.ok) this.#checkpointBytes.deltas += prepared.bytes;
+      return appended;
+    }
+    const written = await this.#checkpointer.write(prepared);
+    if (!written.ok) return written;
+    this.#checkpointBytes = { base: prepared.bytes, deltas: 0 };
+    // Every delta is at or before the base's seq now: a load skips any this fails to empty.
+    await this.#deltas!.clear();
     return written;
   }
 
   /** The checkpoint of close(): everything, with nothing in flight; then both journal files are emptied. */
   async #finalCheckpoint(): Promise<StoreWriteError | undefined> {
     const startedAt = performance.now();
-    const written = await this.#writeCheckpoint(this.#doc.history.seal(this.#compactAfter), captureCheckpoint(this.#seq, this.#doc), noTurns);
+    // A base, so a clean restart reads one file.
+    const written = await this.#writeCheckpoint(this.#doc.history.seal(this.#compactAfter), captureCheckpoint(this.#seq, this.#doc), noTurns, null);
     this.#observer.checkpoint?.(performance.now() - startedAt, written.ok);
     if (!written.ok) return written.error;
     this.#checkpoints++;
@@ -533,6 +565,7 @@ export class EmbeddedStore implements Store {
       // A checkpoint of a document that may not match the journal would make the mismatch permanent.
       const failed = this.#journalRecords > 0 && !this.#defect ? await this.#finalCheckpoint() : undefined;
       await this.#journal?.close();
+      await this.#deltas?.close();
       await this.#historyFiles.close();
       if (failed !== undefined) throw failed;
     } finally {

@@ -1,6 +1,7 @@
 import { basename, dirname, join } from 'node:path';
 import { applyRecord, emptyDoc } from './apply.ts';
-import { readCheckpoint } from './checkpoint.ts';
+import { readCheckpoint } from './checkpoint-read.ts';
+import { CHECKPOINT_FILE } from './checkpoint.ts';
 import type { StoreCorruptError, StoreReadError } from './errors.ts';
 import { nodeFileSystem, type FileSystem } from './file-system.ts';
 import { JOURNAL_FILES, readJournalFiles } from './journal-files.ts';
@@ -39,8 +40,8 @@ async function problemOf(fs: FileSystem, error: StoreCorruptError | StoreReadErr
 
 /** Reads the checkpoint and the journal of an embedded store as a load would, and reports what it found. */
 export async function verifyStore(dir: string, fs: FileSystem = nodeFileSystem): Promise<StoreReport> {
-  const checkpointFile = join(dir, 'checkpoint.json');
-  const cp = await readCheckpoint(fs, checkpointFile);
+  const checkpointFile = join(dir, CHECKPOINT_FILE);
+  const cp = await readCheckpoint(fs, dir);
   if (!cp.ok) {
     const journalFile = join(dir, JOURNAL_FILES[0]);
     const journalBytes = await size(fs, journalFile);

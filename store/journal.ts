@@ -27,6 +27,45 @@ export type JournalRead =
 
 const NEWLINE = 0x0a;
 
+/** What scanning a file of JSON lines found: every complete line's value, in order, or why it cannot be used. */
+export type LineScan<T> =
+  | { ok: true; exists: boolean; values: T[]; validBytes: number; tornBytes: number; /** Where each line starts. */ offsets: number[] }
+  | { ok: false; error: StoreCorruptError | StoreReadError };
+
+/**
+ * Reads every complete line of a file of JSON lines, each checked by `problemOf` (given the line before's
+ * value); never writes to the file. A last line without its newline is torn: it was never acknowledged.
+ */
+export async function scanLines<T>(fs: FileSystem, file: string, problemOf: (value: unknown, previous: T | undefined) => string | undefined): Promise<LineScan<T>> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, exists: false, values: [], validBytes: 0, tornBytes: 0, offsets: [] };
+    return { ok: false, error: new StoreReadError(file, error) };
+  }
+  const values: T[] = [];
+  const offsets: number[] = [];
+  let start = 0;
+  for (let line = 1; start < bytes.length; line++) {
+    const end = bytes.indexOf(NEWLINE, start);
+    // A line is complete only with its newline: it was written in one write and acknowledged after fsync.
+    if (end === -1) return { ok: true, exists: true, values, validBytes: start, tornBytes: bytes.length - start, offsets };
+    const corrupt = (at: number, reason: string) =>
+      ({ ok: false, error: new StoreCorruptError(file, start + at, `line ${line}: ${reason}`) }) as const;
+    const decoded = decodeUtf8(bytes.subarray(start, end));
+    if (!decoded.ok) return corrupt(decoded.offset, 'invalid UTF-8');
+    const parsed = parseJson(decoded.text);
+    if (!parsed.ok) return corrupt(byteOffset(decoded.text, parsed.position), parsed.reason);
+    const problem = problemOf(parsed.value, values.at(-1));
+    if (problem !== undefined) return corrupt(0, problem);
+    values.push(parsed.value as T);
+    offsets.push(start);
+    start = end + 1;
+  }
+  return { ok: true, exists: true, values, validBytes: start, tornBytes: 0, offsets };
+}
+
 /** What scanning a journal file found: all its batches, in order, or why it cannot be used. */
 export type JournalScan =
   | { ok: true; exists: boolean; batches: JournalBatch[]; validBytes: number; tornBytes: number; /** Where each batch's line starts. */ offsets: number[] }
@@ -34,36 +73,15 @@ export type JournalScan =
 
 /** Reads every complete line of a journal file, checking each follows the one before; never writes to the file. */
 export async function scanJournal(fs: FileSystem, file: string): Promise<JournalScan> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, exists: false, batches: [], validBytes: 0, tornBytes: 0, offsets: [] };
-    return { ok: false, error: new StoreReadError(file, error) };
-  }
-  const batches: JournalBatch[] = [];
-  const offsets: number[] = [];
-  let start = 0;
-  for (let line = 1; start < bytes.length; line++) {
-    const end = bytes.indexOf(NEWLINE, start);
-    // A line is complete only with its newline: it was written in one write and acknowledged after fsync.
-    if (end === -1) return { ok: true, exists: true, batches, validBytes: start, tornBytes: bytes.length - start, offsets };
-    const corrupt = (at: number, reason: string) =>
-      ({ ok: false, error: new StoreCorruptError(file, start + at, `line ${line}: ${reason}`) }) as const;
-    const decoded = decodeUtf8(bytes.subarray(start, end));
-    if (!decoded.ok) return corrupt(decoded.offset, 'invalid UTF-8');
-    const parsed = parseJson(decoded.text);
-    if (!parsed.ok) return corrupt(byteOffset(decoded.text, parsed.position), parsed.reason);
-    const problem = shapeProblem(parsed.value);
-    if (problem !== undefined) return corrupt(0, problem);
-    const batch = parsed.value as JournalBatch;
-    const previous = batches.at(-1)?.seq;
-    if (previous !== undefined && batch.seq !== previous + 1) return corrupt(0, `seq ${batch.seq} follows seq ${previous}`);
-    batches.push(batch);
-    offsets.push(start);
-    start = end + 1;
-  }
-  return { ok: true, exists: true, batches, validBytes: start, tornBytes: 0, offsets };
+  const scan = await scanLines<JournalBatch>(fs, file, (value, previous) => {
+    const problem = shapeProblem(value);
+    if (problem !== undefined || previous === undefined) return problem;
+    const { seq } = value as JournalBatch;
+    return seq === previous.seq + 1 ? undefined : `seq ${seq} follows seq ${previous.seq}`;
+  });
+  if (!scan.ok) return scan;
+  const { values: batches, ...rest } = scan;
+  return { ...rest, batches };
 }
 
 /** Reads a journal file and returns the batches after afterSeq, which must continue it; never writes to the file. */

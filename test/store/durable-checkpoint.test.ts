@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { captureCheckpoint, CheckpointWriter, readCheckpoint } from '../../store/checkpoint.ts';
+import { captureCheckpoint, CheckpointWriter } from '../../store/checkpoint.ts';
+import { readCheckpoint } from '../../store/checkpoint-read.ts';
 import { noTurns } from '../../store/turn-taker.ts';
 import { emptyDoc, type StoreDoc } from '../../store/index.ts';
 import { CrashFs } from '../support/crash-fs.ts';
@@ -7,7 +8,7 @@ import { CrashFs } from '../support/crash-fs.ts';
 const DIR = '/data';
 const FILE = '/data/checkpoint.json';
 
-const prepared = async (seq: number, doc: StoreDoc) => captureCheckpoint(seq, doc)((await doc.history.seal(Infinity)).index, noTurns);
+const prepared = async (seq: number, doc: StoreDoc) => captureCheckpoint(seq, doc)((await doc.history.seal(Infinity)).index, noTurns, null);
 
 /** The checkpoint an earlier run left on disk: seq 1, one delivery seen. */
 async function withOldCheckpoint(): Promise<CrashFs> {
@@ -19,7 +20,7 @@ async function withOldCheckpoint(): Promise<CrashFs> {
 }
 
 async function seqOnDisk(fs: CrashFs): Promise<number | string> {
-  const read = await readCheckpoint(fs, FILE);
+  const read = await readCheckpoint(fs, DIR);
   if (!read.ok) return `unreadable: ${read.error.message}`;
   return read.checkpoint?.seq ?? 'missing';
 }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { captureCheckpoint, readCheckpoint } from '../../store/checkpoint.ts';
+import { captureCheckpoint } from '../../store/checkpoint.ts';
+import { readCheckpoint } from '../../store/checkpoint-read.ts';
 import { applyRecord, emptyDoc, turnTaker, type StoreRecord, type TaskRecord } from '../../store/index.ts';
 import { CrashFs } from '../support/crash-fs.ts';
 import { tempStores } from '../support/temp-stores.ts';
@@ -83,11 +84,11 @@ describe('a checkpoint written in pieces', () => {
     for (let k = 0; k < 5000; k++) applyRecord(doc, { kind: 'delivery', key: `delivery-${k}`, at: k });
     // Many turns: every piece boundary is crossed.
     const turn = turnTaker(64);
-    const prepared = await captureCheckpoint(7, doc)((await doc.history.seal(Infinity, turn)).index, turn);
+    const prepared = await captureCheckpoint(7, doc)((await doc.history.seal(Infinity, turn)).index, turn, null);
     const fs = new CrashFs();
     fs.seed('/data/checkpoint.json', Buffer.concat(prepared.pieces).toString('utf8'));
 
-    const read = await readCheckpoint(fs, '/data/checkpoint.json');
+    const read = await readCheckpoint(fs, '/data');
     if (!read.ok || read.checkpoint === null) throw new Error('the checkpoint does not read back');
     const back = read.checkpoint;
     expect(back.seq).toBe(7);
