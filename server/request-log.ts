@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createMiddleware } from 'hono/factory';
 import type { Logger } from 'pino';
@@ -20,9 +21,13 @@ export function requestLog(logger: Logger, metrics: ConveyorMetrics, okLevel: 'i
     const requestId = given !== undefined && ACCEPTABLE_ID.test(given) ? given : randomUUID();
     // No child logger per request: making one costs more than the line it would write.
     c.set('requestId', requestId);
+    // Set on Node's response, which merges it into the head: set on the answer once made, it makes
+    // @hono/node-server build a full web Response for every request instead of writing its cached parts.
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    outgoing?.setHeader('X-Request-Id', requestId);
     const startedAt = performance.now();
     await next();
-    c.header('X-Request-Id', requestId);
+    if (outgoing === undefined) c.header('X-Request-Id', requestId);
     const ms = performance.now() - startedAt;
     const { method } = c.req;
     const status = c.res.status;

@@ -203,7 +203,7 @@ export class CheckpointWriter {
 
   constructor(fs: FileSystem, file: string) {
     this.#file = file;
-    this.#db = new Low(new FsDataFile<readonly Buffer[]>(fs, file, { parse: (text) => [Buffer.from(text)], serialize: (pieces) => Buffer.concat(pieces) }), []);
+    this.#db = new Low(new FsDataFile<readonly Buffer[]>(fs, file, { parse: (text) => [Buffer.from(text)], serialize: (pieces) => pieces }), []);
   }
 
   /** Replaces checkpoint.json; once this resolves ok the file and its directory entry are on disk. */

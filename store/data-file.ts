@@ -1,6 +1,6 @@
 import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
-import type { FileSystem } from './file-system.ts';
+import { appendFlushing, type FileSystem } from './file-system.ts';
 
 /**
  * lowdb's DataFile over conveyor's FileSystem seam, made durable: a read parses the file (null when
@@ -14,7 +14,7 @@ export class FsDataFile<T> implements Adapter<T> {
   constructor(
     private readonly fs: FileSystem,
     private readonly file: string,
-    private readonly format: { parse(text: string): T; serialize(data: T): string | Uint8Array },
+    private readonly format: { parse(text: string): T; serialize(data: T): readonly Uint8Array[] },
   ) {
     this.#temp = join(dirname(file), `.${basename(file)}.tmp`);
   }
@@ -28,10 +28,20 @@ export class FsDataFile<T> implements Adapter<T> {
     }
   }
 
-  /** Serializes `data` before it returns; once it resolves, the new content and its name are on disk. */
+  /**
+   * Serializes `data` (into pieces, written in turn: never joined into one buffer, a copy of the whole) before it
+   * returns; once it resolves, the new content and its name are on disk.
+   */
   async write(data: T): Promise<void> {
-    await this.fs.writeFile(this.#temp, this.format.serialize(data));
-    await this.fs.fsync(this.#temp);
+    const pieces = this.format.serialize(data);
+    const handle = await this.fs.openAppend(this.#temp);
+    try {
+      await handle.truncate(0);
+      await appendFlushing(handle, pieces);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await this.fs.rename(this.#temp, this.file);
     await this.fs.fsync(dirname(this.file));
   }

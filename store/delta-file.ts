@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { StoreWriteError } from './errors.ts';
-import type { AppendFile, FileSystem } from './file-system.ts';
+import { appendFlushing, type AppendFile, type FileSystem } from './file-system.ts';
 
 /**
  * The file of delta checkpoints: one line each, counted only once an fsync covering it returned, emptied when a
@@ -25,13 +25,16 @@ export class DeltaFile {
     this.#dirty = read.tornBytes > 0;
   }
 
-  /** Appends one line and makes it durable, its directory entry too when this creates the file. */
-  async append(line: Buffer): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+  /**
+   * Appends one line, given in pieces, and makes it durable, its directory entry too when this creates the file.
+   * A crash partway leaves a line without its newline, which a load ignores and the next append cuts.
+   */
+  async append(line: readonly Uint8Array[]): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
     try {
       const handle = await this.#ready();
-      await handle.append(line);
+      await appendFlushing(handle, line);
       await handle.datasync();
-      this.#counted += line.length;
+      this.#counted += line.reduce((n, piece) => n + piece.length, 0);
       return { ok: true };
     } catch (error) {
       await this.#drop();

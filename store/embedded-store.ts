@@ -455,7 +455,7 @@ export class EmbeddedStore implements Store {
   /** A base replaces checkpoint.json and empties the deltas file; a delta is appended to it. */
   async #writePrepared(prepared: PreparedCheckpoint): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
     if (prepared.kind === 'delta') {
-      const appended = await this.#deltas!.append(Buffer.concat(prepared.pieces));
+      const appended = await this.#deltas!.append(prepared.pieces);
       if (appended.ok) this.#checkpointBytes.deltas += prepared.bytes;
       return appended;
     }

@@ -60,6 +60,23 @@ class NodeAppendFile implements AppendFile {
   }
 }
 
+const FLUSH_BYTES = 2 ** 20;
+
+/**
+ * Appends pieces in turn, flushing each MiB's data as it goes; the caller flushes the rest. One fsync of a large
+ * write holds up every fsync of the journal behind it (ext4 commits them together); many small ones, a little each.
+ */
+export async function appendFlushing(handle: AppendFile, pieces: readonly Uint8Array[]): Promise<void> {
+  let unflushed = 0;
+  for (const piece of pieces) {
+    await handle.append(piece);
+    unflushed += piece.length;
+    if (unflushed < FLUSH_BYTES) continue;
+    await handle.datasync();
+    unflushed = 0;
+  }
+}
+
 /** The node filesystem. */
 export const nodeFileSystem: FileSystem = {
   readFile: (path) => readFile(path),

@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.ts';
@@ -50,6 +52,27 @@ describe('logs', () => {
     expect(access[0]).toMatchObject({ level: 30, reqId: 'req-42', method: 'GET', path: '/api/tasks', status: 200 });
     expect(access[1]).toMatchObject({ level: 40, reqId: 'req-43', status: 401 });
     expect(typeof access[0]!.ms).toBe('number');
+  });
+
+  it('echoes the request id over a real socket too: JSON, a body with its own headers, a refusal and a route not found', async () => {
+    const { http } = await appWith('json');
+    const server = await new Promise<ServerType>((resolve) => {
+      const s = serve({ fetch: http.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const listed = await fetch(`${base}/api/tasks`, { headers: { authorization: `Bearer ${API_TOKEN}`, 'x-request-id': 'req-51' } });
+      expect([listed.status, listed.headers.get('x-request-id')]).toEqual([200, 'req-51']);
+      const chart = await fetch(`${base}/api/machines/task/chart.svg`, { headers: { authorization: `Bearer ${API_TOKEN}`, 'x-request-id': 'req-52' } });
+      expect([chart.status, chart.headers.get('x-request-id'), chart.headers.get('content-type')]).toEqual([200, 'req-52', 'image/svg+xml; charset=utf-8']);
+      const missing = await fetch(`${base}/nowhere`, { headers: { 'x-request-id': 'req-54' } });
+      expect([missing.status, missing.headers.get('x-request-id')]).toEqual([404, 'req-54']);
+      const refused = await fetch(`${base}/api/tasks`, { headers: { 'x-request-id': 'req-53' } });
+      expect([refused.status, refused.headers.get('x-request-id')]).toEqual([401, 'req-53']);
+      await Promise.all([listed, chart, refused, missing].map((res) => res.text()));
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('makes up a request id when none, or an unusable one, comes in', async () => {

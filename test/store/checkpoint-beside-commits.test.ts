@@ -13,16 +13,16 @@ describe('checkpoints beside commits', () => {
     const dir = await mkdtemp(join(tmpdir(), 'conveyor-checkpoint-'));
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
-    // The checkpoint's temp file does not reach the disk until the test says so.
-    const fs: FileSystem = { ...nodeFileSystem, fsync: async (path) => {
-      if (path.endsWith('.tmp')) await held;
-      return nodeFileSystem.fsync(path);
+    // The checkpoint does not take its place until the test says so.
+    const fs: FileSystem = { ...nodeFileSystem, rename: async (from, to) => {
+      if (to.endsWith('checkpoint.json')) await held;
+      return nodeFileSystem.rename(from, to);
     } };
     try {
       const store = new EmbeddedStore({ dir, fs, checkpointEvery: 4 });
       await store.load();
       for (let i = 0; i < 4; i++) await store.commit(put(`before-${i}`));
-      // The checkpoint is due and started; these are written and answered while it waits for its fsync.
+      // The checkpoint is due and started; these are written and answered while it waits.
       for (let i = 0; i < 10; i++) await store.commit(put(`during-${i}`));
       expect(store.stats().checkpoints).toBe(0);
       release();

@@ -102,7 +102,29 @@ export class CrashFs implements FileSystem {
     return this.#names.has(path);
   }
 
-  openAppend(path: string): Promise<AppendFile> {
-    return Promise.reject(fail('ENOTSUP', `${path}: appending is not simulated`));
+  /** A handle on the file's inode (a rename moves it along); the file is made if absent, its name durable only once its directory is fsynced. */
+  async openAppend(path: string): Promise<AppendFile> {
+    this.#step(`open ${path}`);
+    let inode = this.#names.get(path);
+    if (!inode) this.#names.set(path, (inode = { data: Buffer.alloc(0), synced: Buffer.alloc(0) }));
+    const node = inode;
+    const flush = async () => {
+      this.#step(`fsync ${path}`);
+      node.synced = node.data;
+    };
+    return {
+      append: async (data) => {
+        this.#step(`write ${path}`);
+        node.data = Buffer.concat([node.data, data]);
+      },
+      datasync: flush,
+      sync: flush,
+      truncate: async (length) => {
+        this.#step(`truncate ${path}`);
+        node.data = Buffer.from(node.data.subarray(0, length));
+      },
+      size: async () => node.data.length,
+      close: async () => undefined,
+    };
   }
 }
