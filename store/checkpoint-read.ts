@@ -78,14 +78,13 @@ export async function readCheckpoint(fs: FileSystem, dir: string): Promise<Check
   return { ok: true, checkpoint: { seq, doc: read, basis, baseBytes: bytes!.length, deltaBytes }, deltas };
 }
 
-/** The document as a checkpoint holds it, by reference: read just now, before any journal line is applied to it. */
+/** The document as a checkpoint holds it, by reference: read just now, before any journal line is applied to it (the delivery window notes the keys it takes from here on). */
 function basisOf(seq: number, doc: StoreDoc, history: HistoryIndexJson): CheckpointBasis {
   return {
     seq,
     tasks: new Map(Object.entries(doc.tasks)),
     issues: new Map(Object.entries(doc.issues)),
     collections: new Map(COLLECTIONS.map((name) => [name, new Map(Object.entries(doc.collections[name]))])),
-    deliveries: doc.deliveries.copy(),
     history: { file: history.file, rows: new Map(Object.entries(history.tasks)) },
   };
 }

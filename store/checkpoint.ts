@@ -3,7 +3,7 @@ import { FsDataFile } from './data-file.ts';
 import { StoreWriteError } from './errors.ts';
 import type { FileSystem } from './file-system.ts';
 import type { Turn } from './turn-taker.ts';
-import type { DeliveryWindow } from './delivery-window.ts';
+import type { DeliveryChanges, DeliveryWindow } from './delivery-window.ts';
 import type { HistoryIndexJson } from './history-index.ts';
 import type { Collection, StoreDoc, TaskRecord } from './types.ts';
 
@@ -23,7 +23,6 @@ export interface CheckpointBasis {
   tasks: ReadonlyMap<string, TaskRecord>;
   issues: ReadonlyMap<string, string>;
   collections: ReadonlyMap<Collection, ReadonlyMap<string, unknown>>;
-  deliveries: DeliveryWindow;
   history: { file: HistoryIndexJson['file']; rows: ReadonlyMap<string, (number | null)[]> };
 }
 
@@ -63,34 +62,35 @@ export type CapturedCheckpoint = (history: HistoryIndexJson, turn: Turn, basis: 
  * Captures the document as of `seq` now, by reference: a commit replaces a task record or a collection's value
  * whole, never changes one in place, so what is captured stays as of `seq` while the text is built a slice at
  * a time, commits going on between slices (no request waits behind a whole checkpoint). The delivery window
- * changes in place, so it is copied (a few typed arrays).
+ * changes in place, so it is copied (a few typed arrays), and the keys it took since the last capture are taken.
  */
 export function captureCheckpoint(seq: number, doc: StoreDoc): CapturedCheckpoint {
   const tasks = Object.entries(doc.tasks);
   const issues = Object.entries(doc.issues);
   const collections = (Object.entries(doc.collections) as [Collection, Record<string, unknown>][]).map(([name, values]) => [name, Object.entries(values)] as const);
   const deliveries = doc.deliveries.copy();
+  // Taken at every capture, so what a delta holds is what came since the capture of its basis.
+  const added = doc.deliveries.takeChanges();
   return async (history, turn, basis) => {
     const next: CheckpointBasis = {
       seq,
       tasks: new Map(tasks),
       issues: new Map(issues),
       collections: new Map(collections.map(([name, values]) => [name, new Map(values)])),
-      deliveries,
       history: { file: history.file, rows: new Map(Object.entries(history.tasks)) },
     };
     const out = new PieceWriter();
     // Rows of a rewritten history file all move: only a base says where.
     const delta = basis !== null && basis.history.file === history.file;
-    if (delta) await deltaText(basis, next, history, out, turn);
-    else await baseText(next, history, out, turn);
+    if (delta) await deltaText(basis, next, { window: deliveries, added }, history, out, turn);
+    else await baseText(next, deliveries, history, out, turn);
     const pieces = out.end();
     return { seq, kind: delta ? 'delta' : 'base', pieces, bytes: pieces.reduce((n, piece) => n + piece.length, 0), basis: next };
   };
 }
 
 /** The whole document, as checkpoint.json holds it. */
-async function baseText(doc: CheckpointBasis, history: HistoryIndexJson, out: PieceWriter, turn: Turn): Promise<void> {
+async function baseText(doc: CheckpointBasis, deliveries: DeliveryWindow, history: HistoryIndexJson, out: PieceWriter, turn: Turn): Promise<void> {
   out.add(`{"format":${CHECKPOINT_FORMAT},"seq":${doc.seq},"doc":{"tasks":`);
   await objectText(doc.tasks, out, turn);
   out.add(',"issues":');
@@ -102,7 +102,7 @@ async function baseText(doc: CheckpointBasis, history: HistoryIndexJson, out: Pi
   }
   // Base64 needs no escaping.
   out.add('},"deliveries":"');
-  await doc.deliveries.pack((base64) => out.add(base64), turn);
+  await deliveries.pack((base64) => out.add(base64), turn);
   // The history index's own fields whole, its per-task rows in slices after them.
   out.add(`","history":${historyFields(history)},"tasks":`);
   await objectText(doc.history.rows, out, turn);
@@ -113,7 +113,14 @@ async function baseText(doc: CheckpointBasis, history: HistoryIndexJson, out: Pi
  * What changed since `basis`, as one line of the deltas file: records that are new or replaced, the keys of those
  * gone, the delivery keys added (all of them when some were pruned), and the history rows that moved.
  */
-async function deltaText(basis: CheckpointBasis, doc: CheckpointBasis, history: HistoryIndexJson, out: PieceWriter, turn: Turn): Promise<void> {
+async function deltaText(
+  basis: CheckpointBasis,
+  doc: CheckpointBasis,
+  deliveries: { window: DeliveryWindow; added: DeliveryChanges },
+  history: HistoryIndexJson,
+  out: PieceWriter,
+  turn: Turn,
+): Promise<void> {
   const gone: CheckpointDelta['gone'] = { tasks: [], issues: [], collections: {}, history: [] };
   out.add(`{"seq":${doc.seq},"after":${basis.seq},"tasks":`);
   await objectText(changes(basis.tasks, doc.tasks, gone.tasks), out, turn);
@@ -124,9 +131,10 @@ async function deltaText(basis: CheckpointBasis, doc: CheckpointBasis, history: 
     out.add(`${i === 0 ? '' : ','}${JSON.stringify(name)}:`);
     await objectText(changes(basis.collections.get(name) ?? new Map(), values, (gone.collections[name] = [])), out, turn);
   }
-  const added = await doc.deliveries.addedSince(basis.deliveries, turn);
-  out.add(`},"deliveries":{"${added === null ? 'whole' : 'added'}":"`);
-  await doc.deliveries.pack((base64) => out.add(base64), turn, added ?? undefined);
+  const { window, added } = deliveries;
+  const emit = (base64: string) => out.add(base64);
+  out.add(`},"deliveries":{"${added.keys === null ? 'whole' : 'added'}":"`);
+  await (added.keys === null ? window.pack(emit, turn) : added.pack(emit, turn));
   out.add(`"},"history":${historyFields(history)},"tasks":`);
   await objectText(changes(basis.history.rows, doc.history.rows, gone.history, sameRow), out, turn);
   out.add(`},"gone":${JSON.stringify(gone)}}\n`);

@@ -21,6 +21,9 @@ export class DeliveryWindow {
   #size = 0;
   /** The oldest first-seen time held (Infinity when empty): what the retention sweep asks about. */
   #oldest = Number.POSITIVE_INFINITY;
+  /** Keys added since the last takeChanges(), as hi, lo, at triples; and whether a prune took keys since. */
+  #added: number[] = [];
+  #pruned = false;
 
   get size(): number {
     return this.#size;
@@ -34,7 +37,7 @@ export class DeliveryWindow {
   /** Records a key's first sighting; a key already held keeps its first time. */
   add(key: string, at: number): void {
     const [hi, lo] = hashOf(key);
-    this.#put(hi, lo, at);
+    if (this.#put(hi, lo, at)) this.#added.push(hi, lo, at);
   }
 
   /** Whether some key was first seen before `at`. */
@@ -45,6 +48,7 @@ export class DeliveryWindow {
   /** Forgets every key first seen before `before`. */
   prune(before: number): void {
     if (!(this.#oldest < before)) return;
+    this.#pruned = true;
     const kept = this.#entries().filter((e) => !(e.at < before));
     this.#reset(kept.length);
     for (const e of kept) this.#put(e.hi, e.lo, e.at);
@@ -61,45 +65,18 @@ export class DeliveryWindow {
     return copy;
   }
 
-  /**
-   * The slots of keys held here and not in `before` (an earlier copy of this window), or null when `before` holds
-   * a key this one does not (a prune took it): then only the whole window says what is held.
-   */
-  async addedSince(before: DeliveryWindow, turn: Turn): Promise<number[] | null> {
-    const added: number[] = [];
-    for (let slot = 0; slot < this.#at.length; slot++) {
-      if (Number.isNaN(this.#at[slot]!)) continue;
-      if (Number.isNaN(before.#at[before.#slot(this.#hi[slot]!, this.#lo[slot]!)]!)) added.push(slot);
-      if (slot % PACK_PIECE_KEYS === 0) await turn(PACK_PIECE_KEYS);
-    }
-    return before.#size + added.length === this.#size ? added : null;
+  /** The keys added since the last call (null when a prune took keys since: then only the whole window says what is held). */
+  takeChanges(): DeliveryChanges {
+    const changes = new DeliveryChanges(this.#pruned ? null : this.#added);
+    this.#added = [];
+    this.#pruned = false;
+    return changes;
   }
 
-  /**
-   * Keys packed for a checkpoint (all held, or those of `slots`), base64 of 16 bytes per key, handed to `emit` in
-   * pieces that join into one text (each but the last a multiple of 3 bytes, so without padding), a turn weighing
-   * its bytes after each.
-   */
-  async pack(emit: (base64: string) => void, turn: Turn, slots?: readonly number[]): Promise<void> {
-    const piece = Buffer.alloc(PACK_PIECE_KEYS * PACKED);
-    const view = new DataView(piece.buffer, piece.byteOffset, piece.length);
-    let offset = 0;
-    const count = slots?.length ?? this.#at.length;
-    for (let i = 0; i < count; i++) {
-      const slot = slots?.[i] ?? i;
-      const at = this.#at[slot]!;
-      if (Number.isNaN(at)) continue;
-      view.setUint32(offset, this.#hi[slot]!, true);
-      view.setUint32(offset + 4, this.#lo[slot]!, true);
-      view.setFloat64(offset + 8, at, true);
-      offset += PACKED;
-      if (offset === piece.length) {
-        emit(piece.toString('base64'));
-        offset = 0;
-        await turn(piece.length);
-      }
-    }
-    if (offset > 0) emit(piece.toString('base64', 0, offset));
+  /** Every key held, packed for a checkpoint (see packKeys). */
+  async pack(emit: (base64: string) => void, turn: Turn): Promise<void> {
+    const slots = this.#at.length;
+    await packKeys(slots, (slot) => (Number.isNaN(this.#at[slot]!) ? null : [this.#hi[slot]!, this.#lo[slot]!, this.#at[slot]!]), emit, turn);
   }
 
   /** The window packed keys describe (a checkpoint's text, or the bytes of several joined), or why they cannot be one. */
@@ -116,9 +93,10 @@ export class DeliveryWindow {
     return window;
   }
 
-  #put(hi: number, lo: number, at: number): void {
+  /** Holds a key unless held already; says whether it was new. */
+  #put(hi: number, lo: number, at: number): boolean {
     const slot = this.#slot(hi, lo);
-    if (!Number.isNaN(this.#at[slot]!)) return;
+    if (!Number.isNaN(this.#at[slot]!)) return false;
     this.#hi[slot] = hi;
     this.#lo[slot] = lo;
     this.#at[slot] = at;
@@ -126,6 +104,7 @@ export class DeliveryWindow {
     if (at < this.#oldest) this.#oldest = at;
     // Linear probing stays short below three quarters full.
     if (this.#size * 4 > this.#at.length * 3) this.#grow();
+    return true;
   }
 
   /** The slot holding this hash, or the empty slot where it would go. */
@@ -161,6 +140,43 @@ export class DeliveryWindow {
     }
     return out;
   }
+}
+
+/** Keys a window took since a checkpoint, for the next delta: the added ones, or null when a prune took some. */
+export class DeliveryChanges {
+  /** Each added key as its hash's halves and first-seen time, three numbers a key; null when a prune took some. */
+  constructor(readonly keys: readonly number[] | null) {}
+
+  /** The added keys packed as a base packs every key (see packKeys). */
+  pack(emit: (base64: string) => void, turn: Turn): Promise<void> {
+    const added = this.keys ?? [];
+    return packKeys(added.length / 3, (i) => [added[3 * i]!, added[3 * i + 1]!, added[3 * i + 2]!], emit, turn);
+  }
+}
+
+/**
+ * Keys packed for a checkpoint, base64 of 16 bytes per key, handed to `emit` in pieces that join into one text (each
+ * but the last a multiple of 3 bytes, so without padding), a turn weighing its bytes after each; `key(i)` is the
+ * i-th of `count` places, null where none is.
+ */
+async function packKeys(count: number, key: (i: number) => readonly [number, number, number] | null, emit: (base64: string) => void, turn: Turn): Promise<void> {
+  const piece = Buffer.alloc(PACK_PIECE_KEYS * PACKED);
+  const view = new DataView(piece.buffer, piece.byteOffset, piece.length);
+  let offset = 0;
+  for (let i = 0; i < count; i++) {
+    const held = key(i);
+    if (held === null) continue;
+    view.setUint32(offset, held[0], true);
+    view.setUint32(offset + 4, held[1], true);
+    view.setFloat64(offset + 8, held[2], true);
+    offset += PACKED;
+    if (offset === piece.length) {
+      emit(piece.toString('base64'));
+      offset = 0;
+      await turn(piece.length);
+    }
+  }
+  if (offset > 0) emit(piece.toString('base64', 0, offset));
 }
 
 /** The first 64 bits of the key's SHA-256: stable across versions, since checkpoints keep only the hash. */
