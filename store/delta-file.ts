@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { StoreWriteError } from './errors.ts';
-import { appendFlushing, type AppendFile, type FileSystem } from './file-system.ts';
+import { appendFlushing, cutBack, type AppendFile, type FileSystem } from './file-system.ts';
 
 /**
  * The file of delta checkpoints: one line each, counted only once an fsync covering it returned, emptied when a
@@ -70,9 +70,7 @@ export class DeltaFile {
       this.#exists = true;
     }
     if (this.#dirty) {
-      const size = await this.#handle.size();
-      if (size < this.#counted) throw new Error(`${this.#file} holds ${size} bytes, ${this.#counted} were counted`);
-      if (size > this.#counted) await this.#handle.truncate(this.#counted);
+      await cutBack(this.#handle, this.#counted, this.#file);
       this.#dirty = false;
     }
     return this.#handle;

@@ -63,6 +63,16 @@ class NodeAppendFile implements AppendFile {
 const FLUSH_BYTES = 2 ** 20;
 
 /**
+ * Cuts an appended file back to the bytes that count (what lies past them was refused, or torn by a crash).
+ * Truncating up would pad with zeros: a file shorter than what counted is not the one that was written.
+ */
+export async function cutBack(handle: AppendFile, counted: number, file: string): Promise<void> {
+  const size = await handle.size();
+  if (size < counted) throw new Error(`${file} holds ${size} bytes, ${counted} were made durable`);
+  if (size > counted) await handle.truncate(counted);
+}
+
+/**
  * Appends pieces in turn, flushing each MiB's data as it goes; the caller flushes the rest. One fsync of a large
  * write holds up every fsync of the journal behind it (ext4 commits them together); many small ones, a little each.
  */

@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { recordProblem } from './apply.ts';
 import { StoreCorruptError, StoreReadError, StoreWriteError } from './errors.ts';
-import type { AppendFile, FileSystem } from './file-system.ts';
+import { cutBack, type AppendFile, type FileSystem } from './file-system.ts';
 import { byteOffset, decodeUtf8, parseJson } from './json-position.ts';
 import type { StoreRecord } from './types.ts';
 
@@ -245,11 +245,8 @@ export class JournalWriter {
       this.#dirty = true;
     }
     if (this.#dirty) {
-      const size = await this.#handle.size();
-      // Truncating up would pad with zeros; a journal shorter than what was acknowledged is not ours.
-      if (size < this.#synced) throw new Error(`journal holds ${size} bytes, ${this.#synced} were committed`);
       // What was written after the last fsync that returned was refused to its callers: it goes.
-      if (size > this.#synced) await this.#handle.truncate(this.#synced);
+      await cutBack(this.#handle, this.#synced, this.#file);
       this.#written = this.#synced;
       this.#dirty = false;
     }
