@@ -75,6 +75,14 @@ describe('logs', () => {
     }
   });
 
+  it('cuts a secret out of an access line, in the path it was sent to', async () => {
+    const { http, text } = await appWith('json');
+    const res = await http.request(`/nowhere/${API_TOKEN}`);
+    expect(res.status).toBe(404);
+    expect(text()).toContain('/nowhere/[redacted]');
+    expect(text()).not.toContain(API_TOKEN);
+  });
+
   it('makes up a request id when none, or an unusable one, comes in', async () => {
     const { http, records } = await appWith('json');
     const plain = await http.request('/health');
