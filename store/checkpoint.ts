@@ -65,19 +65,23 @@ export type CapturedCheckpoint = (history: HistoryIndexJson, turn: Turn, basis: 
  * changes in place, so it is copied (a few typed arrays), and the keys it took since the last capture are taken.
  */
 export function captureCheckpoint(seq: number, doc: StoreDoc): CapturedCheckpoint {
-  const tasks = Object.entries(doc.tasks);
-  const issues = Object.entries(doc.issues);
-  const collections = (Object.entries(doc.collections) as [Collection, Record<string, unknown>][]).map(([name, values]) => [name, Object.entries(values)] as const);
+  // Keys and values read into arrays at once (about 2 ms at 10,000 tasks); the maps the next checkpoint compares
+  // against are built from them a slice at a time (building them at once took 5 ms a dictionary).
+  const tasks = membersOf(doc.tasks);
+  const issues = membersOf(doc.issues);
+  const collections = (Object.keys(doc.collections) as Collection[]).map((name) => [name, membersOf(doc.collections[name])] as const);
   const deliveries = doc.deliveries.copy();
   // Taken at every capture, so what a delta holds is what came since the capture of its basis.
   const added = doc.deliveries.takeChanges();
   return async (history, turn, basis) => {
+    const collectionMaps = new Map<Collection, ReadonlyMap<string, unknown>>();
+    for (const [name, members] of collections) collectionMaps.set(name, await mapOf(members, turn));
     const next: CheckpointBasis = {
       seq,
-      tasks: new Map(tasks),
-      issues: new Map(issues),
-      collections: new Map(collections.map(([name, values]) => [name, new Map(values)])),
-      history: { file: history.file, rows: new Map(Object.entries(history.tasks)) },
+      tasks: await mapOf(tasks, turn),
+      issues: await mapOf(issues, turn),
+      collections: collectionMaps,
+      history: { file: history.file, rows: await mapOf(membersOf(history.tasks), turn) },
     };
     const out = new PieceWriter();
     // Rows of a rewritten history file all move: only a base says where.
@@ -88,6 +92,32 @@ export function captureCheckpoint(seq: number, doc: StoreDoc): CapturedCheckpoin
     return { seq, kind: delta ? 'delta' : 'base', pieces, bytes: pieces.reduce((n, piece) => n + piece.length, 0), basis: next };
   };
 }
+
+/** A dictionary's members as of now: its keys, and the value of each. */
+interface Members<V> {
+  keys: string[];
+  values: V[];
+}
+
+function membersOf<V>(dict: Record<string, V>): Members<V> {
+  const keys = Object.keys(dict);
+  const values = new Array<V>(keys.length);
+  for (let i = 0; i < keys.length; i++) values[i] = dict[keys[i]!]!;
+  return { keys, values };
+}
+
+async function mapOf<V>(members: Members<V>, turn: Turn): Promise<Map<string, V>> {
+  const map = new Map<string, V>();
+  for (let i = 0; i < members.keys.length; i++) {
+    map.set(members.keys[i]!, members.values[i]!);
+    const turning = turn(MAP_ENTRY_WEIGHT);
+    if (turning !== undefined) await turning;
+  }
+  return map;
+}
+
+/** What putting one member in a map weighs against a character of JSON: about as long as serializing 256. */
+const MAP_ENTRY_WEIGHT = 256;
 
 /** The whole document, as checkpoint.json holds it. */
 async function baseText(doc: CheckpointBasis, deliveries: DeliveryWindow, history: HistoryIndexJson, out: PieceWriter, turn: Turn): Promise<void> {
@@ -145,15 +175,20 @@ function historyFields({ file, bytes }: HistoryIndexJson): string {
   return JSON.stringify({ file, bytes }).slice(0, -1);
 }
 
-/** The members of `now` that `before` does not hold as they are; the keys `before` holds and `now` does not go to `gone`. */
+/**
+ * The members of `now` that `before` does not hold as they are, found as they are read (a slice at a time, as
+ * they are written); the keys `before` holds and `now` does not go to `gone` at once.
+ */
 function changes<V>(before: ReadonlyMap<string, V>, now: ReadonlyMap<string, V>, gone: string[], same: (a: V, b: V) => boolean = Object.is): Iterable<[string, V]> {
   for (const key of before.keys()) if (!now.has(key)) gone.push(key);
-  const changed: [string, V][] = [];
+  return changed(before, now, same);
+}
+
+function* changed<V>(before: ReadonlyMap<string, V>, now: ReadonlyMap<string, V>, same: (a: V, b: V) => boolean): Generator<[string, V]> {
   for (const [key, value] of now) {
     const was = before.get(key);
-    if (was === undefined || !same(was, value)) changed.push([key, value]);
+    if (was === undefined || !same(was, value)) yield [key, value];
   }
-  return changed;
 }
 
 /** History rows are rebuilt at each seal: the same figures are the same row. */
