@@ -19,7 +19,8 @@ export interface FileProblem {
 export interface StoreReport {
   dir: string;
   ok: boolean;
-  checkpoint: { file: string; present: boolean; seq: number; bytes: number } | { file: string; problem: FileProblem };
+  /** The base checkpoint, and the deltas read after it (`deltaBytes` of them, in `deltasFile`). */
+  checkpoint: { file: string; present: boolean; seq: number; bytes: number; deltasFile: string; deltaBytes: number } | { file: string; problem: FileProblem };
   journal:
     | { file: string; present: boolean; bytes: number; batches: number; records: number; firstSeq: number | null; lastSeq: number | null; tornBytes: number }
     | { file: string; bytes: number; problem: FileProblem };
@@ -48,7 +49,7 @@ export async function verifyStore(dir: string, fs: FileSystem = nodeFileSystem):
     return { dir, ok: false, checkpoint: { file: checkpointFile, problem: await problemOf(fs, cp.error) }, journal: { file: journalFile, present: journalBytes > 0, bytes: journalBytes, batches: 0, records: 0, firstSeq: null, lastSeq: null, tornBytes: 0 }, history: null, contents: null };
   }
   const seq0 = cp.checkpoint?.seq ?? 0;
-  const checkpoint = { file: checkpointFile, present: cp.checkpoint !== null, seq: seq0, bytes: await size(fs, checkpointFile) };
+  const checkpoint = { file: checkpointFile, present: cp.checkpoint !== null, seq: seq0, bytes: await size(fs, checkpointFile), deltasFile: cp.deltas.file, deltaBytes: cp.checkpoint?.deltaBytes ?? 0 };
   const index = (cp.checkpoint?.doc ?? emptyDoc()).history;
   const historyFile = join(dir, index.file);
   const history = { file: historyFile, bytes: await size(fs, historyFile), indexedBytes: index.bytes };
@@ -104,7 +105,7 @@ export interface RepairResult {
  */
 export async function repairStore(dir: string, now: number, fs: FileSystem = nodeFileSystem): Promise<RepairResult> {
   const before = await verifyStore(dir, fs);
-  if ('problem' in before.checkpoint) return { before, after: before, cut: null, refused: 'the checkpoint is damaged; cutting the journal cannot mend it (restore checkpoint.json from a backup)' };
+  if ('problem' in before.checkpoint) return { before, after: before, cut: null, refused: `the checkpoint is damaged; cutting the journal cannot mend it (restore ${basename(before.checkpoint.problem.file)} from a backup)` };
   const j = before.journal;
   const from = 'problem' in j ? j.problem.lineStart : j.tornBytes > 0 ? j.bytes - j.tornBytes : null;
   if (from === null) return { before, after: before, cut: null };

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { compactStore, isAlive, pipelineFromConfig, processStartedAt, repairStore, verifyStore, type StoreReport } from '../../actors/index.ts';
 import { readConfigOrFail } from './config.ts';
 import { DataDirLockedError, lockDataDir } from '../data-dir-lock.ts';
@@ -7,7 +7,9 @@ import { CommandFailure,UsageError, parse, show, type Io } from './command.ts';
 function describe(r: StoreReport): string {
   const lines = [`store in ${r.dir}`];
   const c = r.checkpoint;
-  lines.push('problem' in c ? `  checkpoint: DAMAGED at byte ${c.problem.offset}: ${c.problem.reason}` : c.present ? `  checkpoint: ok, seq ${c.seq}, ${c.bytes} bytes` : '  checkpoint: none yet');
+  const deltas = 'deltaBytes' in c && c.deltaBytes > 0 ? `, then ${c.deltaBytes} bytes of deltas in ${basename(c.deltasFile)}` : '';
+  if ('problem' in c) lines.push(`  checkpoint: DAMAGED in ${basename(c.problem.file)} at byte ${c.problem.offset}: ${c.problem.reason}`);
+  else lines.push(c.present ? `  checkpoint: ok, seq ${c.seq}, ${c.bytes} bytes${deltas}` : '  checkpoint: none yet');
   const j = r.journal;
   if ('problem' in j) {
     lines.push(`  journal: DAMAGED at byte ${j.problem.offset} (line from byte ${j.problem.lineStart}): ${j.problem.reason}`, `    ${j.bytes - j.problem.lineStart} bytes from there to the end; \`conveyor store repair\` cuts them (keeping a copy)`);

@@ -1,7 +1,7 @@
 import { appendFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Conveyor, isAlive, processStartedAt, taskFold } from '../../actors/index.ts';
 import { compileTaskMachine } from '../../machines/index.ts';
 import { lockDataDir } from '../../server/data-dir-lock.ts';
@@ -86,6 +86,26 @@ describe('conveyor store', { timeout: 120_000 }, () => {
     expect(res.code).toBe(1);
     expect(res.stdout).toContain('checkpoint: DAMAGED');
     expect(res.stdout).toContain('not repaired');
+  });
+
+  it('verify counts the deltas after the base, and names the deltas file when a delta is damaged', async () => {
+    const store = new EmbeddedStore({ dir, checkpointEvery: 2, checkpointIntervalMs: 3_600_000 });
+    await store.load();
+    // The first checkpoint is a base, the next ones deltas; no close, which would write a base.
+    for (let i = 0; i < 8; i++) await store.commit([{ kind: 'put', collection: 'decisions', id: `d${i}`, value: { i } }]);
+    const deltas = join(dir, 'checkpoint.deltas.jsonl');
+    await vi.waitFor(async () => expect((await stat(deltas)).size).toBeGreaterThan(0));
+    const ok = await conveyorCli(['store', 'verify', '--data', dir]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/checkpoint: ok, seq \d+, \d+ bytes, then \d+ bytes of deltas in checkpoint.deltas.jsonl/);
+    expect(ok.stdout).toContain('8 decisions');
+
+    await appendFile(deltas, '{"seq": 99, "after": 1, "tasks": [}\n');
+    const bad = await conveyorCli(['store', 'verify', '--data', dir]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('checkpoint: DAMAGED in checkpoint.deltas.jsonl at byte');
+    const repair = await conveyorCli(['store', 'repair', '--data', dir]);
+    expect(repair.stdout).toContain('restore checkpoint.deltas.jsonl from a backup');
   });
 
   it('compact checkpoints everything and empties the journal, keeping every task', async () => {
