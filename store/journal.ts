@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { recordProblem } from './apply.ts';
 import { StoreCorruptError, StoreReadError, StoreWriteError } from './errors.ts';
-import { cutBack, type AppendFile, type FileSystem } from './file-system.ts';
+import { appendFlushing, cutBack, type AppendFile, type FileSystem } from './file-system.ts';
 import { byteOffset, decodeUtf8, parseJson } from './json-position.ts';
 import type { StoreRecord } from './types.ts';
 
@@ -129,12 +129,16 @@ export class JournalWriter {
     return writer;
   }
 
-  /** Writes one complete line, not yet durable: the next sync() that starts after this resolves covers it. */
-  async write(line: Buffer): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+  /**
+   * Writes one complete line (or its pieces, in turn), not yet durable: the next sync() that starts after this
+   * resolves covers it. A line cut short by a crash has no newline: a load ignores it and the next write cuts it.
+   */
+  async write(line: Buffer | readonly Uint8Array[]): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
     try {
       const handle = await this.#ready();
-      await handle.append(line);
-      this.#written += line.length;
+      if (Buffer.isBuffer(line)) await handle.append(line);
+      else await appendFlushing(handle, line);
+      this.#written += Buffer.isBuffer(line) ? line.length : line.reduce((n, piece) => n + piece.length, 0);
       return { ok: true };
     } catch (error) {
       await this.#drop();
@@ -216,14 +220,14 @@ export class JournalWriter {
     }
   }
 
-  /** Empties the journal once a checkpoint holds everything in it. */
+  /** Empties the file once a checkpoint holds everything in it. */
   async restart(): Promise<{ ok: true } | { ok: false; error: StoreWriteError }> {
+    // No line has to stay: after a failure the next write cuts them all.
+    this.#synced = 0;
+    this.#written = 0;
+    this.#dirty = true;
     try {
-      const handle = await this.#ready();
-      await handle.truncate(0);
-      await handle.sync();
-      this.#synced = 0;
-      this.#written = 0;
+      await (await this.#ready()).sync();
       return { ok: true };
     } catch (error) {
       // The old lines are all at or before the checkpoint's seq, so a load skips them; nothing is lost.
