@@ -439,16 +439,19 @@ export class EmbeddedStore implements Store {
       return { ok: false, error: new StoreWriteError(join(this.#dir, CHECKPOINT_FILE), error) };
     }
     const filed = await this.#historyFiles.write(seal);
-    const written = filed.ok ? await this.#writePrepared(prepared) : filed;
-    if (!written.ok) {
+    if (!filed.ok) {
       this.#doc.history.abort();
-      // What reached the disk is not known (a base renamed, a delta on disk): the next checkpoint is a base.
       this.#basis = null;
-      return written;
+      return filed;
     }
-    this.#basis = prepared.basis;
+    const written = await this.#writePrepared(prepared);
+    // The seal's entries are on file either way. A failed write may still have reached the disk (a base renamed
+    // before its directory's fsync failed, a delta line whose fsync failed) and be what a restart finds, so the
+    // history it indexes must stay: its entries are taken as filed, and a file a compaction left keeps its bytes
+    // for the checkpoint before. The journal keeps everything since that one, and the next checkpoint is a base.
+    this.#basis = written.ok ? prepared.basis : null;
     this.#doc.history.commit(seal);
-    await this.#historyFiles.committed(seal);
+    await this.#historyFiles.committed(seal, { keepPrevious: !written.ok });
     return written;
   }
 

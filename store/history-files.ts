@@ -123,8 +123,11 @@ export class HistoryFiles {
     }
   }
 
-  /** The seal's checkpoint is durable: appends continue from its end, in its file. */
-  async committed(seal: HistorySeal): Promise<void> {
+  /**
+   * The seal's entries are filed: appends continue from its end, in its file. The file a compaction moved away from
+   * is emptied, unless a checkpoint that indexes it may still be the one on disk (`keepPrevious`).
+   */
+  async committed(seal: HistorySeal, options: { keepPrevious?: boolean } = {}): Promise<void> {
     const previous = this.#handle;
     const moved = seal.file !== this.#name;
     this.#name = seal.file;
@@ -132,8 +135,9 @@ export class HistoryFiles {
     if (!moved) return;
     this.#handle = this.#compacted;
     this.#compacted = null;
+    if (options.keepPrevious === true) await previous?.close().catch(() => undefined);
     // The old file's entries are all copied or dead; emptied, it waits for the next compaction.
-    if (previous !== null) {
+    else if (previous !== null) {
       await previous.truncate(0).then(() => previous.sync()).catch(() => undefined);
       await previous.close().catch(() => undefined);
     }
