@@ -160,18 +160,21 @@ export class SimDisk {
     return {
       readFile: (path) => run(() => Buffer.from(content(inode(path, 'open')))),
       // A read sees the page cache, as readFile does; a dead process gets no answer, so it gets an error here.
-      readSync: (path, position, length) => {
+      readRanges: (path, ranges) => {
         if (!process.alive()) throw Object.assign(new Error('sim: crashed'), { crash: true });
-        // Only the pieces the range covers are copied: the history is read this way on every commit the simulator watches.
-        const parts: Buffer[] = [];
-        let at = 0;
-        for (const piece of inode(path, 'open').cache ?? inode(path, 'open').durable) {
-          if (at >= position + length) break;
-          const end = at + piece.length;
-          if (end > position) parts.push(piece.subarray(Math.max(0, position - at), Math.min(piece.length, position + length - at)));
-          at = end;
-        }
-        return Buffer.concat(parts);
+        const file = inode(path, 'open');
+        // Only the pieces a range covers are copied: the history is read this way on every commit the simulator watches.
+        return ranges.map(([position, length]) => {
+          const parts: Buffer[] = [];
+          let at = 0;
+          for (const piece of file.cache ?? file.durable) {
+            if (at >= position + length) break;
+            const end = at + piece.length;
+            if (end > position) parts.push(piece.subarray(Math.max(0, position - at), Math.min(piece.length, position + length - at)));
+            at = end;
+          }
+          return Buffer.concat(parts);
+        });
       },
       writeFile: (path, data) => run(() => {
         write('write', path);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Turn } from './turn-taker.ts';
 
 /** Bytes per key when packed: the 64-bit hash as two 32-bit halves, then the first-seen time as a float64. */
@@ -179,8 +179,13 @@ async function packKeys(count: number, key: (i: number) => readonly [number, num
   if (offset > 0) emit(piece.toString('base64', 0, offset));
 }
 
+/** The last key hashed: a delivery is looked up, then added, with the same key. */
+let last: { key: string; hash: [number, number] } = { key: '', hash: [0, 0] };
+
 /** The first 64 bits of the key's SHA-256: stable across versions, since checkpoints keep only the hash. */
 function hashOf(key: string): [number, number] {
-  const digest = createHash('sha256').update(key, 'utf8').digest();
-  return [digest.readUInt32LE(0), digest.readUInt32LE(4)];
+  if (last.key === key) return last.hash;
+  const digest = hash('sha256', key, 'buffer');
+  last = { key, hash: [digest.readUInt32LE(0), digest.readUInt32LE(4)] };
+  return last.hash;
 }

@@ -191,12 +191,13 @@ export class EmbeddedStore implements Store {
       // A step's snapshot stays in memory: the journal holds the event it is folded from.
       json = JSON.stringify(records.map((r) => (r.kind === 'step' && r.snapshot !== undefined ? { ...r, snapshot: undefined } : r)));
       // The memory holds what a replay would read back, and callers may keep mutating their objects.
+      // A step's snapshot is the exception: it is kept as given (see Store.commit), a copy of it cost more than the rest of a commit.
       copies = JSON.parse(json) as StoreRecord[];
       if (!Array.isArray(copies)) throw new Error('not a list');
       for (const [i, record] of records.entries()) {
         const copy = copies[i]!;
         if (record.kind !== 'step' || copy.kind !== 'step') continue;
-        if (record.snapshot !== undefined) copy.snapshot = JSON.parse(JSON.stringify(record.snapshot));
+        if (record.snapshot !== undefined) copy.snapshot = record.snapshot;
         else if (this.#fold === null) throw new Error(`records[${i}] is a step without a snapshot, and this store has no fold`);
       }
     } catch (error) {

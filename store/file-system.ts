@@ -23,10 +23,11 @@ export interface AppendFile {
 export interface FileSystem {
   readFile(path: string): Promise<Buffer>;
   /**
-   * Reads `length` bytes at `position` without yielding (fewer at the end of the file): a task's history is
-   * read on demand this way, so reading it stays a plain call for the API, the CLI and the sweeps.
+   * Reads each `[position, length]` range without yielding (fewer bytes at the end of the file), the file opened
+   * once for all of them: a task's history is read on demand this way, so reading it stays a plain call for the
+   * API, the CLI and the sweeps, and a compaction copies many tasks' segments per call.
    */
-  readSync(path: string, position: number, length: number): Buffer;
+  readRanges(path: string, ranges: readonly (readonly [number, number])[]): Buffer[];
   /** Creates or replaces a file's content; not durable until fsync. */
   writeFile(path: string, data: string | Uint8Array): Promise<void>;
   rename(from: string, to: string): Promise<void>;
@@ -90,17 +91,19 @@ export async function appendFlushing(handle: AppendFile, pieces: readonly Uint8A
 /** The node filesystem. */
 export const nodeFileSystem: FileSystem = {
   readFile: (path) => readFile(path),
-  readSync: (path, position, length) => {
+  readRanges: (path, ranges) => {
     const fd = openSync(path, 'r');
     try {
-      const buffer = Buffer.allocUnsafe(length);
-      let read = 0;
-      while (read < length) {
-        const n = readSync(fd, buffer, read, length - read, position + read);
-        if (n === 0) break;
-        read += n;
-      }
-      return buffer.subarray(0, read);
+      return ranges.map(([position, length]) => {
+        const buffer = Buffer.allocUnsafe(length);
+        let read = 0;
+        while (read < length) {
+          const n = readSync(fd, buffer, read, length - read, position + read);
+          if (n === 0) break;
+          read += n;
+        }
+        return buffer.subarray(0, read);
+      });
     } finally {
       closeSync(fd);
     }

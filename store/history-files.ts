@@ -66,27 +66,28 @@ export class HistoryFiles {
     const path = this.path(location.file);
     const { segments } = location;
     const end = range.from + range.count;
-    // The index of the first entry of the segment at hand.
+    // The segments that hold part of the range, with the index of each one's first entry, read in one call.
+    const wanted: { offset: number; length: number; count: number; first: number }[] = [];
     let first = 0;
     for (let i = 0; i < segments.length && first < end; i += 3) {
       const [offset, length, count] = [segments[i]!, segments[i + 1]!, segments[i + 2]!];
-      if (first + count <= range.from) {
-        first += count;
-        continue;
-      }
-      const bytes = this.#fs.readSync(path, offset, length);
+      if (first + count > range.from) wanted.push({ offset, length, count, first });
+      first += count;
+    }
+    const read = wanted.length > 0 ? this.#fs.readRanges(path, wanted.map((w) => [w.offset, w.length] as const)) : [];
+    for (const [w, { offset, length, count, first: at }] of wanted.entries()) {
+      const bytes = read[w]!;
       if (bytes.length !== length) throw new StoreCorruptError(path, offset + bytes.length, `a history segment of ${length} bytes ends early`);
       const lines = bytes.toString('utf8').split('\n');
       // Each entry's line ends with a newline, so the text splits into count lines and an empty tail.
       if (lines.length !== count + 1 || lines[count] !== '') throw new StoreCorruptError(path, offset, `a history segment holds ${lines.length - 1} lines, the index says ${count}`);
-      for (let n = Math.max(0, range.from - first); n < count && first + n < end; n++) {
+      for (let n = Math.max(0, range.from - at); n < count && at + n < end; n++) {
         try {
           out.push(JSON.parse(lines[n]!) as HistoryEntry);
         } catch (error) {
           throw new StoreCorruptError(path, offset, `history line ${n + 1} of the segment is not JSON: ${(error as Error).message}`);
         }
       }
-      first += count;
     }
     const from = Math.max(0, range.from - first);
     out.push(...location.memory.slice(from, Math.max(from, end - first)));
@@ -99,19 +100,27 @@ export class HistoryFiles {
     if (!seal.compact && seal.pieces.length === 0) return { ok: true };
     try {
       const file = seal.compact ? await this.#fresh(seal.file) : await this.#current();
-      let buffered: Buffer[] = [];
+      // In order: new lines, and ranges of the file in use to copy, read together once they are next to be written.
+      let buffered: (Buffer | readonly [number, number])[] = [];
       let size = 0;
       const flush = async () => {
         if (size === 0) return;
-        await file.append(buffered.length === 1 ? buffered[0]! : Buffer.concat(buffered));
+        const ranges = buffered.filter((piece): piece is readonly [number, number] => !Buffer.isBuffer(piece));
+        const copied = ranges.length > 0 ? this.#fs.readRanges(this.path(this.#name), ranges) : [];
+        let r = 0;
+        const bytes = buffered.map((piece) => {
+          if (Buffer.isBuffer(piece)) return piece;
+          const read = copied[r++]!;
+          if (read.length !== piece[1]) throw new Error(`history: ${this.path(this.#name)} ends before byte ${piece[0] + piece[1]}`);
+          return read;
+        });
+        await file.append(bytes.length === 1 ? bytes[0]! : Buffer.concat(bytes));
         buffered = [];
         size = 0;
       };
       for (const piece of seal.pieces) {
-        const bytes = Buffer.isBuffer(piece) ? piece : this.#fs.readSync(this.path(this.#name), piece[0], piece[1]);
-        if (bytes.length !== (Buffer.isBuffer(piece) ? piece.length : piece[1])) throw new Error(`history: ${this.path(this.#name)} ends before byte ${piece[0]! + piece[1]!}`);
-        buffered.push(bytes);
-        size += bytes.length;
+        buffered.push(piece);
+        size += Buffer.isBuffer(piece) ? piece.length : piece[1];
         if (size >= COPY_BYTES) await flush();
       }
       await flush();

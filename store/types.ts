@@ -130,7 +130,9 @@ export interface Store {
    * flight are grouped into the next write (one write, one fsync). Resolves with the batch sequence
    * number once on disk; the in-memory view changes only then. Rejects with StaleWriteError (nothing
    * applied) when a task record's expectedRev is not current, and with StoreWriteError when the disk
-   * write fails (nothing applied).
+   * write fails (nothing applied). Records are copied, except a step's snapshot: the store keeps that object
+   * as it is, so the caller must not change it afterwards, and it must be JSON as a replay would read it back
+   * (a machine's persisted snapshot is: the fold rebuilds it the same way).
    */
   commit(records: StoreRecord[]): Promise<number>;
   getTask(id: string): TaskRecord | undefined;

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { TrackerFact } from './facts.ts';
 import { headerValue, type ForgeScheme, type RawBody } from './signatures.ts';
 
 /** SHA-256 of a body's bytes, hex: what a signature covers, so what a replay cannot change. */
 export function bodyHash(rawBody: RawBody): string {
-  return createHash('sha256').update(rawBody).digest('hex');
+  return hash('sha256', rawBody, 'hex');
 }
 
 /**

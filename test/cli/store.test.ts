@@ -91,14 +91,20 @@ describe('conveyor store', { timeout: 120_000 }, () => {
   it('verify counts the deltas after the base, and names the deltas file when a delta is damaged', async () => {
     const store = new EmbeddedStore({ dir, checkpointEvery: 2, checkpointIntervalMs: 3_600_000 });
     await store.load();
-    // The first checkpoint is a base, the next ones deltas; no close, which would write a base.
-    for (let i = 0; i < 8; i++) await store.commit([{ kind: 'put', collection: 'decisions', id: `d${i}`, value: { i } }]);
+    // The first checkpoint is a base, the next ones deltas; no close, which would write a base. A due checkpoint
+    // starts before a commit, so commits go on until one has written a delta (how many depends on the disk's pace).
     const deltas = join(dir, 'checkpoint.deltas.jsonl');
-    await vi.waitFor(async () => expect((await stat(deltas)).size).toBeGreaterThan(0));
+    let decisions = 0;
+    const putDecision = () => store.commit([{ kind: 'put', collection: 'decisions', id: `d${decisions}`, value: { i: decisions++ } }]);
+    while (decisions < 8) await putDecision();
+    await vi.waitFor(async () => {
+      if (!(await stat(deltas).then((s) => s.size > 0, () => false))) await putDecision();
+      expect((await stat(deltas)).size).toBeGreaterThan(0);
+    }, { timeout: 10_000, interval: 20 });
     const ok = await conveyorCli(['store', 'verify', '--data', dir]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/checkpoint: ok, seq \d+, \d+ bytes, then \d+ bytes of deltas in checkpoint.deltas.jsonl/);
-    expect(ok.stdout).toContain('8 decisions');
+    expect(ok.stdout).toContain(`${decisions} decisions`);
 
     await appendFile(deltas, '{"seq": 99, "after": 1, "tasks": [}\n');
     const bad = await conveyorCli(['store', 'verify', '--data', dir]);

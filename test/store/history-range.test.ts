@@ -9,10 +9,10 @@ function countingFs(): { fs: FileSystem; read: { bytes: number } } {
   const read = { bytes: 0 };
   const fs: FileSystem = {
     ...nodeFileSystem,
-    readSync: (path, position, length) => {
-      const bytes = nodeFileSystem.readSync(path, position, length);
-      read.bytes += bytes.length;
-      return bytes;
+    readRanges: (path, ranges) => {
+      const pieces = nodeFileSystem.readRanges(path, ranges);
+      for (const bytes of pieces) read.bytes += bytes.length;
+      return pieces;
     },
   };
   return { fs, read };

@@ -56,12 +56,13 @@ describe('task steps', () => {
     expect(restored.taskCount()).toBe(1);
   });
 
-  it('keep in memory the snapshot the caller computed, not a copy it can still change', async () => {
+  it('keep the snapshot the caller hands over, uncopied, and read the same one back after a restart', async () => {
     const store = await open(countingFold());
     const snapshot = { count: 0, last: 'task.created' };
     await store.commit([step('t1', 1, 'task.created', snapshot)]);
-    snapshot.count = 99;
-    expect(store.getTask('t1')?.snapshot).toEqual({ count: 0, last: 'task.created' });
+    expect(store.getTask('t1')?.snapshot).toBe(snapshot);
+    await store.close();
+    expect((await open(countingFold())).getTask('t1')?.snapshot).toStrictEqual(snapshot);
   });
 
   it('are folded in commit order when committed without a snapshot', async () => {

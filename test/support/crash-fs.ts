@@ -61,10 +61,10 @@ export class CrashFs implements FileSystem {
     return copy;
   }
 
-  readSync(path: string, position: number, length: number): Buffer {
+  readRanges(path: string, ranges: readonly (readonly [number, number])[]): Buffer[] {
     const inode = this.#names.get(path);
     if (!inode) throw fail('ENOENT', path);
-    return Buffer.from(inode.data.subarray(position, position + length));
+    return ranges.map(([position, length]) => Buffer.from(inode.data.subarray(position, position + length)));
   }
 
   async writeFile(path: string, data: string | Uint8Array): Promise<void> {
