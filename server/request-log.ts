@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { createMiddleware } from 'hono/factory';
 import type { Logger } from 'pino';
 import type { ConveyorMetrics } from '../actors/index.ts';
+import { requestHeader } from './node-request.ts';
 
 /** What the request middleware hands the handlers: the request's id, which their log lines carry as `reqId`. */
 export type RequestVariables = { requestId: string };
@@ -20,7 +21,7 @@ export function requestLog(logger: Logger, metrics: ConveyorMetrics, okLevel: 'i
   // thirds of the line's cost) is left off; a secret's value, in a path say, is still cut by the logger.
   const access = logger.child({}, { redact: [] });
   return createMiddleware<{ Variables: RequestVariables }>(async (c, next) => {
-    const given = c.req.header('x-request-id');
+    const given = requestHeader(c, 'x-request-id');
     const requestId = given !== undefined && ACCEPTABLE_ID.test(given) ? given : randomUUID();
     // No child logger per request: making one costs more than the line it would write.
     c.set('requestId', requestId);

@@ -6,7 +6,8 @@ import { readJson, type ForgeFact } from './facts.ts';
 import { repositoryIdentity, type ForgeRepositories, type RotatingSecret } from './forge-repositories.ts';
 import { parseForgeJson } from './forge-payload.ts';
 import { bodyText, DEFAULT_MAX_BODY_BYTES, readRawBody } from './raw-body.ts';
-import { acknowledge, headersOf, parseError } from './respond.ts';
+import { requestHeaders } from '../node-request.ts';
+import { acknowledge, parseError } from './respond.ts';
 import { headerValue, verifyForgeRequest } from './signatures.ts';
 
 type Routable = Exclude<ForgeFact, { kind: 'noop' }>;
@@ -72,7 +73,7 @@ export function forgeWebhook(conveyor: Conveyor, o: ForgeIntakeOptions) {
   const app = new Hono();
   app.post('/', async (c) => {
     const raw = await readRawBody(c, o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-    const headers = headersOf(c);
+    const headers = requestHeaders(c);
     // Parsed once: the body picks which secret to check it against, and is trusted for nothing else until it passes.
     const json = readJson(bodyText(raw));
     const identity = repositoryIdentity(json.ok ? json.value : undefined);

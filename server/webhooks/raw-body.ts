@@ -1,6 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { HttpError } from '../http-error.ts';
+import { incomingOf } from '../node-request.ts';
 
 /** Bodies larger than this are refused with 413 unless the app says otherwise. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -13,8 +13,8 @@ const tooLarge = (maxBytes: number) => new HttpError('payload_too_large', `reque
  * (`app.request()`, the simulator) through the web Request.
  */
 export async function readRawBody(c: Context, maxBytes: number): Promise<Buffer> {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (incoming === undefined || typeof incoming.on !== 'function') {
+  const incoming = incomingOf(c);
+  if (incoming === undefined) {
     const bytes = Buffer.from(await c.req.arrayBuffer());
     if (bytes.length > maxBytes) throw tooLarge(maxBytes);
     return bytes;

@@ -26,12 +26,3 @@ export function answerOutcome(c: Context, body: { outcome: { status: string; [de
 export function outcomeOf(c: Context): string | undefined {
   return outcomes.get(c.req.raw);
 }
-
-/** Lower-cased request headers, for the signature and delivery-id helpers. */
-export function headersOf(c: Context): Record<string, string> {
-  const out: Record<string, string> = {};
-  c.req.raw.headers.forEach((value, key) => {
-    out[key.toLowerCase()] = value;
-  });
-  return out;
-}

@@ -3,7 +3,8 @@ import { repoForIssue, trackerEvent, type Conveyor, type SendOutcome } from '../
 import { HttpError } from '../http-error.ts';
 import { trackerDeliveryKey } from './delivery-key.ts';
 import { bodyText, DEFAULT_MAX_BODY_BYTES, readRawBody } from './raw-body.ts';
-import { acknowledge, answerOutcome, headersOf, parseError } from './respond.ts';
+import { requestHeaders } from '../node-request.ts';
+import { acknowledge, answerOutcome, parseError } from './respond.ts';
 import { verifyHexHmac } from './signatures.ts';
 import { parseTrackerEvent, type TrackerStateMap } from './tracker-payload.ts';
 
@@ -21,7 +22,7 @@ export function trackerWebhook(conveyor: Conveyor, secret: string, routing: Trac
   app.post('/', async (c) => {
     const bytes = await readRawBody(c, maxBodyBytes);
     const raw = bodyText(bytes);
-    const headers = headersOf(c);
+    const headers = requestHeaders(c);
     if (!verifyHexHmac(secret, bytes, headers['x-plane-signature'])) {
       throw new HttpError('unauthorized', 'tracker webhook refused: X-Plane-Signature is missing or does not match');
     }

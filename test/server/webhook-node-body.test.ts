@@ -65,3 +65,26 @@ describe('webhook bodies read from the node request', () => {
     expect((await post(port, tracker, true)).status).toBe(413);
   });
 });
+
+describe('request headers read from the node request', () => {
+  it('are what the web Request gives: names lowercased, a repeated header joined, one asked for by any case', async () => {
+    const { Hono } = await import('hono');
+    const { requestHeader, requestHeaders } = await import('../../server/node-request.ts');
+    const app = new Hono().get('/h', (c) => c.json({ all: requestHeaders(c), one: requestHeader(c, 'X-Multi'), absent: requestHeader(c, 'x-absent') ?? null }));
+    t = await makeTestApp();
+    const port = await listen(app as never);
+    const overSocket = await new Promise<unknown>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/h', headers: ['Host', `127.0.0.1:${port}`, 'X-Multi', 'a', 'x-multi', 'b', 'X-Hub-Signature-256', 'sha256=00', 'Connection', 'close'] }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve(JSON.parse(text)));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const headers = new Headers([['X-Multi', 'a'], ['x-multi', 'b'], ['X-Hub-Signature-256', 'sha256=00'], ['Connection', 'close'], ['Host', `127.0.0.1:${port}`]]);
+    const viaWeb = await (await app.request('/h', { headers })).json();
+    expect(overSocket).toEqual(viaWeb);
+    expect(overSocket).toMatchObject({ all: { 'x-multi': 'a, b', 'x-hub-signature-256': 'sha256=00' }, one: 'a, b', absent: null });
+  });
+});
