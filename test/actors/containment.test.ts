@@ -102,6 +102,19 @@ describe('a throw inside the task machine', () => {
     expect(conveyor.decisions.list('pending').filter((d) => d.taskId === taskId)).toEqual([]);
   });
 
+  it('takes the event after a forced hold from the held task, not from the snapshot its last dormant transition left', async () => {
+    const { conveyor } = await start(implementationsWith({}));
+    const { taskId } = await conveyor.createTask({ repo: 'shop', title: 'forced after dormant' }, { source: 'operator' });
+    await waitFor(conveyor, taskId, 'analysis.gating');
+    breakChart(conveyor, 'actions', 'withdrawDecision');
+    // Taken without an actor: the task keeps the snapshot this transition left for its next event.
+    expect(await conveyor.send(taskId, { type: 'pr.opened', number: 3, sha: 'b'.repeat(40) }, { source: 'webhook' })).toMatchObject({ status: 'accepted' });
+    // Leaving the gate throws, so the hold is written by force, beside the dormant path.
+    expect(await conveyor.send(taskId, { type: 'task.hold', reason: 'blocked' }, { source: 'operator' })).toMatchObject({ status: 'accepted', to: 'onHold' });
+    expect(await conveyor.send(taskId, { type: 'task.resume' }, { source: 'operator' })).toMatchObject({ status: 'accepted', from: 'onHold', to: 'analysis.gating' });
+    expect(conveyor.task(taskId)?.context.head).toMatchObject({ sha: 'b'.repeat(40), pr: 3 });
+  });
+
   it('turns an implementation that throws or rejects into the failure its invoke routes: retried, then escalated with the message', async () => {
     let runs = 0;
     const { conveyor } = await start(implementationsWith({
