@@ -2,7 +2,7 @@ import type { SnapshotFrom } from 'xstate';
 import type { TaskEmitted, TaskEvent, TaskMachine } from '../machines/index.ts';
 import type { TaskRecord } from '../store/index.ts';
 import { TaskRestoreError } from './errors.ts';
-import { restoreInert, transitionInert } from './inert-chart.ts';
+import { persistInert, restoreInert, transitionInert } from './inert-chart.ts';
 import { restorableSnapshot, type Migrations } from './restorable-snapshot.ts';
 
 type TaskSnapshot = SnapshotFrom<TaskMachine>;
@@ -27,7 +27,7 @@ export function takeDormant(machine: TaskMachine, before: TaskSnapshot, event: T
     // on the snapshot (machines are pure), but a throw in it must be contained the same way.
     else if (!action.type.startsWith('xstate.')) action.exec?.(action.info, action.params);
   }
-  return { after, persisted: machine.getPersistedSnapshot(after), emitted };
+  return { after, persisted: persistInert(machine, after), emitted };
 }
 
 /** Whether a persisted snapshot invokes work (a job, an effect, a timer): only then does its task need an actor. */

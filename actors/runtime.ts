@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createActor, type Actor, type AnyActorRef, type SnapshotFrom } from 'xstate';
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import {
   compileTaskMachine, defaultPipeline, describeState, explainRefusal, INVOKE_FAILED_PREFIX, stageOf,
   TASK_MACHINE_ID, TASK_MACHINE_VERSION,
@@ -49,11 +49,6 @@ interface Cell {
   commit: Deferred | null;
   /** Revivals in a row since the task last committed; each waits longer. */
   revivals: number;
-  /**
-   * The snapshot a dormant transition left, for the task's next event while its rev is still `rev`: reviving
-   * it from the record again costs about a twentieth of a webhook. It shares its context with the record's.
-   */
-  dormant: { rev: number; snapshot: SnapshotFrom<TaskMachine> } | null;
 }
 
 /** The key of a task's mailbox among the runtime's turns. */
@@ -349,8 +344,7 @@ export class Runtime implements RuntimeHandle {
     if (quarantined) return this.processQuarantined(cell, record, event, quarantined, opts, extra);
     // A task with nothing running has no actor: its event is computed with the chart's pure transition.
     const actor = cell.actor;
-    const kept = cell.dormant;
-    const before = actor ? actor.getSnapshot() : kept?.rev === record.rev ? kept.snapshot : dormantSnapshot(this.machine, record, this.migrations);
+    const before = actor ? actor.getSnapshot() : dormantSnapshot(this.machine, record, this.migrations);
     const from = describeState(before.value);
     const children = before.children as Record<string, unknown>;
     const stale = opts.invocation !== undefined && children[opts.invocation.id] !== opts.invocation;
@@ -417,13 +411,9 @@ export class Runtime implements RuntimeHandle {
     cell.commit = null;
     cell.revivals = 0;
     this.counters.accepted++;
-    const committed = this.store.getTask(taskId)!;
-    this.index.update(committed);
+    this.index.update(this.store.getTask(taskId)!);
     if (actor) this.settle(cell);
-    else {
-      cell.dormant = { rev: committed.rev, snapshot: taken!.after };
-      this.awaken(cell, snapshot);
-    }
+    else this.awaken(cell, snapshot);
     this.notify({ taskId, from, to, event, source: opts.source });
     return { status: 'accepted', taskId, from, to };
   }
@@ -592,7 +582,7 @@ export class Runtime implements RuntimeHandle {
   private cell(id: string): Cell {
     let cell = this.cells.get(id);
     if (!cell) {
-      cell = { id, actor: null, emitted: [], commit: null, revivals: 0, dormant: null };
+      cell = { id, actor: null, emitted: [], commit: null, revivals: 0 };
       this.cells.set(id, cell);
     }
     return cell;

@@ -2,7 +2,7 @@ import { initialTransition } from 'xstate';
 import { TASK_MACHINE_VERSION, type TaskEvent, type TaskLimits, type TaskMachine } from '../machines/index.ts';
 import type { TaskFold, TaskMeta, TaskStep } from '../store/index.ts';
 import { forcedSnapshot } from './forced-transitions.ts';
-import { restoreInert, transitionInert } from './inert-chart.ts';
+import { persistInert, restoreInert, transitionInert } from './inert-chart.ts';
 import { migratedSnapshot, type Migrations } from './restorable-snapshot.ts';
 
 /** The charts a journal is replayed with: this build's, and older versions' where they are kept. */
@@ -54,6 +54,6 @@ export function nextSnapshot(chart: TaskMachine, persisted: unknown, step: Pick<
   if (restored === undefined) throw new Error('its snapshot does not fit the task machine');
   const [next] = transitionInert(chart, restored, event);
   if (next.status === 'error') throw new Error(`${event.type} puts it in error`);
-  return chart.getPersistedSnapshot(next);
+  return persistInert(chart, next);
 }
 

@@ -53,8 +53,13 @@ type State = 'unloaded' | 'loading' | 'open' | 'failed' | 'closing' | 'closed';
 
 const NO_HISTORY: readonly HistoryEntry[] = Object.freeze([]);
 
-/** Characters of JSON a checkpoint serializes between two turns of the event loop: a few ms of work. */
-const CHECKPOINT_SLICE = 256 * 1024;
+/**
+ * Characters of JSON a checkpoint serializes between two turns of the event loop: a tenth of a millisecond or so,
+ * so a request waits behind little of it. Under load a checkpoint then takes a few seconds and checkpoints come
+ * back to back, each holding more of the journal (with 256 KiB slices: 25% fewer requests per second and a p99
+ * 40% longer under the ingest bench).
+ */
+const CHECKPOINT_SLICE = 16 * 1024;
 
 /** The single-process store: a journal of commit batches plus lowdb checkpoints, the document in memory. */
 export class EmbeddedStore implements Store {
@@ -395,7 +400,9 @@ export class EmbeddedStore implements Store {
     const records = this.#journalRecords;
     const startedAt = performance.now();
     // Captured now, as of seq, and serialized a slice at a time while commits go on: what they change is not in it.
-    const turn = turnTaker(CHECKPOINT_SLICE);
+    // A checkpoint falling behind (the journal past its due length) takes larger slices, growing with the square
+    // of the overrun, so the journal a crash replays stays within about twice the due length under load.
+    const turn = turnTaker(() => CHECKPOINT_SLICE * Math.max(1, this.#journalRecords / this.#due.records) ** 2);
     // Deltas while they add up to less than the base: a load reads at most about twice what a base holds.
     const basis = this.#checkpointBytes.deltas < this.#checkpointBytes.base ? this.#basis : null;
     const writing = this.#writeCheckpoint(this.#doc.history.seal(this.#compactAfter, turn), captureCheckpoint(seq, this.#doc), turn, basis);

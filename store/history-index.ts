@@ -3,6 +3,9 @@ import type { HistoryEntry } from './types.ts';
 
 /** The two history files: a compaction writes the live entries into the one not in use. */
 export const HISTORY_FILES = ['history.jsonl', 'history.alt.jsonl'] as const;
+
+/** What sealing one task weighs against a character of JSON encoded, in a checkpoint's turns. */
+const TASK_WEIGHT = 64;
 export type HistoryFileName = (typeof HISTORY_FILES)[number];
 
 /** The history index as a checkpoint holds it: the file, its durable length, and per task its figures and segments. */
@@ -190,16 +193,19 @@ export class HistoryIndex {
           end += task.segments[i + 1]!;
         }
       }
+      let encoded = 0;
       if (task.sealed.length > 0) {
         const lines = Buffer.from(task.sealed.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
         pieces.push(lines);
         end += lines.length;
+        encoded = lines.length;
       }
       const added = end > begin ? [begin, end - begin, (compact ? task.filed : 0) + task.sealed.length] : [];
       if (added.length > 0) segments.set(task, added);
       const kept = compact ? added : [...task.segments, ...added];
       tasks[id] = [lastAt, lastAcceptedAt, ...kept];
-      await turn(end - begin);
+      // Weighed by what was encoded: a compaction's ranges to copy cost nothing here.
+      await turn(encoded + TASK_WEIGHT);
     }
     return { file, compact, pieces, bytes: end, index: { file, bytes: end, tasks }, segments };
   }

@@ -101,4 +101,14 @@ describe('a checkpoint written in pieces', () => {
     expect(back.doc.history.entries).toBe(50);
     expect(back.doc.history.summary('t3')).toEqual(doc.history.summary('t3'));
   });
+
+  it('takes its turns by the weight given, a slice as long as its size says at each call', () => {
+    let size = 100;
+    const turn = turnTaker(() => size);
+    const turns = (weights: number[]) => weights.map((w) => turn(w) !== undefined);
+    expect(turns([60, 30, 10, 99, 1])).toEqual([false, false, true, false, true]);
+    // A larger slice (a checkpoint falling behind) takes effect at once.
+    size = 300;
+    expect(turns([150, 100, 49, 1])).toEqual([false, false, false, true]);
+  });
 });
