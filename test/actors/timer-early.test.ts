@@ -49,4 +49,26 @@ describe('the timer actor', () => {
     expect(sent).toHaveLength(2);
     actor.stop();
   });
+
+  it('fires again when the task could not take its event, as when the store refused to record an early firing', async () => {
+    const c = earlyClock();
+    const sent: TaskEventInput[] = [];
+    const rt = {
+      clock: c.clock,
+      send: async (taskId: string, event: TaskEventInput): Promise<SendOutcome> => {
+        sent.push(event);
+        // The early firing is refused, and the entry saying so cannot be written: the disk is full.
+        if (sent.length === 1) throw new Error('store: journal.jsonl: ENOSPC: no space left on device');
+        return { status: 'accepted', taskId, from: 'analysis.retrying', to: 'analysis.working' };
+      },
+    } as unknown as RuntimeHandle;
+    const actor = createActor(timerActor(rt), { input: { taskId: 't1', deadline: 1_100 } }).start();
+    c.runNext();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(c.armed).toBe(1);
+    c.runNext();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toHaveLength(2);
+    actor.stop();
+  });
 });
