@@ -2,13 +2,13 @@ import { fromCallback } from 'xstate';
 import { EARLY_TIMER, type TimerInput } from '../machines/index.ts';
 import type { RuntimeHandle } from './types.ts';
 
+/** How long a timer whose event the task could not take waits before firing again. */
+const RETRY_MS = 1_000;
+
 /**
  * Fires `timer.fired` at an absolute deadline kept in the task's context. XState's `after` is lost on
  * restore; this actor is re-invoked by the restored state and fires at the same moment.
  */
-/** How long a timer whose event the task could not take waits before firing again. */
-const RETRY_MS = 1_000;
-
 export function timerActor(rt: RuntimeHandle) {
   return fromCallback<{ type: string }, TimerInput>(({ input }) => {
     const { deadline, taskId } = input;
